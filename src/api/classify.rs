@@ -1,0 +1,314 @@
+//! What an answer from the platform means, in one place.
+//!
+//! | answer                                   | verdict                          |
+//! |------------------------------------------|----------------------------------|
+//! | 200, `Code` 2000                         | success: use `Data`              |
+//! | 200, any other `Code`                    | business failure, not retried    |
+//! | 401                                      | stop the run: bad key            |
+//! | 402                                      | stop the run: quota exhausted    |
+//! | 408, 425, 429, 5xx                       | transient: retry with backoff    |
+//! | other status                             | this customer fails, not retried |
+//! | timeout, connect error, reset            | transient                        |
+//! | truncated, non-JSON or shapeless body    | transient                        |
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+
+use super::types::{Envelope, CODE_OK};
+
+/// Why a whole run must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// HTTP 401: the key is invalid or expired.
+    BadKey,
+    /// HTTP 402: the account's resource package is used up.
+    QuotaExhausted,
+    /// Transient failures dominate: the platform looks down.
+    PlatformDown,
+}
+
+impl StopReason {
+    /// What to tell the operator.
+    pub fn message(self) -> &'static str {
+        match self {
+            StopReason::BadKey => {
+                "the API answered 401: the API key is invalid or expired. Check YUJU_API_KEY or --api-key-file"
+            }
+            StopReason::QuotaExhausted => {
+                "the API answered 402: the account's resource package (quota) is exhausted. Top it up, then run again"
+            }
+            StopReason::PlatformDown => {
+                "the platform looks down: transient failures dominate (see the summary). Try again later"
+            }
+        }
+    }
+}
+
+/// The kind of a transient fault, counted separately in the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// 429: over the per-second rate limit.
+    RateLimited,
+    /// 5xx (and 408, 425).
+    Server,
+    /// The request timed out.
+    Timeout,
+    /// Connecting failed or the connection was reset.
+    Connection,
+    /// Truncated, non-JSON or unexpected body.
+    BadBody,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 5] = [
+        Cause::RateLimited,
+        Cause::Server,
+        Cause::Timeout,
+        Cause::Connection,
+        Cause::BadBody,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::RateLimited => "429",
+            Cause::Server => "5xx",
+            Cause::Timeout => "timeout",
+            Cause::Connection => "connection",
+            Cause::BadBody => "bad_body",
+        }
+    }
+}
+
+/// The verdict on one answer (or its absence).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// `Code` 2000: the body holds the chats.
+    Success,
+    /// A non-2000 `Code`: this customer fails with `Msg`; not retried.
+    Business { code: Option<i64>, msg: String },
+    /// An HTTP status that is neither success nor transient; not retried.
+    Rejected { status: u16 },
+    /// The run must stop.
+    Stop(StopReason),
+    /// Worth retrying after a backoff.
+    Transient {
+        cause: Cause,
+        /// What went wrong, for the failed file (never holds a URL).
+        detail: String,
+        /// The wait the platform asked for, if any.
+        retry_after: Option<Duration>,
+    },
+}
+
+/// Judge the status line; `None` means "200: read the body".
+pub fn classify_status(status: StatusCode, headers: &HeaderMap) -> Option<Verdict> {
+    let transient = |cause, detail: String| Verdict::Transient {
+        cause,
+        detail,
+        retry_after: headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now())),
+    };
+    match status.as_u16() {
+        200 => None,
+        401 => Some(Verdict::Stop(StopReason::BadKey)),
+        402 => Some(Verdict::Stop(StopReason::QuotaExhausted)),
+        429 => Some(transient(
+            Cause::RateLimited,
+            "HTTP 429 Too Many Requests".into(),
+        )),
+        408 | 425 | 500..=599 => Some(transient(Cause::Server, format!("HTTP {status}"))),
+        other => Some(Verdict::Rejected { status: other }),
+    }
+}
+
+/// Judge a transport error. The description never holds the URL.
+pub fn classify_error(err: &reqwest::Error) -> Verdict {
+    let cause = if err.is_timeout() {
+        Cause::Timeout
+    } else if err.is_body() || err.is_decode() {
+        Cause::BadBody
+    } else {
+        Cause::Connection
+    };
+    Verdict::Transient {
+        cause,
+        detail: describe_error(err),
+        retry_after: None,
+    }
+}
+
+/// An error chain without any URL: reqwest puts the URL (and so the key) in
+/// its own `Display`, so it is stripped before anything is formatted.
+pub fn describe_error(err: &reqwest::Error) -> String {
+    let mut text = if err.is_timeout() {
+        "request timed out".to_string()
+    } else if err.is_connect() {
+        "could not connect".to_string()
+    } else if err.is_body() || err.is_decode() {
+        "response body was cut off or unreadable".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !part.contains("apiKey") && !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Judge a 200 body: the envelope when `Code` is 2000, otherwise the verdict.
+pub fn classify_body(body: &[u8]) -> Result<Envelope<'_>, Verdict> {
+    let bad_body = |detail: String| Verdict::Transient {
+        cause: Cause::BadBody,
+        detail,
+        retry_after: None,
+    };
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
+        let what = if e.is_eof() {
+            "truncated JSON body"
+        } else {
+            "body is not the expected JSON"
+        };
+        bad_body(format!("{what} ({} bytes): {e}", body.len()))
+    })?;
+    match envelope.code() {
+        Some(CODE_OK) => Ok(envelope),
+        None if envelope.code.is_none() => Err(bad_body("JSON body without a Code".into())),
+        code => Err(Verdict::Business {
+            code,
+            msg: envelope
+                .msg
+                .as_deref()
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("API Code {}", display_code(&envelope))),
+        }),
+    }
+}
+
+fn display_code(env: &Envelope) -> String {
+    env.code.as_ref().map(|c| c.to_string()).unwrap_or_default()
+}
+
+/// Parse `Retry-After`: delay-seconds or an HTTP date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_secs_f64(secs.min(1e9)));
+        }
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn status(code: u16) -> Option<Verdict> {
+        classify_status(StatusCode::from_u16(code).unwrap(), &HeaderMap::new())
+    }
+
+    fn cause(v: Option<Verdict>) -> Option<Cause> {
+        match v {
+            Some(Verdict::Transient { cause, .. }) => Some(cause),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn status_table_matches_the_contract() {
+        assert_eq!(status(200), None);
+        assert_eq!(status(401), Some(Verdict::Stop(StopReason::BadKey)));
+        assert_eq!(status(402), Some(Verdict::Stop(StopReason::QuotaExhausted)));
+        assert_eq!(cause(status(429)), Some(Cause::RateLimited));
+        for s in [500, 502, 503, 504, 408] {
+            assert_eq!(cause(status(s)), Some(Cause::Server), "{s}");
+        }
+        assert_eq!(status(404), Some(Verdict::Rejected { status: 404 }));
+    }
+
+    #[test]
+    fn retry_after_header_is_read() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        let v = classify_status(StatusCode::TOO_MANY_REQUESTS, &h);
+        assert!(
+            matches!(v, Some(Verdict::Transient { retry_after: Some(d), .. }) if d == Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn retry_after_both_forms() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2026 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2026 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn success_body_gives_the_envelope() {
+        let env = classify_body(br#"{"Code":2000,"Data":[],"Msg":"ok"}"#).unwrap();
+        assert!(env.chats().is_empty());
+    }
+
+    #[test]
+    fn business_failure_carries_msg() {
+        let v = classify_body("{\"Code\":4000,\"Msg\":\"客户不存在\"}".as_bytes()).unwrap_err();
+        assert_eq!(
+            v,
+            Verdict::Business {
+                code: Some(4000),
+                msg: "客户不存在".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_bodies_are_transient() {
+        for body in [
+            &b"<html><body>502 Bad Gateway</body></html>"[..],
+            br#"{"Code":2000,"Data":[{"chat_id":"x","mess"#,
+            br#"{"Data":[]}"#,
+            b"",
+        ] {
+            let v = classify_body(body).unwrap_err();
+            assert!(
+                matches!(
+                    v,
+                    Verdict::Transient {
+                        cause: Cause::BadBody,
+                        ..
+                    }
+                ),
+                "{v:?}"
+            );
+        }
+    }
+}

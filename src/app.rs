@@ -1,0 +1,144 @@
+//! The commands, from parsed arguments to an exit status. `main` only calls
+//! [`main_with`]; everything the operator reads at the end of a run is
+//! worded here.
+
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, MockArgs};
+use crate::config::ExportConfig;
+use crate::error::Exit;
+use crate::export::{self, Report};
+use crate::shutdown::Shutdown;
+use crate::simulator::{self, Fault, Scenario};
+
+/// Run the parsed command line to completion.
+pub fn main_with(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Export(args) => {
+            let config = match ExportConfig::from_args(&args, |k| std::env::var(k).ok()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("yuju-export: error: {e}");
+                    return Exit::Usage;
+                }
+            };
+            crate::logging::init(&config.log);
+            runtime().block_on(async move {
+                let shutdown = match Shutdown::from_signals() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!("cannot install signal handlers: {e}");
+                        return Exit::Usage;
+                    }
+                };
+                match export::run(config, shutdown).await {
+                    Ok(report) => {
+                        explain(&report);
+                        report.exit
+                    }
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        e.exit()
+                    }
+                }
+            })
+        }
+        Command::Mock(args) => {
+            crate::logging::init(&Default::default());
+            runtime().block_on(mock(args))
+        }
+        Command::Demo(args) => {
+            crate::logging::init(&Default::default());
+            runtime().block_on(crate::demo::run(args))
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built")
+}
+
+/// Print the summary line and what to do next.
+pub fn explain(report: &Report) {
+    let s = &report.summary;
+    match report.exit {
+        Exit::Success => tracing::info!("{s}"),
+        Exit::SomeFailed => {
+            tracing::warn!("{s}");
+            if let Some(f) = &s.failed_file {
+                tracing::warn!(
+                    "{} customer(s) failed; they are listed in {f} (pass it as --ids to retry them)",
+                    s.customers.failed
+                );
+            } else {
+                tracing::warn!(
+                    "{} customer(s) failed (no failed file: pass --failed PATH)",
+                    s.customers.failed
+                );
+            }
+        }
+        _ => {
+            tracing::warn!("{s}");
+            let kept = s
+                .partial_output
+                .as_deref()
+                .map(|p| format!("; the rows fetched so far are kept in {p}"))
+                .unwrap_or_default();
+            tracing::warn!(
+                "the run did not finish: {} of {} customers exported{kept}. Run the same command again to export them all",
+                s.customers.total - s.customers.not_done,
+                s.customers.total
+            );
+        }
+    }
+}
+
+async fn mock(args: MockArgs) -> Exit {
+    let faults = match Fault::parse_list(&args.faults) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("yuju-export: error: --faults: {e}");
+            return Exit::Usage;
+        }
+    };
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        eprintln!("yuju-export: error: --fault-rate must be between 0 and 1");
+        return Exit::Usage;
+    }
+    let scenario = Scenario {
+        api_key: args.key.clone(),
+        latency: args.latency,
+        jitter_sigma: args.jitter,
+        fault_rate: args.fault_rate,
+        faults,
+        rate_limit: args.rate_limit,
+        quota: args.quota,
+        seed: args.seed,
+        ..Scenario::default()
+    };
+    let sim = match simulator::start_on(args.addr, scenario).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("yuju-export: error: cannot listen on {}: {e}", args.addr);
+            return Exit::Usage;
+        }
+    };
+    eprintln!(
+        "simulator listening on {} (Ctrl-C to stop). Try:\n  YUJU_API_KEY={} yuju-export export --base-url {} --ids ids.txt --out chats.csv",
+        sim.addr,
+        args.key,
+        sim.base_url()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    let served = sim
+        .stats
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    drop(sim);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    eprintln!("simulator stopped after {served} requests");
+    Exit::Success
+}

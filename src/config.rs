@@ -1,0 +1,549 @@
+//! The validated settings of one export run.
+//!
+//! [`ExportConfig::from_args`] is the one place where the command line, the
+//! environment and the `--config` TOML file are merged (precedence CLI > env >
+//! file > defaults) and checked against each other. Nothing downstream
+//! re-checks a flag.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::{parse_duration, ExportArgs, Format, LogFormat, ProgressMode};
+use crate::error::UsageError;
+use crate::output::Column;
+use crate::query::{parse_time, Query};
+use crate::retry::RetryPolicy;
+
+/// The platform's public address.
+pub const DEFAULT_BASE_URL: &str = "https://chat.jijyun.cn";
+/// Path of the endpoint under the base URL.
+pub const RECORD_PATH: &str = "/v1/openapi/chat/record";
+
+/// Where the customer IDs come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Stdin => f.write_str("<stdin>"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Where the rows go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Stdout,
+    File(PathBuf),
+}
+
+/// The API key. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wrap a key, rejecting empty ones and ones with whitespace inside.
+    pub fn new(key: impl Into<String>) -> Result<Self, UsageError> {
+        let key = key.into();
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(UsageError::invalid("the API key is empty"));
+        }
+        if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(UsageError::invalid(
+                "the API key holds whitespace or control characters",
+            ));
+        }
+        Ok(ApiKey(key.to_string()))
+    }
+
+    /// The secret itself: only the HTTP client calls this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Log verbosity on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `-q` = -1, default 0, `-v` 1, `-vv` 2.
+    pub verbosity: i8,
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            verbosity: 0,
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Everything one export run needs, validated.
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    /// Customer IDs to export.
+    pub ids: Source,
+    /// Where the rows go.
+    pub out: Target,
+    /// Row format.
+    pub format: Format,
+    /// Base URL of the API, without the endpoint path.
+    pub base_url: reqwest::Url,
+    /// The secret key, sent as the `apiKey` query parameter.
+    pub api_key: ApiKey,
+    /// Most requests in flight at once.
+    pub concurrency: usize,
+    /// Timeout of one whole request (connect, send, receive the body).
+    pub timeout: Duration,
+    /// Timeout of establishing one connection.
+    pub connect_timeout: Duration,
+    /// Fixed cap on requests per second; `None` = adaptive only.
+    pub rate: Option<f64>,
+    /// Backoff, retry budget and Retry-After limits.
+    pub retry: RetryPolicy,
+    /// The API's window and filters.
+    pub query: Query,
+    /// Columns to write, in order.
+    pub columns: Vec<Column>,
+    /// Failed-customers file; `None` = not written.
+    pub failed: Option<PathBuf>,
+    /// Summary JSON file.
+    pub summary: Option<PathBuf>,
+    /// Whether to draw the progress bar.
+    pub progress: ProgressMode,
+    /// Log settings.
+    pub log: LogSettings,
+}
+
+/// The `--config` TOML file: the same settings, keys are long flag names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileConfig {
+    pub ids: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub format: Option<Format>,
+    pub base_url: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    pub concurrency: Option<usize>,
+    pub retries: Option<u32>,
+    pub timeout: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub rate: Option<f64>,
+    pub max_retry_after: Option<String>,
+    pub days: Option<u32>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub chat_source: Option<Vec<String>>,
+    pub chat_robot: Option<Vec<String>>,
+    pub seat_member: Option<Vec<String>>,
+    pub columns: Option<String>,
+    pub failed: Option<PathBuf>,
+    pub summary: Option<PathBuf>,
+    pub progress: Option<ProgressMode>,
+    pub verbose: Option<u8>,
+    pub quiet: Option<bool>,
+    pub log_format: Option<LogFormat>,
+}
+
+impl FileConfig {
+    /// Read and parse a config file; errors name the file, line and key.
+    pub fn load(path: &Path) -> Result<Self, UsageError> {
+        let text = std::fs::read_to_string(path).map_err(|source| UsageError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            UsageError::invalid(format!(
+                "config file {}: {}",
+                path.display(),
+                e.to_string().trim_end()
+            ))
+        })
+    }
+}
+
+impl ExportConfig {
+    /// Merge and validate. `env` looks up environment variables (injected so
+    /// tests need not touch the process environment).
+    pub fn from_args(
+        args: &ExportArgs,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError> {
+        let file = match &args.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+
+        let ids = match args.ids.clone().or(file.ids) {
+            Some(p) if p.as_os_str() == "-" => Source::Stdin,
+            Some(p) => Source::File(p),
+            None => {
+                return Err(UsageError::invalid(
+                    "--ids is required: a file of customer IDs, or - for stdin",
+                ))
+            }
+        };
+        let out = match args.out.clone().or(file.out) {
+            Some(p) if p.as_os_str() == "-" => Target::Stdout,
+            Some(p) => Target::File(p),
+            None => {
+                return Err(UsageError::invalid(
+                    "--out is required: the output file, or - for stdout",
+                ))
+            }
+        };
+        if ids == Source::Stdin && args.api_key_file.as_deref() == Some(Path::new("-")) {
+            return Err(UsageError::invalid(
+                "--ids - and --api-key-file - cannot both read stdin",
+            ));
+        }
+
+        let format = match args.format.or(file.format) {
+            Some(f) => f,
+            None => match &out {
+                Target::Stdout => Format::Csv,
+                Target::File(p) => infer_format(p)?,
+            },
+        };
+
+        let base_url_text = args
+            .base_url
+            .clone()
+            .or(file.base_url)
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let base_url = parse_base_url(&base_url_text)?;
+
+        let api_key = if let Some(path) = &args.api_key_file {
+            read_key_file(path)?
+        } else if let Some(key) = env("YUJU_API_KEY") {
+            ApiKey::new(key).map_err(|e| UsageError::invalid(format!("YUJU_API_KEY: {e}")))?
+        } else if let Some(path) = &file.api_key_file {
+            read_key_file(path)?
+        } else {
+            return Err(UsageError::invalid(
+                "no API key: set the YUJU_API_KEY environment variable or pass --api-key-file PATH",
+            ));
+        };
+
+        let concurrency = args.concurrency.or(file.concurrency).unwrap_or(8);
+        if !(1..=1024).contains(&concurrency) {
+            return Err(UsageError::invalid(format!(
+                "--concurrency must be between 1 and 1024, got {concurrency}"
+            )));
+        }
+        let retries = args.retries.or(file.retries).unwrap_or(5);
+        if retries > 100 {
+            return Err(UsageError::invalid(format!(
+                "--retries must be at most 100, got {retries}"
+            )));
+        }
+        let timeout = pick_duration(args.timeout, file.timeout.as_deref(), "timeout", 30)?;
+        let connect_timeout = pick_duration(
+            args.connect_timeout,
+            file.connect_timeout.as_deref(),
+            "connect-timeout",
+            10,
+        )?;
+        let max_retry_after = pick_duration(
+            args.max_retry_after,
+            file.max_retry_after.as_deref(),
+            "max-retry-after",
+            120,
+        )?;
+        if timeout.is_zero() || connect_timeout.is_zero() {
+            return Err(UsageError::invalid(
+                "--timeout and --connect-timeout must be above zero",
+            ));
+        }
+        let rate = args.rate.or(file.rate);
+        if let Some(r) = rate {
+            if !(r.is_finite() && r > 0.0 && r <= 100_000.0) {
+                return Err(UsageError::invalid(format!(
+                    "--rate must be a number of requests per second above 0, got {r}"
+                )));
+            }
+        }
+
+        let start = pick_time(args.start.as_deref(), file.start.as_deref(), "--start")?;
+        let end = pick_time(args.end.as_deref(), file.end.as_deref(), "--end")?;
+        if let (Some(s), Some(e)) = (start, end) {
+            if s > e {
+                return Err(UsageError::invalid(format!(
+                    "--start ({s}) is after --end ({e}): the window is empty"
+                )));
+            }
+        }
+        let days = match args.days.or(file.days) {
+            Some(0) => return Err(UsageError::invalid("--days must be at least 1")),
+            Some(d) => Some(d),
+            None if start.is_none() && end.is_none() => Some(30),
+            None => None,
+        };
+        let pick_list = |cli: &Vec<String>, file: Option<Vec<String>>| {
+            if cli.is_empty() {
+                file.unwrap_or_default()
+            } else {
+                cli.clone()
+            }
+        };
+        let query = Query {
+            days,
+            start,
+            end,
+            chat_source: pick_list(&args.chat_source, file.chat_source),
+            chat_robot: pick_list(&args.chat_robot, file.chat_robot),
+            seat_member: pick_list(&args.seat_member, file.seat_member),
+        };
+
+        let columns = match args.columns.as_deref().or(file.columns.as_deref()) {
+            Some(list) => Column::parse_list(list).map_err(UsageError::invalid)?,
+            None => Column::ALL.to_vec(),
+        };
+
+        let failed = match args.failed.clone().or(file.failed) {
+            Some(p) => Some(p),
+            None => match &out {
+                Target::File(p) => Some(append_ext(p, ".failed.csv")),
+                Target::Stdout => None,
+            },
+        };
+        let summary = args.summary.clone().or(file.summary);
+        if let Target::File(o) = &out {
+            for (flag, p) in [
+                ("--failed", failed.as_ref()),
+                ("--summary", summary.as_ref()),
+            ] {
+                if p == Some(o) {
+                    return Err(UsageError::invalid(format!(
+                        "{flag} must not be the same file as --out"
+                    )));
+                }
+            }
+        }
+
+        let verbose = if args.verbose > 0 {
+            args.verbose
+        } else {
+            file.verbose.unwrap_or(0)
+        };
+        let quiet = args.quiet || (args.verbose == 0 && file.quiet.unwrap_or(false));
+        let log = LogSettings {
+            verbosity: if quiet { -1 } else { verbose.min(2) as i8 },
+            format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+        };
+
+        Ok(ExportConfig {
+            ids,
+            out,
+            format,
+            base_url,
+            api_key,
+            concurrency,
+            timeout,
+            connect_timeout,
+            rate,
+            retry: RetryPolicy {
+                max_retries: retries,
+                max_retry_after,
+                ..RetryPolicy::default()
+            },
+            query,
+            columns,
+            failed,
+            summary,
+            progress: args
+                .progress
+                .or(file.progress)
+                .unwrap_or(ProgressMode::Auto),
+            log,
+        })
+    }
+
+    /// The partial file rows are written to before the final rename.
+    pub fn partial_path(&self) -> Option<PathBuf> {
+        match &self.out {
+            Target::File(p) => Some(append_ext(p, ".partial")),
+            Target::Stdout => None,
+        }
+    }
+}
+
+/// `path` with `ext` appended to its file name (`a.csv` + `.partial`).
+pub fn append_ext(path: &Path, ext: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(ext);
+    PathBuf::from(s)
+}
+
+fn infer_format(path: &Path) -> Result<Format, UsageError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if name.ends_with(".csv") {
+        Ok(Format::Csv)
+    } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+        Ok(Format::Jsonl)
+    } else {
+        Err(UsageError::invalid(format!(
+            "cannot tell the format of --out {}: name it .csv, .jsonl or .ndjson, or pass --format csv|jsonl",
+            path.display()
+        )))
+    }
+}
+
+fn parse_base_url(text: &str) -> Result<reqwest::Url, UsageError> {
+    let bad = |why: &str| UsageError::invalid(format!("--base-url {text:?}: {why}"));
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "give the base address only, without a query or fragment",
+        ));
+    }
+    if url.cannot_be_a_base() || url.host().is_none() {
+        return Err(bad("not a base address"));
+    }
+    Ok(url)
+}
+
+fn read_key_file(path: &Path) -> Result<ApiKey, UsageError> {
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|source| UsageError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let first = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .next()
+        .unwrap_or("");
+    ApiKey::new(first)
+        .map_err(|e| UsageError::invalid(format!("--api-key-file {}: {e}", path.display())))
+}
+
+fn pick_duration(
+    cli: Option<Duration>,
+    file: Option<&str>,
+    key: &str,
+    default_secs: u64,
+) -> Result<Duration, UsageError> {
+    match (cli, file) {
+        (Some(d), _) => Ok(d),
+        (None, Some(text)) => parse_duration(text)
+            .map_err(|e| UsageError::invalid(format!("config key {key} = {text:?}: {e}"))),
+        (None, None) => Ok(Duration::from_secs(default_secs)),
+    }
+}
+
+fn pick_time(
+    cli: Option<&str>,
+    file: Option<&str>,
+    flag: &str,
+) -> Result<Option<chrono::NaiveDateTime>, UsageError> {
+    cli.or(file)
+        .map(|t| parse_time(t).map_err(|e| UsageError::invalid(format!("{flag}: {e}"))))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(out: &str) -> ExportArgs {
+        ExportArgs {
+            ids: Some("ids.txt".into()),
+            out: Some(out.into()),
+            ..ExportArgs::default()
+        }
+    }
+    fn key_env(name: &str) -> Option<String> {
+        (name == "YUJU_API_KEY").then(|| "k3y".to_string())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = ExportConfig::from_args(&args("dump.csv"), key_env).unwrap();
+        assert_eq!(c.format, Format::Csv);
+        assert_eq!(c.concurrency, 8);
+        assert_eq!(c.retry.max_retries, 5);
+        assert_eq!(c.timeout, Duration::from_secs(30));
+        assert_eq!(c.query.days, Some(30));
+        assert_eq!(c.failed, Some(PathBuf::from("dump.csv.failed.csv")));
+        assert_eq!(c.base_url.as_str(), "https://chat.jijyun.cn/");
+        assert_eq!(c.columns, Column::ALL.to_vec());
+    }
+
+    #[test]
+    fn format_is_inferred_or_refused() {
+        let f = |o: &str| ExportConfig::from_args(&args(o), key_env).map(|c| c.format);
+        assert_eq!(f("x.JSONL").unwrap(), Format::Jsonl);
+        assert_eq!(f("x.ndjson").unwrap(), Format::Jsonl);
+        assert_eq!(f("-").unwrap(), Format::Csv);
+        let err = f("x.txt").unwrap_err().to_string();
+        assert!(err.contains("--format"), "{err}");
+    }
+
+    #[test]
+    fn missing_key_is_explained() {
+        let err = ExportConfig::from_args(&args("a.csv"), |_| None).unwrap_err();
+        assert!(err.to_string().contains("YUJU_API_KEY"));
+    }
+
+    #[test]
+    fn key_never_shows_in_debug() {
+        let c = ExportConfig::from_args(&args("a.csv"), key_env).unwrap();
+        assert!(!format!("{c:?}").contains("k3y"));
+    }
+
+    #[test]
+    fn window_drops_default_days() {
+        let mut a = args("a.csv");
+        a.start = Some("2026-01-01".into());
+        let c = ExportConfig::from_args(&a, key_env).unwrap();
+        assert_eq!(c.query.days, None);
+        a.end = Some("2025-12-31".into());
+        assert!(ExportConfig::from_args(&a, key_env).is_err());
+    }
+
+    #[test]
+    fn cross_checks_reject_bad_values() {
+        let mut a = args("a.csv");
+        a.concurrency = Some(0);
+        assert!(ExportConfig::from_args(&a, key_env).is_err());
+        let mut a = args("a.csv");
+        a.columns = Some("seq,nope".into());
+        assert!(ExportConfig::from_args(&a, key_env).is_err());
+        let mut a = args("a.csv");
+        a.base_url = Some("ftp://x".into());
+        assert!(ExportConfig::from_args(&a, key_env).is_err());
+        let mut a = args("a.csv");
+        a.failed = Some("a.csv".into());
+        assert!(ExportConfig::from_args(&a, key_env).is_err());
+    }
+}

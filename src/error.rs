@@ -1,0 +1,88 @@
+//! Exit codes and the errors a user sees.
+//!
+//! Every way the process can end maps to one [`ExitCode`]; `main` does the
+//! mapping once, so no other code calls `process::exit`.
+
+use std::path::PathBuf;
+
+/// The documented exit codes (see the README's "Exit codes" section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exit {
+    /// Every customer was exported.
+    Success,
+    /// The run finished, but some customers failed (they are in the failed file).
+    SomeFailed,
+    /// Usage, configuration or input error: nothing was fetched.
+    Usage,
+    /// Stopped by the API: bad key (401), exhausted quota (402), or the
+    /// platform looks down.
+    StoppedByApi,
+    /// The output could not be written part-way through the run.
+    OutputError,
+    /// Interrupted by SIGINT (Ctrl-C).
+    Interrupted,
+    /// Terminated by SIGTERM.
+    Terminated,
+}
+
+impl Exit {
+    /// The numeric process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::SomeFailed => 1,
+            Exit::Usage => 2,
+            Exit::StoppedByApi => 3,
+            Exit::OutputError => 4,
+            Exit::Interrupted => 130,
+            Exit::Terminated => 143,
+        }
+    }
+}
+
+/// An error found before any request is made: bad flags, a bad config file,
+/// bad input. Always exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {count} invalid customer ID line(s){more}:\n{lines}")]
+    BadIds {
+        path: String,
+        count: usize,
+        more: String,
+        lines: String,
+    },
+}
+
+impl UsageError {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        UsageError::Invalid(msg.into())
+    }
+}
+
+/// How a run that started (made requests) can end in error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Detected before any request: exit 2.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    /// Writing the output failed mid-run: exit 4.
+    #[error("{0:#}")]
+    Output(anyhow::Error),
+}
+
+impl RunError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            RunError::Usage(_) => Exit::Usage,
+            RunError::Output(_) => Exit::OutputError,
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! The export job: read IDs, fetch with bounded concurrency, write in order.
+//!
+//! ```text
+//!  dispatcher ──spawn──▶ fetch tasks (≤ window alive, ≤ concurrency in flight)
+//!                              │ finished customers, any order
+//!                              ▼
+//!                        writer thread (reorder buffer → sink, failed file)
+//! ```
+//!
+//! Memory is bounded by the reorder window (a few times the concurrency),
+//! never by the size of the dump.
+
+pub mod fetch;
+pub mod health;
+pub mod writer;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::client::ClientSettings;
+use crate::api::{ApiClient, Cause, StopReason};
+use crate::config::{ExportConfig, Target};
+use crate::error::{Exit, RunError, UsageError};
+use crate::input::{read_ids, IdList};
+use crate::output::failed::FailedFile;
+use crate::output::sink::Sink;
+use crate::output::{encoder, Encoded, RowEncoder};
+use crate::progress::{spawn_log_ticker, Progress};
+use crate::ratelimit::RateLimiter;
+use crate::retry::{RetryBudget, RetryPolicy};
+use crate::shutdown::{Shutdown, Signal};
+use crate::summary::{LiveStats, Summary};
+
+use health::Health;
+use writer::{write_in_order, Done};
+
+/// How long in-flight requests may run after the first Ctrl-C / SIGTERM.
+pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
+
+/// How a customer ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Rows, already encoded in the output format.
+    Rows { bytes: Vec<u8>, encoded: Encoded },
+    /// Answered, but no messages in the window.
+    Empty { chats: u64 },
+    /// Failed for good; goes to the failed file.
+    Failed(Failure),
+    /// Not finished because the run is stopping; fetched again next time.
+    NotDone,
+}
+
+/// A failed customer, as data.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// The API's `Msg` or a description of the fault (never a URL).
+    pub message: String,
+}
+
+/// Kinds of failure, counted in the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A non-2000 `Code` (unknown customer, bad parameter).
+    Api,
+    /// An HTTP status that is not worth retrying (404, 400, ...).
+    Http,
+    /// Transient faults outlasted `--retries`; the last one's cause.
+    Transient(Cause),
+    /// The platform asked to wait longer than `--max-retry-after`.
+    RetryAfterTooLong,
+}
+
+impl FailureKind {
+    pub fn name(self) -> String {
+        match self {
+            FailureKind::Api => "api_code".into(),
+            FailureKind::Http => "http_status".into(),
+            FailureKind::Transient(c) => format!("transient_{}", c.name()),
+            FailureKind::RetryAfterTooLong => "retry_after_too_long".into(),
+        }
+    }
+}
+
+/// Why a run stopped before the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    Api(StopReason),
+    Signal(Signal),
+    /// The output could not be written.
+    Output,
+    /// The reader of stdout went away (a closed pipe): not an error.
+    OutputClosed,
+}
+
+/// Stop switches shared by the dispatcher, the tasks and the writer.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// No new customers, no new attempts.
+    pub drain: CancellationToken,
+    /// Cancel requests in flight too.
+    pub abort: CancellationToken,
+    reason: Mutex<Option<StopCause>>,
+}
+
+impl Control {
+    /// Stop the run; `hard` also cancels requests in flight. The first
+    /// cause is the one reported.
+    pub fn stop(&self, cause: StopCause, hard: bool) {
+        {
+            let mut reason = self.reason.lock().expect("control lock");
+            if reason.is_none() {
+                *reason = Some(cause);
+                if let StopCause::Api(r) = cause {
+                    tracing::error!("stopping: {}", r.message());
+                }
+            }
+        }
+        self.drain.cancel();
+        if hard {
+            self.abort.cancel();
+        }
+    }
+
+    pub fn reason(&self) -> Option<StopCause> {
+        *self.reason.lock().expect("control lock")
+    }
+}
+
+/// Everything the fetch tasks share.
+pub struct Ctx {
+    pub ids: IdList,
+    pub client: ApiClient,
+    pub limiter: RateLimiter,
+    pub budget: RetryBudget,
+    pub policy: RetryPolicy,
+    pub health: Health,
+    pub stats: Arc<LiveStats>,
+    pub inflight: Semaphore,
+    pub encoder: Box<dyn RowEncoder>,
+    pub control: Control,
+}
+
+/// The result of a run that got as far as making requests.
+#[derive(Debug)]
+pub struct Report {
+    pub summary: Summary,
+    pub exit: Exit,
+}
+
+/// Customers fetched ahead of the writer: enough that a slow customer does
+/// not stall the others, few enough to bound memory.
+pub fn window_size(concurrency: usize) -> usize {
+    (concurrency * 4 + 16).min(8192)
+}
+
+/// Run one export. Errors found before any request are `RunError::Usage`.
+pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, RunError> {
+    let started = Instant::now();
+    let source = config.ids.clone();
+    let ids = tokio::task::spawn_blocking(move || read_ids(&source))
+        .await
+        .expect("reading IDs does not panic")?;
+    let total = ids.len();
+    if ids.duplicates > 0 {
+        tracing::info!(
+            duplicates = ids.duplicates,
+            "{} duplicate customer ID(s) will be exported once",
+            ids.duplicates
+        );
+    }
+
+    let mut sink = Sink::open(&config.out).map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    let failed = FailedFile::new(config.failed.clone());
+    failed
+        .check_writable()
+        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    let encoder = encoder(config.format, &config.columns);
+    let mut header = Vec::new();
+    encoder.header(&mut header);
+    sink.write(&header)
+        .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?;
+
+    let client = ApiClient::new(
+        &config.base_url,
+        &config.api_key,
+        config.query.clone(),
+        &ClientSettings {
+            timeout: config.timeout,
+            connect_timeout: config.connect_timeout,
+            pool_size: config.concurrency,
+        },
+    )
+    .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+
+    tracing::info!(
+        customers = total,
+        concurrency = config.concurrency,
+        rate = config.rate,
+        "exporting {total} customers to {}",
+        match &config.out {
+            Target::Stdout => "stdout".to_string(),
+            Target::File(p) => p.display().to_string(),
+        }
+    );
+
+    let stats = Arc::new(LiveStats::default());
+    let ctx = Arc::new(Ctx {
+        ids,
+        client,
+        limiter: RateLimiter::new(config.rate),
+        budget: RetryBudget::new(config.retry.budget),
+        policy: config.retry.clone(),
+        health: Health::default(),
+        stats: stats.clone(),
+        inflight: Semaphore::new(config.concurrency),
+        encoder,
+        control: Control::default(),
+    });
+
+    let window = window_size(config.concurrency);
+    let slots = Arc::new(Semaphore::new(window));
+    let (tx, rx) = mpsc::channel::<Done>(window);
+
+    let progress = Progress::new(config.progress, total as u64);
+    let ticker = (!progress.is_bar()).then(|| spawn_log_ticker(stats.clone(), total as u64));
+    let watcher = spawn_signal_watcher(ctx.clone(), shutdown);
+
+    let writer = {
+        let ctx = ctx.clone();
+        tokio::task::spawn_blocking(move || {
+            let written = write_in_order(ctx, rx, sink, failed, &progress);
+            progress.finish();
+            written
+        })
+    };
+
+    for index in 0..total {
+        let slot = tokio::select! {
+            biased;
+            _ = ctx.control.drain.cancelled() => break,
+            s = slots.clone().acquire_owned() => s.expect("the window semaphore is never closed"),
+        };
+        let ctx = ctx.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let outcome = fetch::fetch_customer(&ctx, index).await;
+            let _ = tx
+                .send(Done {
+                    index,
+                    outcome,
+                    permit: slot,
+                })
+                .await;
+        });
+    }
+    drop(tx);
+
+    let written = writer.await.expect("the writer does not panic");
+    watcher.abort();
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    finish(&config, &ctx, written, started)
+}
+
+/// First signal: drain and give in-flight requests [`GRACE_PERIOD`]; second
+/// signal (or the grace running out): cancel them.
+fn spawn_signal_watcher(ctx: Arc<Ctx>, mut shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let signal = shutdown.wait_for(1).await;
+        ctx.control.stop(StopCause::Signal(signal), false);
+        tracing::warn!(
+            "stopping: letting requests in flight finish (up to {}s); press Ctrl-C again to stop at once",
+            GRACE_PERIOD.as_secs()
+        );
+        tokio::select! {
+            _ = shutdown.wait_for(2) => {}
+            _ = tokio::time::sleep(GRACE_PERIOD) => {}
+        }
+        ctx.control.abort.cancel();
+    })
+}
+
+fn finish(
+    config: &ExportConfig,
+    ctx: &Ctx,
+    written: writer::Written,
+    started: Instant,
+) -> Result<Report, RunError> {
+    let total = ctx.ids.len();
+    let complete = written.next == total && written.error.is_none();
+    let stop = ctx.control.reason();
+    let mut output = None;
+    let mut partial_output = None;
+    let mut failed_file = None;
+
+    if let Some(err) = written.error {
+        let _ = written.sink.keep_partial();
+        let _ = written.failed.keep_partial();
+        return Err(RunError::Output(err));
+    }
+    if complete {
+        written.sink.commit().map_err(RunError::Output)?;
+        if let Target::File(p) = &config.out {
+            output = Some(p.display().to_string());
+        }
+        failed_file = written
+            .failed
+            .commit()
+            .map_err(RunError::Output)?
+            .map(|p| p.display().to_string());
+    } else {
+        partial_output = written
+            .sink
+            .keep_partial()
+            .map_err(RunError::Output)?
+            .map(|p: PathBuf| p.display().to_string());
+        written.failed.keep_partial().map_err(RunError::Output)?;
+    }
+
+    let c = &written.customers;
+    let exit = if complete {
+        if c.failed > 0 {
+            Exit::SomeFailed
+        } else {
+            Exit::Success
+        }
+    } else {
+        match stop {
+            Some(StopCause::Api(_)) => Exit::StoppedByApi,
+            Some(StopCause::Signal(Signal::Interrupt)) => Exit::Interrupted,
+            Some(StopCause::Signal(Signal::Terminate)) => Exit::Terminated,
+            Some(StopCause::OutputClosed) => Exit::Success,
+            Some(StopCause::Output) | None => Exit::OutputError,
+        }
+    };
+    let (status, stopped_because) = match (complete, stop) {
+        (true, _) => ("complete", None),
+        (false, Some(StopCause::Api(r))) => ("stopped", Some(format!("{r:?}"))),
+        (false, Some(StopCause::Signal(s))) => ("interrupted", Some(format!("{s:?}"))),
+        (false, Some(StopCause::OutputClosed)) => ("stopped", Some("OutputClosed".into())),
+        (false, _) => ("stopped", Some("Internal".into())),
+    };
+    let mut customers = written.customers.clone();
+    customers.total = total as u64;
+    customers.duplicate = ctx.ids.duplicates as u64;
+    customers.not_done = (total - written.next) as u64;
+    let summary = Summary {
+        status: status.into(),
+        exit_code: exit.code(),
+        stopped_because: stopped_because.map(|s| to_snake(&s)),
+        customers,
+        chats: written.chats,
+        rows: written.rows,
+        requests: ctx
+            .stats
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        retries: ctx.stats.total_retries(),
+        retries_by_cause: Summary::retries_by_cause(&ctx.stats),
+        failed_by_kind: written.failed_by_kind,
+        throttled_secs: ctx.limiter.throttled().as_secs_f64(),
+        settled_rate: ctx.limiter.current_rate(),
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        output,
+        partial_output,
+        failed_file,
+    };
+    if let Some(path) = &config.summary {
+        let json = serde_json::to_vec_pretty(&summary).expect("the summary serialises");
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the summary {}", path.display()))
+            .map_err(RunError::Output)?;
+    }
+    Ok(Report { summary, exit })
+}
+
+fn to_snake(s: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if ch.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(ch.to_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}

@@ -1,0 +1,355 @@
+//! Reading and validating the list of customer IDs.
+//!
+//! Two shapes are accepted: plain text (one ID per line, `#` comments and
+//! blank lines skipped) and CSV whose header has a `customer_id` column, so a
+//! failed file can be fed straight back. IDs are stored in one string buffer
+//! with an offset table ([`IdList`]), about 4 bytes of overhead per ID, and
+//! deduplicated by sorting offsets, not by copying every string into a set.
+
+use std::io::{BufRead, BufReader, Cursor, Read};
+
+use crate::config::Source;
+use crate::error::UsageError;
+
+/// Longest accepted ID, in bytes.
+pub const MAX_ID_LEN: usize = 256;
+/// How many bad lines an input error lists.
+const MAX_REPORTED: usize = 10;
+
+/// Customer IDs in input order, duplicates removed, stored compactly.
+#[derive(Debug, Default, Clone)]
+pub struct IdList {
+    buf: String,
+    ends: Vec<u32>,
+    /// IDs that were dropped as repeats of an earlier line.
+    pub duplicates: usize,
+}
+
+impl IdList {
+    /// Build from IDs in order (they are not validated here).
+    pub fn from_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut list = IdList::default();
+        for id in ids {
+            list.push(id);
+        }
+        list.dedup();
+        list
+    }
+
+    fn push(&mut self, id: &str) {
+        self.buf.push_str(id);
+        self.ends.push(self.buf.len() as u32);
+    }
+
+    /// Number of distinct IDs.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The `i`-th distinct ID in input order.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.buf[start..self.ends[i] as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Drop later repeats, keeping first positions, without a second copy of
+    /// the strings: sort indices by (id, position), mark repeats, compact.
+    fn dedup(&mut self) {
+        let n = self.ends.len();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_unstable_by(|&a, &b| {
+            self.get(a as usize)
+                .cmp(self.get(b as usize))
+                .then(a.cmp(&b))
+        });
+        let mut repeat = vec![false; n];
+        for w in order.windows(2) {
+            if self.get(w[0] as usize) == self.get(w[1] as usize) {
+                repeat[w[1] as usize] = true;
+            }
+        }
+        drop(order);
+        let dups = repeat.iter().filter(|&&r| r).count();
+        if dups == 0 {
+            return;
+        }
+        let mut bytes = std::mem::take(&mut self.buf).into_bytes();
+        let (mut read, mut write, mut kept) = (0usize, 0usize, 0usize);
+        for (i, is_repeat) in repeat.iter().enumerate() {
+            let end = self.ends[i] as usize;
+            if !is_repeat {
+                bytes.copy_within(read..end, write);
+                write += end - read;
+                self.ends[kept] = write as u32;
+                kept += 1;
+            }
+            read = end;
+        }
+        bytes.truncate(write);
+        self.ends.truncate(kept);
+        self.buf = String::from_utf8(bytes).expect("whole IDs were moved");
+        self.duplicates += dups;
+    }
+}
+
+/// Why an ID is refused, or `None` when it is fine.
+pub fn id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        return Some("empty customer ID".into());
+    }
+    if id.len() > MAX_ID_LEN {
+        return Some(format!(
+            "customer ID is {} bytes long, over the {MAX_ID_LEN}-byte limit",
+            id.len()
+        ));
+    }
+    for c in id.chars() {
+        let what = if c.is_whitespace() {
+            "whitespace"
+        } else if c.is_control() {
+            "a control character"
+        } else if c == '"' || c == '\'' {
+            "a quote"
+        } else if c == ',' {
+            "a comma"
+        } else {
+            continue;
+        };
+        return Some(format!(
+            "customer ID {:?} holds {what} ({c:?})",
+            shorten(id)
+        ));
+    }
+    None
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() > 60 {
+        let head: String = s.chars().take(57).collect();
+        format!("{head}...")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Read the IDs of `source`, failing with every problem found (the first ten
+/// listed with their line numbers).
+pub fn read_ids(source: &Source) -> Result<IdList, UsageError> {
+    let name = source.to_string();
+    match source {
+        Source::Stdin => read_from(std::io::stdin().lock(), &name),
+        Source::File(path) => {
+            let file = std::fs::File::open(path).map_err(|source| UsageError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            read_from(BufReader::with_capacity(1 << 16, file), &name)
+        }
+    }
+}
+
+/// Collects bad lines while reading.
+struct Problems {
+    name: String,
+    count: usize,
+    listed: Vec<String>,
+}
+
+impl Problems {
+    fn add(&mut self, line: u64, why: String) {
+        self.count += 1;
+        if self.listed.len() < MAX_REPORTED {
+            self.listed.push(format!("  line {line}: {why}"));
+        }
+    }
+
+    fn into_result(self, list: IdList) -> Result<IdList, UsageError> {
+        if self.count == 0 {
+            return Ok(list);
+        }
+        let more = if self.count > self.listed.len() {
+            format!(" (the first {} shown)", self.listed.len())
+        } else {
+            String::new()
+        };
+        Err(UsageError::BadIds {
+            path: self.name,
+            count: self.count,
+            more,
+            lines: self.listed.join("\n"),
+        })
+    }
+}
+
+/// Read IDs from any reader; `name` is used in error messages.
+pub fn read_from<R: BufRead>(mut reader: R, name: &str) -> Result<IdList, UsageError> {
+    let io_err = |e: std::io::Error| UsageError::invalid(format!("cannot read {name}: {e}"));
+    let mut problems = Problems {
+        name: name.to_string(),
+        count: 0,
+        listed: Vec::new(),
+    };
+    let mut first = Vec::new();
+    reader.read_until(b'\n', &mut first).map_err(io_err)?;
+    if first.starts_with("\u{feff}".as_bytes()) {
+        first.drain(..3);
+    }
+    let mut list = IdList::default();
+    if is_csv_header(&first) {
+        read_csv(Cursor::new(first).chain(reader), &mut list, &mut problems)?;
+    } else {
+        let mut line = first;
+        let mut number = 0u64;
+        loop {
+            if number > 0 {
+                line.clear();
+                reader.read_until(b'\n', &mut line).map_err(io_err)?;
+            }
+            if line.is_empty() {
+                break;
+            }
+            number += 1;
+            match std::str::from_utf8(&line) {
+                Err(_) => problems.add(number, "not valid UTF-8".into()),
+                Ok(text) => {
+                    let id = text.trim();
+                    if id.is_empty() || id.starts_with('#') {
+                        continue;
+                    }
+                    match id_problem(id) {
+                        Some(why) => problems.add(number, why),
+                        None => list.push(id),
+                    }
+                }
+            }
+        }
+    }
+    list.dedup();
+    problems.into_result(list)
+}
+
+fn is_csv_header(line: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return false;
+    };
+    text.trim_end_matches(['\r', '\n'])
+        .split(',')
+        .any(|field| field.trim().trim_matches('"') == "customer_id")
+}
+
+fn read_csv<R: Read>(
+    reader: R,
+    list: &mut IdList,
+    problems: &mut Problems,
+) -> Result<(), UsageError> {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let column = csv
+        .headers()
+        .map_err(|e| UsageError::invalid(format!("{}: line 1: {e}", problems.name)))?
+        .iter()
+        .position(|h| h.trim() == "customer_id")
+        .expect("the header was checked for customer_id");
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line();
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(line, |p| p.line());
+                if record.len() == 1 && record[0].trim().is_empty() {
+                    continue;
+                }
+                let id = record.get(column).unwrap_or("").trim();
+                match id_problem(id) {
+                    Some(why) => problems.add(line, why),
+                    None => list.push(id),
+                }
+            }
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                let why = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_string(),
+                    _ => format!("malformed CSV: {e}"),
+                };
+                problems.add(line, why);
+                if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &[u8]) -> Result<IdList, UsageError> {
+        read_from(text, "ids.txt")
+    }
+
+    #[test]
+    fn text_lines_are_trimmed_and_comments_skipped() {
+        let list = read(b"\xef\xbb\xbfa1\r\n\n  # note\n  b2  \r\nc3").unwrap();
+        assert_eq!(list.iter().collect::<Vec<_>>(), ["a1", "b2", "c3"]);
+    }
+
+    #[test]
+    fn duplicates_keep_the_first_position() {
+        let list = read(b"b\na\nb\nc\na\nb\n").unwrap();
+        assert_eq!(list.iter().collect::<Vec<_>>(), ["b", "a", "c"]);
+        assert_eq!(list.duplicates, 3);
+    }
+
+    #[test]
+    fn csv_with_customer_id_column_is_read() {
+        let text = "customer_id,error\nx1,\"HTTP 500, then\nmore\"\nx2,bad\n";
+        let list = read(text.as_bytes()).unwrap();
+        assert_eq!(list.iter().collect::<Vec<_>>(), ["x1", "x2"]);
+    }
+
+    #[test]
+    fn bad_lines_are_named_with_reasons() {
+        let long = "x".repeat(257);
+        let text = format!("ok\nhas space\n{long}\nq\"\nc,d\ne\u{7}\n");
+        let err = read(text.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("ids.txt: 5 invalid"), "{err}");
+        for needle in [
+            "line 2: ",
+            "whitespace",
+            "line 3: ",
+            "257 bytes",
+            "line 4",
+            "quote",
+            "line 5",
+            "comma",
+            "line 6",
+            "control",
+        ] {
+            assert!(err.contains(needle), "missing {needle:?} in {err}");
+        }
+    }
+
+    #[test]
+    fn only_ten_bad_lines_are_listed() {
+        let text = "a b\n".repeat(25);
+        let err = read(text.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("25 invalid"), "{err}");
+        assert_eq!(err.matches("  line ").count(), 10);
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_not_panicked() {
+        let err = read(b"ok\n\xff\xfe\n").unwrap_err().to_string();
+        assert!(err.contains("line 2: not valid UTF-8"), "{err}");
+    }
+}

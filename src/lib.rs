@@ -1,0 +1,25 @@
+//! yuju-export: export chat records from the Yuju AI (语聚AI) open API.
+//!
+//! The binary is a thin shell over this library: [`cli`] parses the command
+//! line, [`config`] turns it (plus env and a TOML file) into a validated
+//! [`config::ExportConfig`], and [`export::run`] performs the job. The
+//! [`simulator`] is a library too, so the `mock` and `demo` commands, the
+//! integration tests and the benchmarks all talk to the same fake platform.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod export;
+pub mod input;
+pub mod logging;
+pub mod output;
+pub mod progress;
+pub mod query;
+pub mod ratelimit;
+pub mod retry;
+pub mod shutdown;
+pub mod simulator;
+pub mod summary;

@@ -1,0 +1,47 @@
+//! JSON Lines rows: one object per line, keys in column order, `seq` an
+//! integer, UTF-8 text as is (no `\u` escapes beyond what JSON requires).
+
+use super::{Column, Row, RowEncoder};
+
+/// Encodes rows as JSON objects, one per line.
+pub struct JsonlEncoder {
+    /// `"name":` for each column, precomputed.
+    keys: Vec<(Column, String)>,
+}
+
+impl JsonlEncoder {
+    pub fn new(columns: &[Column]) -> Self {
+        JsonlEncoder {
+            keys: columns
+                .iter()
+                .map(|&c| (c, format!("\"{}\":", c.name())))
+                .collect(),
+        }
+    }
+}
+
+impl RowEncoder for JsonlEncoder {
+    fn header(&self, _out: &mut Vec<u8>) {}
+
+    fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64 {
+        let mut n = 0;
+        let mut seq = itoa::Buffer::new();
+        for row in rows {
+            out.push(b'{');
+            for (i, (col, key)) in self.keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(key.as_bytes());
+                match row.text(*col) {
+                    Some(text) => serde_json::to_writer(&mut *out, text)
+                        .expect("writing to memory cannot fail"),
+                    None => out.extend_from_slice(seq.format(row.seq).as_bytes()),
+                }
+            }
+            out.extend_from_slice(b"}\n");
+            n += 1;
+        }
+        n
+    }
+}

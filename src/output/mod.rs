@@ -1,0 +1,160 @@
+//! Everything written to disk: the row formats (one file each behind
+//! [`RowEncoder`]), the output file that only appears when complete
+//! ([`sink`]) and the failed-customers file ([`failed`]).
+//!
+//! Rows are encoded by the fetching task, in parallel, into a byte buffer per
+//! customer; the single writer only copies finished buffers to the sink in
+//! input order.
+
+pub mod csv;
+pub mod failed;
+pub mod jsonl;
+pub mod sink;
+
+use crate::api::Envelope;
+use crate::cli::Format;
+
+/// One output column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    CustomerId,
+    ChatId,
+    Seq,
+    SenderType,
+    MessageType,
+    Content,
+}
+
+impl Column {
+    /// All columns in their default order.
+    pub const ALL: [Column; 6] = [
+        Column::CustomerId,
+        Column::ChatId,
+        Column::Seq,
+        Column::SenderType,
+        Column::MessageType,
+        Column::Content,
+    ];
+
+    /// The column's name in headers and JSON keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::CustomerId => "customer_id",
+            Column::ChatId => "chat_id",
+            Column::Seq => "seq",
+            Column::SenderType => "sender_type",
+            Column::MessageType => "message_type",
+            Column::Content => "content",
+        }
+    }
+
+    /// Parse a `--columns` list: names, comma-separated, each at most once.
+    pub fn parse_list(list: &str) -> Result<Vec<Column>, String> {
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim) {
+            let col = Column::ALL
+                .into_iter()
+                .find(|c| c.name() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "--columns: unknown column {name:?}; choose from {}",
+                        Column::ALL.map(Column::name).join(",")
+                    )
+                })?;
+            if out.contains(&col) {
+                return Err(format!("--columns: {name} is listed twice"));
+            }
+            out.push(col);
+        }
+        Ok(out)
+    }
+}
+
+/// One flattened message.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub customer_id: &'a str,
+    pub chat_id: &'a str,
+    /// 0-based position of the message in its chat.
+    pub seq: usize,
+    pub sender_type: &'a str,
+    pub message_type: &'a str,
+    pub content: &'a str,
+}
+
+impl Row<'_> {
+    /// The text of a string column (`None` for `seq`).
+    pub fn text(&self, column: Column) -> Option<&str> {
+        match column {
+            Column::CustomerId => Some(self.customer_id),
+            Column::ChatId => Some(self.chat_id),
+            Column::Seq => None,
+            Column::SenderType => Some(self.sender_type),
+            Column::MessageType => Some(self.message_type),
+            Column::Content => Some(self.content),
+        }
+    }
+}
+
+/// A row format. Implementations append bytes to a buffer; they never do I/O.
+pub trait RowEncoder: Send + Sync {
+    /// Bytes that open the file (a header row), if any.
+    fn header(&self, out: &mut Vec<u8>);
+    /// Append the rows of one customer; returns how many rows were written.
+    fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64;
+}
+
+/// The encoder for a format and column list.
+pub fn encoder(format: Format, columns: &[Column]) -> Box<dyn RowEncoder> {
+    match format {
+        Format::Csv => Box::new(csv::CsvEncoder::new(columns)),
+        Format::Jsonl => Box::new(jsonl::JsonlEncoder::new(columns)),
+    }
+}
+
+/// Counts of one encoded customer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Encoded {
+    pub chats: u64,
+    pub rows: u64,
+}
+
+/// Flatten a successful answer into rows, in API order, and encode them.
+pub fn encode_customer(
+    encoder: &dyn RowEncoder,
+    customer_id: &str,
+    envelope: &Envelope<'_>,
+    out: &mut Vec<u8>,
+) -> Encoded {
+    let chats = envelope.chats();
+    let mut rows = chats.iter().flat_map(|chat| {
+        chat.messages().iter().enumerate().map(move |(seq, m)| Row {
+            customer_id,
+            chat_id: chat.id(),
+            seq,
+            sender_type: m.sender_type.as_deref().unwrap_or(""),
+            message_type: m.message_type.as_deref().unwrap_or(""),
+            content: m.content.as_deref().unwrap_or(""),
+        })
+    });
+    let rows = encoder.rows(&mut rows, out);
+    Encoded {
+        chats: chats.len() as u64,
+        rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_parse_in_the_given_order() {
+        assert_eq!(
+            Column::parse_list("content, seq").unwrap(),
+            vec![Column::Content, Column::Seq]
+        );
+        assert!(Column::parse_list("seq,seq").is_err());
+        assert!(Column::parse_list("").is_err());
+    }
+}

@@ -1,0 +1,284 @@
+//! The retry policy: when to retry a transient fault, how long to wait, and
+//! the per-run budget that stops a sick platform from being flooded.
+//!
+//! Numbers, after the AWS SDK "standard" retry mode:
+//! - **Full-jitter exponential backoff**, base 1 s, cap 20 s: retry *n* waits
+//!   a uniform random time in `[0, min(cap, base * 2^(n-1))]`. Full jitter
+//!   spreads the retries of many workers that failed together, which matters
+//!   most after a burst of 429s; 1 s matches the platform's per-second limit
+//!   window, and 20 s keeps one customer's five retries under a minute or so.
+//! - **`Retry-After`** (seconds or an HTTP date) is honoured as the wait; when
+//!   it asks for more than `max_retry_after` the customer fails at once
+//!   instead of the run sleeping for hours.
+//! - **A retry budget** of 500 tokens per run: a retry costs 5 (10 after a
+//!   timeout, which ties up a connection for the whole timeout), a success
+//!   refunds what its retries cost, and a first-try success adds 1. With the
+//!   platform healthy the budget stays full; when it fails most requests the
+//!   budget empties after about 100 retries and the run stops (see
+//!   [`crate::export::health`]), keeping retries to a small share of traffic
+//!   as the Google SRE book advises.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::api::Cause;
+
+/// How a run retries. Defaults are the documented numbers above.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries of one request after a transient fault (`--retries`).
+    pub max_retries: u32,
+    /// First backoff step (`--retry-base`).
+    pub base: Duration,
+    /// Longest backoff step (`--retry-cap`).
+    pub cap: Duration,
+    /// Longest `Retry-After` the run will honour (`--max-retry-after`).
+    pub max_retry_after: Duration,
+    /// Size of the per-run retry budget, in tokens.
+    pub budget: u32,
+    /// Tokens one retry costs.
+    pub retry_cost: u32,
+    /// Tokens one retry after a timeout costs.
+    pub timeout_cost: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(120),
+            budget: 500,
+            retry_cost: 5,
+            timeout_cost: 10,
+        }
+    }
+}
+
+/// What to do after a transient fault.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Wait this long, then try again.
+    Retry(Duration),
+    /// Do not retry; the reason goes to the failed file.
+    GiveUp(GiveUp),
+}
+
+/// Why a customer is not retried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GiveUp {
+    /// `--retries` retries were made.
+    RetriesExhausted,
+    /// The platform asked to wait longer than `--max-retry-after`.
+    RetryAfterTooLong,
+    /// The run's retry budget is empty.
+    BudgetExhausted,
+}
+
+impl RetryPolicy {
+    /// The full-jitter wait before retry number `retry` (1-based).
+    pub fn backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
+        let exp = retry.saturating_sub(1).min(30);
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << exp)
+            .min(self.cap)
+            .as_secs_f64();
+        Duration::from_secs_f64(rng.random_range(0.0..=ceiling))
+    }
+
+    /// Decide on retry number `retry` (1-based) after a fault of `cause`,
+    /// paying its cost from `budget`.
+    pub fn decide(
+        &self,
+        retry: u32,
+        cause: Cause,
+        retry_after: Option<Duration>,
+        budget: &RetryBudget,
+        rng: &mut impl Rng,
+    ) -> Decision {
+        if retry > self.max_retries {
+            return Decision::GiveUp(GiveUp::RetriesExhausted);
+        }
+        if let Some(wait) = retry_after {
+            if wait > self.max_retry_after {
+                return Decision::GiveUp(GiveUp::RetryAfterTooLong);
+            }
+        }
+        let cost = if cause == Cause::Timeout {
+            self.timeout_cost
+        } else {
+            self.retry_cost
+        };
+        if !budget.try_spend(cost) {
+            return Decision::GiveUp(GiveUp::BudgetExhausted);
+        }
+        Decision::Retry(retry_after.unwrap_or_else(|| self.backoff(retry, rng)))
+    }
+
+    /// Tokens a retry after `cause` costs (refunded on eventual success).
+    pub fn cost(&self, cause: Cause) -> u32 {
+        if cause == Cause::Timeout {
+            self.timeout_cost
+        } else {
+            self.retry_cost
+        }
+    }
+}
+
+/// The per-run token bucket that pays for retries. Shared by all workers.
+#[derive(Debug)]
+pub struct RetryBudget {
+    tokens: AtomicU32,
+    capacity: u32,
+}
+
+impl RetryBudget {
+    pub fn new(capacity: u32) -> Self {
+        RetryBudget {
+            tokens: AtomicU32::new(capacity),
+            capacity,
+        }
+    }
+
+    /// Take `cost` tokens if there are that many.
+    pub fn try_spend(&self, cost: u32) -> bool {
+        self.tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(cost))
+            .is_ok()
+    }
+
+    /// A request succeeded after retries that cost `spent` tokens (0 for a
+    /// first-try success, which earns one token).
+    pub fn on_success(&self, spent: u32) {
+        let gain = if spent == 0 { 1 } else { spent };
+        let _ = self
+            .tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                Some(t.saturating_add(gain).min(self.capacity))
+            });
+    }
+
+    /// Tokens left.
+    pub fn remaining(&self) -> u32 {
+        self.tokens.load(Ordering::Acquire)
+    }
+
+    pub fn is_empty_for(&self, cost: u32) -> bool {
+        self.remaining() < cost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn backoff_is_full_jitter_under_an_exponential_cap() {
+        let p = RetryPolicy::default();
+        let mut rng = StdRng::seed_from_u64(7);
+        for retry in 1..=8u32 {
+            let ceiling = Duration::from_secs(1 << (retry - 1)).min(p.cap);
+            let waits: Vec<_> = (0..500).map(|_| p.backoff(retry, &mut rng)).collect();
+            assert!(waits.iter().all(|w| *w <= ceiling), "retry {retry}");
+            let mean = waits.iter().map(Duration::as_secs_f64).sum::<f64>() / 500.0;
+            let half = ceiling.as_secs_f64() / 2.0;
+            assert!(
+                (mean - half).abs() < half * 0.15,
+                "retry {retry}: mean {mean}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_maximum() {
+        let p = RetryPolicy::default();
+        let budget = RetryBudget::new(500);
+        let mut rng = StdRng::seed_from_u64(1);
+        let d = p.decide(
+            1,
+            Cause::RateLimited,
+            Some(Duration::from_secs(7)),
+            &budget,
+            &mut rng,
+        );
+        assert_eq!(d, Decision::Retry(Duration::from_secs(7)));
+        let d = p.decide(
+            1,
+            Cause::RateLimited,
+            Some(Duration::from_secs(3600)),
+            &budget,
+            &mut rng,
+        );
+        assert_eq!(d, Decision::GiveUp(GiveUp::RetryAfterTooLong));
+    }
+
+    #[test]
+    fn retries_stop_after_the_limit() {
+        let p = RetryPolicy {
+            max_retries: 2,
+            ..RetryPolicy::default()
+        };
+        let budget = RetryBudget::new(500);
+        let mut rng = StdRng::seed_from_u64(1);
+        assert!(matches!(
+            p.decide(2, Cause::Server, None, &budget, &mut rng),
+            Decision::Retry(_)
+        ));
+        assert_eq!(
+            p.decide(3, Cause::Server, None, &budget, &mut rng),
+            Decision::GiveUp(GiveUp::RetriesExhausted)
+        );
+    }
+
+    #[test]
+    fn budget_empties_and_refills() {
+        let p = RetryPolicy::default();
+        let budget = RetryBudget::new(500);
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut granted = 0;
+        while let Decision::Retry(_) = p.decide(1, Cause::Server, None, &budget, &mut rng) {
+            granted += 1;
+        }
+        assert_eq!(granted, 100, "500 tokens at 5 a retry");
+        assert!(budget.is_empty_for(5));
+        // Timeouts cost double.
+        budget.on_success(20);
+        assert_eq!(budget.remaining(), 20);
+        let mut timeouts = 0;
+        while let Decision::Retry(_) = p.decide(1, Cause::Timeout, None, &budget, &mut rng) {
+            timeouts += 1;
+        }
+        assert_eq!(timeouts, 2);
+        // First-try successes earn a token each, never past the capacity.
+        for _ in 0..1000 {
+            budget.on_success(0);
+        }
+        assert_eq!(budget.remaining(), 500);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_add_up_on_a_paused_clock() {
+        let p = RetryPolicy::default();
+        let budget = RetryBudget::new(500);
+        let mut rng = StdRng::seed_from_u64(3);
+        let start = tokio::time::Instant::now();
+        let mut expected_max = Duration::ZERO;
+        let mut retry = 1;
+        while let Decision::Retry(wait) = p.decide(retry, Cause::Server, None, &budget, &mut rng) {
+            expected_max += Duration::from_secs(1 << (retry - 1)).min(p.cap);
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+        assert_eq!(retry, 6, "five retries, then give up");
+        let waited = start.elapsed();
+        assert!(waited <= expected_max, "{waited:?} > {expected_max:?}");
+        assert!(waited > Duration::ZERO);
+    }
+}

@@ -1,0 +1,183 @@
+//! Deterministic synthetic chat data: the same customer ID always yields the
+//! same chats, whatever the order or timing of requests.
+
+use serde_json::{json, Value};
+
+/// The customer of the documented example, answered verbatim.
+pub const EXAMPLE_CUSTOMER: &str = "57a286a608894aa7b26a9e589f4d3333";
+
+/// The documented example response, verbatim (API.md).
+pub const EXAMPLE_RESPONSE: &str = r#"{
+  "Code": 2000,
+  "Data": [
+    {
+      "chat_id": "5c82cf0c-8db0-4bcd-94de-dece5c011f8b-258262",
+      "messages": [
+        { "content": "你好", "message_type": "AI对话", "sender_type": "用户" },
+        { "content": "人工回复: 1777", "message_type": "人工对话", "sender_type": "客服" },
+        { "content": "访客发送: 777", "message_type": "人工对话", "sender_type": "用户" },
+        { "content": "客服回复: 000", "message_type": "人工对话", "sender_type": "客服" },
+        { "content": "访客发送: 456", "message_type": "人工对话", "sender_type": "用户" },
+        { "content": "人工回复: 666", "message_type": "人工对话", "sender_type": "客服" },
+        { "content": "访客发送: 123", "message_type": "人工对话", "sender_type": "用户" }
+      ]
+    }
+  ],
+  "Msg": "成功",
+  "RequestId": "27126e34-42c1-437c-a569-a79d5c590a40"
+}"#;
+
+/// Message texts, hostile ones included: quotes, commas, CR/LF, tabs,
+/// emoji, U+2028, formula-like and HTML-like text.
+const TEXTS: &[&str] = &[
+    "你好，请问怎么退货？",
+    "您好！这里是客服小聚，很高兴为您服务。",
+    "订单号 20261126-0042 还没发货",
+    "他说\"明天到\"，结果没到",
+    "first line\nsecond line",
+    "windows\r\nline end",
+    "tab\tseparated\tvalues",
+    "emoji 😀🎉👍🏽 and 汉字",
+    "line\u{2028}separator and\u{2029}paragraph",
+    "=SUM(A1:A9)",
+    "+86 138 0000 0000",
+    "-5 stars, @support",
+    "a, b, c, \"d\"",
+    "<b>bold</b> & 'quotes'",
+    "C:\\path\\to\\file",
+    "",
+    " leading and trailing spaces ",
+    "😀",
+    "访客发送: 好的，谢谢",
+    "人工回复: 已为您登记，请稍候",
+];
+const CHANNELS: &[&str] = &["抖音", "企业微信", "公众号", "小红书", "网页"];
+
+/// A small deterministic PRNG (splitmix64), stable across crate versions.
+#[derive(Debug, Clone)]
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// FNV-1a: a stable hash of a customer ID.
+pub fn hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Shape of generated data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataProfile {
+    /// 0 to 4 chats of 1 to 10 messages, from the hostile text pool.
+    Varied,
+    /// Exactly one chat of `messages` messages of about `bytes` bytes each.
+    Fixed { messages: usize, bytes: usize },
+}
+
+/// The `Data` array for a customer.
+pub fn chats_for(customer_id: &str, profile: &DataProfile) -> Value {
+    let mut rng = SplitMix(hash(customer_id));
+    match profile {
+        DataProfile::Varied => {
+            let chats = match rng.below(10) {
+                0 => 0,
+                n => 1 + n % 4,
+            };
+            let list: Vec<Value> = (0..chats)
+                .map(|c| {
+                    let messages = 1 + rng.below(10);
+                    json!({
+                        "chat_id": format!("{}-{c}-{:06}", &customer_id[..customer_id.len().min(8)], rng.below(1_000_000)),
+                        "chat_source": CHANNELS[rng.below(CHANNELS.len() as u64) as usize],
+                        "messages": (0..messages).map(|_| message(&mut rng)).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            Value::Array(list)
+        }
+        DataProfile::Fixed { messages, bytes } => {
+            let filler = "聚".repeat(bytes / 3);
+            json!([{
+                "chat_id": format!("{customer_id}-big"),
+                "messages": (0..*messages).map(|i| json!({
+                    "content": format!("{i} {filler}"),
+                    "message_type": if i % 2 == 0 { "AI对话" } else { "人工对话" },
+                    "sender_type": if i % 2 == 0 { "用户" } else { "客服" },
+                })).collect::<Vec<_>>(),
+            }])
+        }
+    }
+}
+
+fn message(rng: &mut SplitMix) -> Value {
+    let text = TEXTS[rng.below(TEXTS.len() as u64) as usize];
+    let content = if rng.below(3) == 0 {
+        format!("{text} #{}", rng.below(10_000))
+    } else {
+        text.to_string()
+    };
+    let human = rng.below(2) == 0;
+    json!({
+        "content": content,
+        "message_type": if human { "人工对话" } else { "AI对话" },
+        "sender_type": if rng.below(2) == 0 { "用户" } else { "客服" },
+    })
+}
+
+/// The full success body for a customer.
+pub fn success_body(customer_id: &str, profile: &DataProfile, request_no: u64) -> String {
+    if customer_id == EXAMPLE_CUSTOMER {
+        return EXAMPLE_RESPONSE.to_string();
+    }
+    let data = if customer_id.starts_with("null") {
+        Value::Null
+    } else if customer_id.starts_with("empty") {
+        json!([])
+    } else {
+        chats_for(customer_id, profile)
+    };
+    json!({
+        "Code": 2000,
+        "Data": data,
+        "Msg": "成功",
+        "RequestId": format!("sim-{request_no:08}"),
+        "Extra": {"ignored": true},
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_id_same_data() {
+        let a = chats_for("abc", &DataProfile::Varied);
+        assert_eq!(a, chats_for("abc", &DataProfile::Varied));
+        assert_ne!(a, chats_for("abd", &DataProfile::Varied));
+    }
+
+    #[test]
+    fn example_is_verbatim_json() {
+        let v: Value =
+            serde_json::from_str(&success_body(EXAMPLE_CUSTOMER, &DataProfile::Varied, 0)).unwrap();
+        assert_eq!(v["Data"][0]["messages"].as_array().unwrap().len(), 7);
+    }
+}

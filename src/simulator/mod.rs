@@ -1,0 +1,321 @@
+//! A simulator of the platform's `POST /v1/openapi/chat/record`, on
+//! loopback, used by `mock`, `demo`, the integration tests and the benches.
+//!
+//! Deterministic data per customer ([`data`]); a key check (401); knobs for
+//! latency and lognormal jitter, a fault rate over a mix of [`faults`], a
+//! per-second rate limit (429 `Too Many Requests in one second`, fixed
+//! one-second windows) and a quota after which it answers 402. Special IDs:
+//! the documented example customer; `unknown…` answers `Code` 4000;
+//! `empty…` has no chats; `null…` answers `Data: null`.
+
+pub mod data;
+pub mod faults;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{Response, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use data::SplitMix;
+pub use data::{DataProfile, EXAMPLE_CUSTOMER};
+use faults::text;
+pub use faults::Fault;
+
+/// How the simulated platform behaves.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The only key accepted; anything else gets 401.
+    pub api_key: String,
+    /// Median latency of an answer.
+    pub latency: Duration,
+    /// Lognormal sigma of the latency (0 = constant).
+    pub jitter_sigma: f64,
+    /// Share of requests answered with a fault.
+    pub fault_rate: f64,
+    /// Faults to pick from, uniformly.
+    pub faults: Vec<Fault>,
+    /// Requests per second the key may make (fixed one-second windows).
+    pub rate_limit: Option<u32>,
+    /// Successful answers after which every request gets 402.
+    pub quota: Option<u64>,
+    /// Seed of the fault and jitter sequence.
+    pub seed: u64,
+    /// How long a `hang` fault stays silent.
+    pub hang: Duration,
+    /// `Retry-After` sent with injected 429s.
+    pub retry_after: Duration,
+    /// Shape of the generated chats.
+    pub data: DataProfile,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            api_key: "demo-key".into(),
+            latency: Duration::ZERO,
+            jitter_sigma: 0.0,
+            fault_rate: 0.0,
+            faults: Fault::ALL.to_vec(),
+            rate_limit: None,
+            quota: None,
+            seed: 1,
+            hang: Duration::from_secs(3600),
+            retry_after: Duration::from_secs(1),
+            data: DataProfile::Varied,
+        }
+    }
+}
+
+/// What the simulator saw, for tests and benches.
+#[derive(Debug, Default)]
+pub struct SimStats {
+    /// Every request received.
+    pub requests: AtomicU64,
+    /// 200 answers with `Code` 2000.
+    pub ok: AtomicU64,
+    /// 429 answers from the rate limit (not injected ones).
+    pub rate_limited: AtomicU64,
+    /// Injected faults.
+    pub faults: AtomicU64,
+    /// 401 answers.
+    pub unauthorized: AtomicU64,
+    /// 402 answers.
+    pub quota_exceeded: AtomicU64,
+    /// Sum of the latencies slept, in microseconds.
+    pub latency_us: AtomicU64,
+    per_customer: Mutex<HashMap<String, u64>>,
+    bodies: Mutex<Vec<serde_json::Value>>,
+}
+
+impl SimStats {
+    /// Requests received for one customer.
+    pub fn requests_for(&self, customer_id: &str) -> u64 {
+        self.per_customer
+            .lock()
+            .expect("stats lock")
+            .get(customer_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests received per customer.
+    pub fn per_customer(&self) -> HashMap<String, u64> {
+        self.per_customer.lock().expect("stats lock").clone()
+    }
+
+    /// The first request bodies received (up to 100), for inspection.
+    pub fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().expect("stats lock").clone()
+    }
+}
+
+struct Shared {
+    scenario: Scenario,
+    stats: Arc<SimStats>,
+    /// (second, count) of the current rate-limit window.
+    window: Mutex<(u64, u32)>,
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct Simulator {
+    pub addr: SocketAddr,
+    pub stats: Arc<SimStats>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Simulator {
+    /// The base URL to pass as `--base-url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Start on a free loopback port.
+pub async fn start(scenario: Scenario) -> std::io::Result<Simulator> {
+    start_on("127.0.0.1:0".parse().expect("valid address"), scenario).await
+}
+
+/// Start on `addr`.
+pub async fn start_on(addr: SocketAddr, scenario: Scenario) -> std::io::Result<Simulator> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let stats = Arc::new(SimStats::default());
+    let shared = Arc::new(Shared {
+        scenario,
+        stats: stats.clone(),
+        window: Mutex::new((0, 0)),
+    });
+    let app = Router::new()
+        .route("/v1/openapi/chat/record", post(handle))
+        .with_state(shared);
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(Simulator {
+        addr,
+        stats,
+        stop: Some(tx),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    #[serde(rename = "apiKey")]
+    api_key: Option<String>,
+}
+
+/// The request body, checked as strictly as the contract reads.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
+struct RequestBody {
+    customer_id: String,
+    days: String,
+    start_time: String,
+    end_time: String,
+    chat_source: Vec<String>,
+    chat_robot: Vec<String>,
+    seat_member: Vec<String>,
+}
+
+fn json(status: StatusCode, body: String) -> Response<Body> {
+    text(status, "application/json", body)
+}
+
+fn code(code: i64, msg: &str) -> Response<Body> {
+    json(
+        StatusCode::OK,
+        serde_json::json!({"Code": code, "Data": null, "Msg": msg, "RequestId": "sim"}).to_string(),
+    )
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<Params>,
+    body: Bytes,
+) -> Response<Body> {
+    let sc = &shared.scenario;
+    let stats = &shared.stats;
+    let n = stats.requests.fetch_add(1, Relaxed);
+    let mut rng = SplitMix(sc.seed.wrapping_mul(0x9E37_79B9).wrapping_add(n));
+
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+        let mut bodies = stats.bodies.lock().expect("stats lock");
+        if bodies.len() < 100 {
+            bodies.push(v);
+        }
+    }
+    let request: RequestBody = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return code(4000, &format!("参数错误: {e}")),
+    };
+    *stats
+        .per_customer
+        .lock()
+        .expect("stats lock")
+        .entry(request.customer_id.clone())
+        .or_default() += 1;
+
+    if params.api_key.as_deref() != Some(sc.api_key.as_str()) {
+        stats.unauthorized.fetch_add(1, Relaxed);
+        return json(
+            StatusCode::UNAUTHORIZED,
+            r#"{"Code":401,"Msg":"apiKey无效或已过期"}"#.into(),
+        );
+    }
+    if let Some(limit) = sc.rate_limit {
+        let second = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let mut w = shared.window.lock().expect("window lock");
+        if w.0 != second {
+            *w = (second, 0);
+        }
+        w.1 += 1;
+        if w.1 > limit {
+            stats.rate_limited.fetch_add(1, Relaxed);
+            return text(
+                StatusCode::TOO_MANY_REQUESTS,
+                "text/plain",
+                faults::TOO_MANY,
+            );
+        }
+    }
+    if let Some(quota) = sc.quota {
+        if stats.ok.load(Relaxed) >= quota {
+            stats.quota_exceeded.fetch_add(1, Relaxed);
+            return json(
+                StatusCode::PAYMENT_REQUIRED,
+                r#"{"Code":402,"Msg":"资源包已用完"}"#.into(),
+            );
+        }
+    }
+
+    let latency = sample_latency(sc, &mut rng);
+    if !latency.is_zero() {
+        stats
+            .latency_us
+            .fetch_add(latency.as_micros() as u64, Relaxed);
+        tokio::time::sleep(latency).await;
+    }
+
+    let fault = (sc.fault_rate > 0.0 && !sc.faults.is_empty() && rng.unit() < sc.fault_rate)
+        .then(|| sc.faults[rng.below(sc.faults.len() as u64) as usize]);
+
+    let id = request.customer_id.as_str();
+    if id.starts_with("unknown") {
+        return code(4000, "客户不存在");
+    }
+    let good = data::success_body(id, &sc.data, n);
+    match fault {
+        Some(Fault::Hang) => {
+            stats.faults.fetch_add(1, Relaxed);
+            tokio::time::sleep(sc.hang).await;
+        }
+        Some(f) => {
+            stats.faults.fetch_add(1, Relaxed);
+            return faults::respond(f, &good, sc.retry_after);
+        }
+        None => {}
+    }
+    stats.ok.fetch_add(1, Relaxed);
+    json(StatusCode::OK, good)
+}
+
+fn sample_latency(sc: &Scenario, rng: &mut SplitMix) -> Duration {
+    if sc.latency.is_zero() {
+        return Duration::ZERO;
+    }
+    if sc.jitter_sigma <= 0.0 {
+        return sc.latency;
+    }
+    // Box–Muller for a standard normal, then lognormal around the median.
+    let u1 = rng.unit().max(1e-12);
+    let u2 = rng.unit();
+    let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+    sc.latency.mul_f64((sc.jitter_sigma * z).exp().min(50.0))
+}
