@@ -116,6 +116,7 @@ async fn mock(args: MockArgs) -> Exit {
         faults,
         rate_limit: args.rate_limit,
         quota: args.quota,
+        down_after: args.down_after,
         seed: args.seed,
         ..Scenario::default()
     };

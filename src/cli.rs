@@ -78,7 +78,12 @@ pub struct ExportArgs {
     pub format: Option<Format>,
 
     /// Base URL of the API.
-    #[arg(long, env = "YUJU_BASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "YUJU_BASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub base_url: Option<String>,
 
     /// Read the API key from the first line of this file (otherwise from
@@ -111,6 +116,15 @@ pub struct ExportArgs {
     /// customer instead [default: 2m].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_retry_after: Option<Duration>,
+
+    /// First backoff step after a transient fault; retry n waits a random
+    /// time up to base * 2^(n-1) [default: 1s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub retry_base: Option<Duration>,
+
+    /// Longest backoff step [default: 20s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub retry_cap: Option<Duration>,
 
     /// Look back this many days [default: 30 when neither --start nor --end is given].
     #[arg(long, value_name = "N")]
@@ -204,6 +218,11 @@ pub struct MockArgs {
     /// Successful answers after which every request gets 402.
     #[arg(long, value_name = "N")]
     pub quota: Option<u64>,
+
+    /// After this many successful answers, answer 503 to everything (a
+    /// platform that goes down).
+    #[arg(long, value_name = "N")]
+    pub down_after: Option<u64>,
 
     /// Seed of the fault sequence.
     #[arg(long, default_value_t = 1)]

@@ -146,6 +146,8 @@ pub struct FileConfig {
     pub connect_timeout: Option<String>,
     pub rate: Option<f64>,
     pub max_retry_after: Option<String>,
+    pub retry_base: Option<String>,
+    pub retry_cap: Option<String>,
     pub days: Option<u32>,
     pub start: Option<String>,
     pub end: Option<String>,
@@ -266,6 +268,26 @@ impl ExportConfig {
             "max-retry-after",
             120,
         )?;
+        let defaults = RetryPolicy::default();
+        let retry_base = pick_duration(
+            args.retry_base,
+            file.retry_base.as_deref(),
+            "retry-base",
+            defaults.base.as_secs(),
+        )?;
+        let retry_cap = pick_duration(
+            args.retry_cap,
+            file.retry_cap.as_deref(),
+            "retry-cap",
+            defaults.cap.as_secs(),
+        )?;
+        if retry_cap < retry_base {
+            return Err(UsageError::invalid(format!(
+                "--retry-cap ({}) is below --retry-base ({})",
+                humantime::format_duration(retry_cap),
+                humantime::format_duration(retry_base)
+            )));
+        }
         if timeout.is_zero() || connect_timeout.is_zero() {
             return Err(UsageError::invalid(
                 "--timeout and --connect-timeout must be above zero",
@@ -364,7 +386,9 @@ impl ExportConfig {
             retry: RetryPolicy {
                 max_retries: retries,
                 max_retry_after,
-                ..RetryPolicy::default()
+                base: retry_base,
+                cap: retry_cap,
+                ..defaults
             },
             query,
             columns,

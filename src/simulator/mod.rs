@@ -46,8 +46,11 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Requests per second the key may make (fixed one-second windows).
     pub rate_limit: Option<u32>,
-    /// Successful answers after which every request gets 402.
+    /// Requests served (past the key and rate checks) after which every
+    /// request gets 402.
     pub quota: Option<u64>,
+    /// After this many requests served, 503 to everything.
+    pub down_after: Option<u64>,
     /// Seed of the fault and jitter sequence.
     pub seed: u64,
     /// How long a `hang` fault stays silent.
@@ -68,6 +71,7 @@ impl Default for Scenario {
             faults: Fault::ALL.to_vec(),
             rate_limit: None,
             quota: None,
+            down_after: None,
             seed: 1,
             hang: Duration::from_secs(3600),
             retry_after: Duration::from_secs(1),
@@ -91,6 +95,8 @@ pub struct SimStats {
     pub unauthorized: AtomicU64,
     /// 402 answers.
     pub quota_exceeded: AtomicU64,
+    /// Requests past the key and rate-limit checks.
+    pub admitted: AtomicU64,
     /// Sum of the latencies slept, in microseconds.
     pub latency_us: AtomicU64,
     per_customer: Mutex<HashMap<String, u64>>,
@@ -265,13 +271,22 @@ async fn handle(
             );
         }
     }
+    // Admission is counted atomically, so at most `quota` (or `down_after`)
+    // requests are ever served, however many arrive at once.
+    let admitted = stats.admitted.fetch_add(1, Relaxed);
     if let Some(quota) = sc.quota {
-        if stats.ok.load(Relaxed) >= quota {
+        if admitted >= quota {
             stats.quota_exceeded.fetch_add(1, Relaxed);
             return json(
                 StatusCode::PAYMENT_REQUIRED,
                 r#"{"Code":402,"Msg":"资源包已用完"}"#.into(),
             );
+        }
+    }
+    if let Some(k) = sc.down_after {
+        if admitted >= k {
+            stats.faults.fetch_add(1, Relaxed);
+            return faults::respond(Fault::Status503, "", sc.retry_after);
         }
     }
 

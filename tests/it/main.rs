@@ -1,0 +1,9 @@
+//! Integration tests: the real binary (or the library's `run`) against the
+//! simulator over loopback HTTP; outputs parsed back with csv and serde_json.
+
+mod common;
+mod export;
+mod faults;
+mod input;
+mod request;
+mod secrecy;

@@ -1,0 +1,66 @@
+//! The API key appears nowhere: not in stdout, stderr (at -vv, with faults
+//! and failures), the output, the failed file or the summary.
+
+use std::time::Duration;
+
+use crate::common::*;
+use yuju_export::simulator::{Fault, Scenario};
+
+/// A run at `-vv` with every kind of fault, business failures and retries
+/// exhausted, in text and JSON logs: the key is in no byte written.
+#[test]
+fn key_never_appears_anywhere() {
+    let sim = Sim::start(Scenario {
+        fault_rate: 0.5,
+        faults: Fault::ALL.to_vec(),
+        hang: Duration::from_secs(5),
+        ..scenario()
+    });
+    let wd = Workdir::new();
+    let mut list = ids(40);
+    list.push("unknown-x".into());
+    wd.ids("ids.txt", &list);
+    for (out, fmt) in [("x.csv", "text"), ("y.jsonl", "json")] {
+        let o = wd.export(
+            &sim,
+            &[
+                "--ids",
+                "ids.txt",
+                "--out",
+                out,
+                "-vv",
+                "--log-format",
+                fmt,
+                "--retries",
+                "1",
+                "--retry-base",
+                "10ms",
+                "--timeout",
+                "300ms",
+                "--summary",
+                "s.json",
+                "--progress",
+                "always",
+            ],
+        );
+        assert!([0, 1].contains(&code(&o)), "{}", stderr(&o));
+        let all = [o.stdout.clone(), o.stderr.clone()].concat();
+        let text = String::from_utf8_lossy(&all);
+        assert!(!text.contains(KEY), "key leaked on stdout/stderr");
+        assert!(!text.contains("apiKey"), "a URL leaked on stdout/stderr");
+        assert!(text.contains("retrying"), "-vv should log retries:\n{text}");
+    }
+    for name in wd.files() {
+        let bytes = std::fs::read(wd.path(&name)).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(KEY), "key leaked into {name}");
+    }
+    // A wrong key is not echoed either.
+    let mut cmd = wd.cmd(&sim);
+    cmd.env("YUJU_API_KEY", "wrong-secret-123")
+        .args(["export", "--ids", "ids.txt", "--out", "z.csv", "-vv"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 3);
+    let all = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+    assert!(!all.contains("wrong-secret-123"));
+}
