@@ -87,8 +87,13 @@ pub fn explain(report: &Report) {
                 .as_deref()
                 .map(|p| format!("; the rows fetched so far are kept in {p}"))
                 .unwrap_or_default();
+            let next = if s.resumable {
+                "Run the same command with --resume to continue where it stopped"
+            } else {
+                "Run the same command again to export them all"
+            };
             tracing::warn!(
-                "the run did not finish: {} of {} customers exported{kept}. Run the same command again to export them all",
+                "the run did not finish: {} of {} customers exported{kept}. {next}",
                 s.customers.total - s.customers.not_done,
                 s.customers.total
             );

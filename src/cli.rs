@@ -38,6 +38,28 @@ pub enum Format {
     Jsonl,
 }
 
+/// Compression of the output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Plain text.
+    None,
+    /// gzip (one member per checkpoint; any gzip reader reads them all).
+    Gzip,
+    /// Zstandard (one frame per checkpoint).
+    Zstd,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
 /// When to draw the progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,6 +98,20 @@ pub struct ExportArgs {
     /// (.csv, .jsonl, .ndjson); csv for stdout.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+
+    /// Compress the output. Inferred from the --out extension when absent
+    /// (.gz, .zst); none for other names and for stdout.
+    #[arg(long, value_enum)]
+    pub compress: Option<Compression>,
+
+    /// Continue the interrupted run of the same --out (or start afresh when
+    /// there is none, so a crontab can always pass it).
+    #[arg(long, conflicts_with = "restart")]
+    pub resume: bool,
+
+    /// Discard an interrupted run of the same --out and start afresh.
+    #[arg(long)]
+    pub restart: bool,
 
     /// Base URL of the API.
     #[arg(

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cli::{parse_duration, ExportArgs, Format, LogFormat, ProgressMode};
+use crate::cli::{parse_duration, Compression, ExportArgs, Format, LogFormat, ProgressMode};
 use crate::error::UsageError;
 use crate::output::Column;
 use crate::query::{parse_time, Query};
@@ -43,6 +43,17 @@ impl fmt::Display for Source {
 pub enum Target {
     Stdout,
     File(PathBuf),
+}
+
+/// What to do with an interrupted run of the same output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeMode {
+    /// Refuse to start (exit 2), naming --resume and --restart.
+    Refuse,
+    /// Continue it (or start afresh when there is none).
+    Resume,
+    /// Discard it and start afresh.
+    Restart,
 }
 
 /// The API key. Its `Debug` and `Display` never show it.
@@ -103,6 +114,10 @@ pub struct ExportConfig {
     pub out: Target,
     /// Row format.
     pub format: Format,
+    /// Compression of the output.
+    pub compression: Compression,
+    /// What to do with an interrupted run of the same output.
+    pub resume: ResumeMode,
     /// Base URL of the API, without the endpoint path.
     pub base_url: reqwest::Url,
     /// The secret key, sent as the `apiKey` query parameter.
@@ -138,6 +153,9 @@ pub struct FileConfig {
     pub ids: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub format: Option<Format>,
+    pub compress: Option<Compression>,
+    pub resume: Option<bool>,
+    pub restart: Option<bool>,
     pub base_url: Option<String>,
     pub api_key_file: Option<PathBuf>,
     pub concurrency: Option<usize>,
@@ -216,6 +234,13 @@ impl ExportConfig {
             ));
         }
 
+        let compression = match args.compress.or(file.compress) {
+            Some(c) => c,
+            None => match &out {
+                Target::Stdout => Compression::None,
+                Target::File(p) => infer_compression(p),
+            },
+        };
         let format = match args.format.or(file.format) {
             Some(f) => f,
             None => match &out {
@@ -223,6 +248,23 @@ impl ExportConfig {
                 Target::File(p) => infer_format(p)?,
             },
         };
+        let resume_flag = args.resume || (!args.restart && file.resume.unwrap_or(false));
+        let restart_flag = args.restart || (!args.resume && file.restart.unwrap_or(false));
+        let resume = match (resume_flag, restart_flag) {
+            (true, true) => {
+                return Err(UsageError::invalid(
+                    "--resume and --restart exclude each other",
+                ))
+            }
+            (true, false) => ResumeMode::Resume,
+            (false, true) => ResumeMode::Restart,
+            (false, false) => ResumeMode::Refuse,
+        };
+        if resume == ResumeMode::Resume && out == Target::Stdout {
+            return Err(UsageError::invalid(
+                "--resume needs --out FILE: a run to stdout keeps no journal",
+            ));
+        }
 
         let base_url_text = args
             .base_url
@@ -377,6 +419,8 @@ impl ExportConfig {
             ids,
             out,
             format,
+            compression,
+            resume,
             base_url,
             api_key,
             concurrency,
@@ -418,18 +462,36 @@ pub fn append_ext(path: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn infer_format(path: &Path) -> Result<Format, UsageError> {
-    let name = path
-        .file_name()
+fn lower_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn infer_compression(path: &Path) -> Compression {
+    let name = lower_name(path);
+    if name.ends_with(".gz") {
+        Compression::Gzip
+    } else if name.ends_with(".zst") {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+fn infer_format(path: &Path) -> Result<Format, UsageError> {
+    let name = lower_name(path);
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(&name);
     if name.ends_with(".csv") {
         Ok(Format::Csv)
     } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
         Ok(Format::Jsonl)
     } else {
         Err(UsageError::invalid(format!(
-            "cannot tell the format of --out {}: name it .csv, .jsonl or .ndjson, or pass --format csv|jsonl",
+            "cannot tell the format of --out {}: name it .csv, .jsonl or .ndjson (optionally + .gz or .zst), or pass --format csv|jsonl",
             path.display()
         )))
     }
@@ -528,6 +590,12 @@ mod tests {
         let f = |o: &str| ExportConfig::from_args(&args(o), key_env).map(|c| c.format);
         assert_eq!(f("x.JSONL").unwrap(), Format::Jsonl);
         assert_eq!(f("x.ndjson").unwrap(), Format::Jsonl);
+        assert_eq!(f("x.jsonl.zst").unwrap(), Format::Jsonl);
+        assert_eq!(f("x.csv.gz").unwrap(), Format::Csv);
+        let c = ExportConfig::from_args(&args("d.csv.gz"), key_env).unwrap();
+        assert_eq!(c.compression, Compression::Gzip);
+        let c = ExportConfig::from_args(&args("d.jsonl.zst"), key_env).unwrap();
+        assert_eq!(c.compression, Compression::Zstd);
         assert_eq!(f("-").unwrap(), Format::Csv);
         let err = f("x.txt").unwrap_err().to_string();
         assert!(err.contains("--format"), "{err}");

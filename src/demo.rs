@@ -68,6 +68,8 @@ async fn run_inner(args: &DemoArgs) -> anyhow::Result<Exit> {
         ids: Source::File(ids_path.clone()),
         out: Target::File(out.clone()),
         format: Format::Csv,
+        compression: crate::cli::Compression::None,
+        resume: crate::config::ResumeMode::Restart,
         base_url: sim.base_url().parse()?,
         api_key: ApiKey::new(key)?,
         concurrency: 16,

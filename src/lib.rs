@@ -14,6 +14,8 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod input;
+pub mod journal;
+pub mod lock;
 pub mod logging;
 pub mod output;
 pub mod progress;

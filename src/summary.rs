@@ -72,6 +72,8 @@ pub struct Summary {
     /// Why the run stopped early, if it did.
     pub stopped_because: Option<String>,
     pub customers: Customers,
+    /// Customers already exported by earlier runs when this one resumed.
+    pub resumed_from: u64,
     pub chats: u64,
     pub rows: u64,
     /// HTTP requests sent, first tries and retries.
@@ -93,6 +95,8 @@ pub struct Summary {
     pub partial_output: Option<String>,
     /// The failed file, when written.
     pub failed_file: Option<String>,
+    /// Whether `--resume` can continue this run.
+    pub resumable: bool,
 }
 
 impl Summary {

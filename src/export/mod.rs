@@ -24,9 +24,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::client::ClientSettings;
 use crate::api::{ApiClient, Cause, StopReason};
-use crate::config::{ExportConfig, Target};
+use crate::config::{ExportConfig, ResumeMode, Target};
 use crate::error::{Exit, RunError, UsageError};
 use crate::input::{read_ids, IdList};
+use crate::journal::{self, Checkpoint, Fingerprint, Journal};
+use crate::lock::OutputLock;
 use crate::output::failed::FailedFile;
 use crate::output::sink::Sink;
 use crate::output::{encoder, Encoded, RowEncoder};
@@ -34,10 +36,10 @@ use crate::progress::{spawn_log_ticker, Progress};
 use crate::ratelimit::RateLimiter;
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::shutdown::{Shutdown, Signal};
-use crate::summary::{LiveStats, Summary};
+use crate::summary::{Customers, LiveStats, Summary};
 
 use health::Health;
-use writer::{write_in_order, Done};
+use writer::{checkpoint_interval, write_in_order, Done, Written};
 
 /// How long in-flight requests may run after the first Ctrl-C / SIGTERM.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
@@ -175,16 +177,29 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
         );
     }
 
-    let mut sink = Sink::open(&config.out).map_err(|e| UsageError::invalid(format!("{e:#}")))?;
-    let failed = FailedFile::new(config.failed.clone());
-    failed
-        .check_writable()
-        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
     let encoder = encoder(config.format, &config.columns);
-    let mut header = Vec::new();
-    encoder.header(&mut header);
-    sink.write(&header)
-        .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?;
+    let (written, _lock) = match &config.out {
+        Target::Stdout => {
+            let mut sink = Sink::create(&config.out, config.compression).map_err(usage)?;
+            let failed = FailedFile::new(config.failed.clone());
+            failed.check_writable().map_err(usage)?;
+            let mut header = Vec::new();
+            encoder.header(&mut header);
+            sink.write(&header)
+                .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?;
+            (
+                Written::new(sink, failed, None, Checkpoint::default()),
+                None,
+            )
+        }
+        Target::File(out) => {
+            let lock = OutputLock::acquire(out)?;
+            let written = open_file_output(&config, out, &ids, &*encoder)?;
+            (written, Some(lock))
+        }
+    };
+    let resumed_from = written.next;
 
     let client = ApiClient::new(
         &config.base_url,
@@ -198,6 +213,12 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
     )
     .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
 
+    if resumed_from > 0 {
+        tracing::info!(
+            committed = resumed_from,
+            "resuming: {resumed_from} of {total} customers were already exported"
+        );
+    }
     tracing::info!(
         customers = total,
         concurrency = config.concurrency,
@@ -228,19 +249,28 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
     let (tx, rx) = mpsc::channel::<Done>(window);
 
     let progress = Progress::new(config.progress, total as u64);
+    progress.update(
+        resumed_from as u64,
+        written.state.rows,
+        written.state.failed,
+    );
+    stats
+        .done
+        .store(resumed_from as u64, std::sync::atomic::Ordering::Relaxed);
     let ticker = (!progress.is_bar()).then(|| spawn_log_ticker(stats.clone(), total as u64));
     let watcher = spawn_signal_watcher(ctx.clone(), shutdown);
 
+    let interval = checkpoint_interval(config.compression);
     let writer = {
         let ctx = ctx.clone();
         tokio::task::spawn_blocking(move || {
-            let written = write_in_order(ctx, rx, sink, failed, &progress);
+            let written = write_in_order(ctx, rx, written, interval, &progress);
             progress.finish();
             written
         })
     };
 
-    for index in 0..total {
+    for index in resumed_from..total {
         let slot = tokio::select! {
             biased;
             _ = ctx.control.drain.cancelled() => break,
@@ -266,7 +296,93 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
     if let Some(t) = ticker {
         t.abort();
     }
-    finish(&config, &ctx, written, started)
+    finish(&config, &ctx, written, resumed_from, started)
+}
+
+/// Open a file output: fresh, or resumed from its journal, as `--resume`,
+/// `--restart` and what is on disk say.
+fn open_file_output(
+    config: &ExportConfig,
+    out: &std::path::Path,
+    ids: &IdList,
+    encoder: &dyn RowEncoder,
+) -> Result<Written, UsageError> {
+    let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
+    let journal_path = journal::journal_path(out);
+    let partial = crate::config::append_ext(out, ".partial");
+    let fingerprint = Fingerprint::of(config, ids);
+    let out_len = std::fs::metadata(&partial).map_or(0, |m| m.len());
+    let failed_len = FailedFile::partial_len(config.failed.as_deref());
+    let found = match journal::load(&journal_path, out_len, failed_len) {
+        Ok(found) => found,
+        Err(e) if config.resume == ResumeMode::Restart => {
+            tracing::warn!("discarding a damaged journal: {e:#}");
+            None
+        }
+        Err(e) => {
+            return Err(UsageError::invalid(format!(
+                "{e:#}. Pass --restart to discard the interrupted run and start afresh"
+            )))
+        }
+    };
+    if let Some(found) = found {
+        let cp = &found.checkpoint;
+        match config.resume {
+            ResumeMode::Refuse => {
+                return Err(UsageError::invalid(format!(
+                    "an interrupted run of {} is pending: {} of {} customers exported (in {}). \
+                     Pass --resume to continue it, or --restart to discard it",
+                    out.display(),
+                    cp.next,
+                    found.total,
+                    partial.display()
+                )))
+            }
+            ResumeMode::Restart => {
+                tracing::info!(
+                    "discarding the interrupted run of {} ({} of {} customers exported)",
+                    out.display(),
+                    cp.next,
+                    found.total
+                );
+            }
+            ResumeMode::Resume => {
+                let diffs = fingerprint.differences(&found.fingerprint);
+                if !diffs.is_empty() {
+                    return Err(UsageError::invalid(format!(
+                        "cannot resume the interrupted run of {}: it was a different run.\n  {}\n\
+                         Run it with its original settings, or pass --restart to discard it",
+                        out.display(),
+                        diffs.join("\n  ")
+                    )));
+                }
+                let sink = Sink::resume(out, config.compression, cp.out_bytes).map_err(usage)?;
+                let failed = FailedFile::resume(config.failed.clone(), cp.failed_bytes, cp.failed)
+                    .map_err(usage)?;
+                let journal = Journal::reopen(&journal_path).map_err(usage)?;
+                return Ok(Written::new(sink, failed, Some(journal), cp.clone()));
+            }
+        }
+    } else if config.resume == ResumeMode::Resume {
+        tracing::info!("nothing to resume for {}: starting afresh", out.display());
+    }
+
+    let mut sink = Sink::create(&config.out, config.compression).map_err(usage)?;
+    let failed = FailedFile::new(config.failed.clone());
+    failed.check_writable().map_err(usage)?;
+    let mut header = Vec::new();
+    encoder.header(&mut header);
+    sink.write(&header)
+        .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?;
+    let first = Checkpoint {
+        out_bytes: sink
+            .checkpoint()
+            .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?,
+        ..Checkpoint::default()
+    };
+    let journal =
+        Journal::create(&journal_path, &fingerprint, ids.len() as u64, &first).map_err(usage)?;
+    Ok(Written::new(sink, failed, Some(journal), first))
 }
 
 /// First signal: drain and give in-flight requests [`GRACE_PERIOD`]; second
@@ -290,7 +406,8 @@ fn spawn_signal_watcher(ctx: Arc<Ctx>, mut shutdown: Shutdown) -> tokio::task::J
 fn finish(
     config: &ExportConfig,
     ctx: &Ctx,
-    written: writer::Written,
+    mut written: Written,
+    resumed_from: usize,
     started: Instant,
 ) -> Result<Report, RunError> {
     let total = ctx.ids.len();
@@ -300,11 +417,12 @@ fn finish(
     let mut partial_output = None;
     let mut failed_file = None;
 
-    if let Some(err) = written.error {
+    if let Some(err) = written.error.take() {
         let _ = written.sink.keep_partial();
         let _ = written.failed.keep_partial();
         return Err(RunError::Output(err));
     }
+    let state = written.state.clone();
     if complete {
         written.sink.commit().map_err(RunError::Output)?;
         if let Target::File(p) = &config.out {
@@ -315,6 +433,9 @@ fn finish(
             .commit()
             .map_err(RunError::Output)?
             .map(|p| p.display().to_string());
+        if let Some(journal) = written.journal.take() {
+            journal.remove().map_err(RunError::Output)?;
+        }
     } else {
         partial_output = written
             .sink
@@ -324,9 +445,8 @@ fn finish(
         written.failed.keep_partial().map_err(RunError::Output)?;
     }
 
-    let c = &written.customers;
     let exit = if complete {
-        if c.failed > 0 {
+        if state.failed > 0 {
             Exit::SomeFailed
         } else {
             Exit::Success
@@ -347,30 +467,36 @@ fn finish(
         (false, Some(StopCause::OutputClosed)) => ("stopped", Some("OutputClosed".into())),
         (false, _) => ("stopped", Some("Internal".into())),
     };
-    let mut customers = written.customers.clone();
-    customers.total = total as u64;
-    customers.duplicate = ctx.ids.duplicates as u64;
-    customers.not_done = (total - written.next) as u64;
+    let customers = Customers {
+        total: total as u64,
+        ok: state.ok,
+        empty: state.empty,
+        failed: state.failed,
+        duplicate: ctx.ids.duplicates as u64,
+        not_done: (total - written.next) as u64,
+    };
     let summary = Summary {
         status: status.into(),
         exit_code: exit.code(),
         stopped_because: stopped_because.map(|s| to_snake(&s)),
         customers,
-        chats: written.chats,
-        rows: written.rows,
+        resumed_from: resumed_from as u64,
+        chats: state.chats,
+        rows: state.rows,
         requests: ctx
             .stats
             .requests
             .load(std::sync::atomic::Ordering::Relaxed),
         retries: ctx.stats.total_retries(),
         retries_by_cause: Summary::retries_by_cause(&ctx.stats),
-        failed_by_kind: written.failed_by_kind,
+        failed_by_kind: state.failed_by_kind,
         throttled_secs: ctx.limiter.throttled().as_secs_f64(),
         settled_rate: ctx.limiter.current_rate(),
         elapsed_secs: started.elapsed().as_secs_f64(),
         output,
         partial_output,
         failed_file,
+        resumable: !complete && matches!(config.out, Target::File(_)),
     };
     if let Some(path) = &config.summary {
         let json = serde_json::to_vec_pretty(&summary).expect("the summary serialises");

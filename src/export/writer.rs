@@ -1,22 +1,26 @@
 //! The single owner of the output: it receives finished customers in any
 //! order, holds them in a bounded reorder buffer, and writes them strictly in
-//! input order, along with the failed file, the counters and the progress.
+//! input order, along with the failed file, the counters, the progress and
+//! the resume journal's checkpoints.
 //!
-//! It runs on a blocking thread: file writes never stall the async workers.
+//! It runs on a blocking thread: file writes and fsyncs never stall the
+//! async workers.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Ctx, Outcome, StopCause};
+use crate::cli::Compression;
+use crate::journal::{Checkpoint, Journal};
 use crate::output::failed::FailedFile;
 use crate::output::sink::Sink;
 use crate::progress::Progress;
-use crate::summary::Customers;
 
 /// A finished customer on its way to the writer.
 pub struct Done {
@@ -26,48 +30,92 @@ pub struct Done {
     pub permit: OwnedSemaphorePermit,
 }
 
-/// What the writer did.
+/// How often the journal gets a checkpoint: a crash loses at most this much
+/// work. Compressed outputs end a member per checkpoint, so they checkpoint
+/// less often to keep members large.
+pub fn checkpoint_interval(compression: Compression) -> Duration {
+    match compression {
+        Compression::None => Duration::from_millis(250),
+        _ => Duration::from_secs(2),
+    }
+}
+
+/// The writer's state; what it did when the channel closes.
 pub struct Written {
     pub sink: Sink,
     pub failed: FailedFile,
-    pub customers: Customers,
-    pub failed_by_kind: BTreeMap<String, u64>,
-    pub chats: u64,
-    pub rows: u64,
-    /// Customers written, from the first: the committed prefix.
+    pub journal: Option<Journal>,
+    /// Counters, cumulative over resumes; `next` = customers committed.
+    pub state: Checkpoint,
+    /// Customers written, from the first: the prefix in the output.
     pub next: usize,
     /// The error that stopped the writing, if any.
     pub error: Option<anyhow::Error>,
+}
+
+impl Written {
+    pub fn new(
+        sink: Sink,
+        failed: FailedFile,
+        journal: Option<Journal>,
+        start: Checkpoint,
+    ) -> Self {
+        Written {
+            next: start.next as usize,
+            sink,
+            failed,
+            journal,
+            state: start,
+            error: None,
+        }
+    }
+
+    /// Record a consistent point in the journal (no-op without one).
+    pub fn checkpoint(&mut self) -> anyhow::Result<()> {
+        let Some(journal) = &mut self.journal else {
+            return Ok(());
+        };
+        if self.state.next == self.next as u64 {
+            return Ok(());
+        }
+        self.state.out_bytes = self.sink.checkpoint()?;
+        self.state.failed_bytes = self.failed.checkpoint()?;
+        self.state.next = self.next as u64;
+        journal.append(&self.state)
+    }
 }
 
 /// Write customers in input order until the channel closes.
 pub fn write_in_order(
     ctx: Arc<Ctx>,
     mut rx: mpsc::Receiver<Done>,
-    sink: Sink,
-    failed: FailedFile,
+    mut w: Written,
+    interval: Duration,
     progress: &Progress,
 ) -> Written {
-    let mut w = Written {
-        sink,
-        failed,
-        customers: Customers::default(),
-        failed_by_kind: BTreeMap::new(),
-        chats: 0,
-        rows: 0,
-        next: 0,
-        error: None,
-    };
     let mut pending: BTreeMap<usize, Done> = BTreeMap::new();
     let mut blocked = false;
+    let mut last_checkpoint = Instant::now();
     while let Some(done) = rx.blocking_recv() {
         if blocked {
             continue;
         }
         pending.insert(done.index, done);
         while let Some(done) = pending.remove(&w.next) {
-            match write_one(&ctx, &mut w, done) {
-                Ok(true) => w.next += 1,
+            let result = match write_one(&ctx, &mut w, done) {
+                Ok(true) => {
+                    w.next += 1;
+                    if last_checkpoint.elapsed() >= interval {
+                        last_checkpoint = Instant::now();
+                        w.checkpoint().map(|_| true)
+                    } else {
+                        Ok(true)
+                    }
+                }
+                other => other,
+            };
+            match result {
+                Ok(true) => {}
                 Ok(false) => {
                     blocked = true;
                     break;
@@ -86,19 +134,25 @@ pub fn write_in_order(
                     break;
                 }
             }
-            progress.update(w.next as u64, w.rows, w.customers.failed);
+            progress.update(w.next as u64, w.state.rows, w.state.failed);
         }
         if blocked {
             pending.clear();
         }
     }
-    progress.update(w.next as u64, w.rows, w.customers.failed);
+    if w.error.is_none() {
+        if let Err(e) = w.checkpoint() {
+            w.error = Some(e);
+        }
+    }
+    progress.update(w.next as u64, w.state.rows, w.state.failed);
     w
 }
 
 /// Write one customer; `Ok(false)` when it was not done (the run stopped).
 fn write_one(ctx: &Ctx, w: &mut Written, done: Done) -> anyhow::Result<bool> {
     let id = ctx.ids.get(done.index);
+    let s = &mut w.state;
     match done.outcome {
         Outcome::NotDone => return Ok(false),
         Outcome::Rows { bytes, encoded } => {
@@ -106,14 +160,14 @@ fn write_one(ctx: &Ctx, w: &mut Written, done: Done) -> anyhow::Result<bool> {
             if w.sink.is_stdout() {
                 w.sink.flush()?;
             }
-            w.customers.ok += 1;
-            w.chats += encoded.chats;
-            w.rows += encoded.rows;
+            s.ok += 1;
+            s.chats += encoded.chats;
+            s.rows += encoded.rows;
             ctx.stats.rows.fetch_add(encoded.rows, Relaxed);
         }
         Outcome::Empty { chats } => {
-            w.customers.empty += 1;
-            w.chats += chats;
+            s.empty += 1;
+            s.chats += chats;
         }
         Outcome::Failed(failure) => {
             tracing::warn!(
@@ -123,8 +177,8 @@ fn write_one(ctx: &Ctx, w: &mut Written, done: Done) -> anyhow::Result<bool> {
                 failure.message
             );
             w.failed.add(id, &failure.message)?;
-            w.customers.failed += 1;
-            *w.failed_by_kind.entry(failure.kind.name()).or_default() += 1;
+            s.failed += 1;
+            *s.failed_by_kind.entry(failure.kind.name()).or_default() += 1;
             ctx.stats.failed.fetch_add(1, Relaxed);
         }
     }

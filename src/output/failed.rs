@@ -3,10 +3,12 @@
 //! It is written to `<failed>.partial` as failures come and renamed into
 //! place at the end of a complete run only when some customer failed; a
 //! complete run without failures removes any stale failed file, so the
-//! file's presence always means the last complete run had failures.
+//! file's presence always means the last complete run had failures. A
+//! resumed run cuts `<failed>.partial` back to the journal's offset and
+//! appends, so each failed customer is listed once across resumes.
 
-use std::fs::File;
-use std::io::BufWriter;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -17,27 +19,64 @@ use crate::config::append_ext;
 /// Collects failures of one run.
 pub struct FailedFile {
     path: Option<PathBuf>,
-    writer: Option<csv::Writer<BufWriter<File>>>,
+    writer: Option<csv::Writer<File>>,
+    /// Bytes already in `<failed>.partial` from before a resume.
+    resumed_bytes: u64,
     count: u64,
 }
 
 impl FailedFile {
-    /// `path` = `None` when no failed file is wanted (stdout without --failed).
+    /// A fresh failed file; `path` = `None` when none is wanted.
     pub fn new(path: Option<PathBuf>) -> Self {
         FailedFile {
             path,
             writer: None,
+            resumed_bytes: 0,
             count: 0,
         }
     }
 
+    /// Continue `<failed>.partial` from `offset` bytes (a resumed run).
+    pub fn resume(path: Option<PathBuf>, offset: u64, count: u64) -> anyhow::Result<Self> {
+        let mut f = FailedFile::new(path);
+        f.count = count;
+        if offset == 0 {
+            return Ok(f);
+        }
+        let Some(path) = &f.path else {
+            return Ok(f);
+        };
+        let partial = append_ext(path, ".partial");
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(&partial)
+            .with_context(|| format!("cannot open {}", partial.display()))?;
+        file.set_len(offset)?;
+        file.seek(SeekFrom::Start(offset))?;
+        f.writer = Some(
+            csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(file),
+        );
+        f.resumed_bytes = offset;
+        Ok(f)
+    }
+
+    /// Length of `<failed>.partial` when a run starts afresh or resumes
+    /// (for checking the journal against it).
+    pub fn partial_len(path: Option<&Path>) -> u64 {
+        path.map(|p| append_ext(p, ".partial"))
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    }
+
     /// Check early that the failed file's directory is writable.
     pub fn check_writable(&self) -> anyhow::Result<()> {
-        if let Some(path) = &self.path {
-            let partial = append_ext(path, ".partial");
-            File::create(&partial)
-                .with_context(|| format!("cannot create the failed file {}", partial.display()))?;
-            std::fs::remove_file(&partial).ok();
+        if let (Some(path), None) = (&self.path, &self.writer) {
+            let probe = append_ext(path, ".probe");
+            File::create(&probe)
+                .with_context(|| format!("cannot create the failed file {}", path.display()))?;
+            std::fs::remove_file(&probe).ok();
         }
         Ok(())
     }
@@ -52,7 +91,7 @@ impl FailedFile {
             let partial = append_ext(path, ".partial");
             let file = File::create(&partial)
                 .with_context(|| format!("cannot create {}", partial.display()))?;
-            let mut w = csv::Writer::from_writer(BufWriter::new(file));
+            let mut w = csv::Writer::from_writer(file);
             w.write_record(["customer_id", "error"])?;
             self.writer = Some(w);
         }
@@ -62,56 +101,57 @@ impl FailedFile {
         Ok(())
     }
 
+    /// Failed customers so far (resumed ones included).
     pub fn count(&self) -> u64 {
         self.count
     }
 
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+    /// Flush and fsync; returns the length of `<failed>.partial`.
+    pub fn checkpoint(&mut self) -> anyhow::Result<u64> {
+        match &mut self.writer {
+            None => Ok(0),
+            Some(w) => {
+                w.flush()?;
+                let mut file: &File = w.get_ref();
+                file.sync_data()?;
+                Ok(file.stream_position()?)
+            }
+        }
     }
 
     /// The run is complete: put the file in place, or remove a stale one.
-    pub fn commit(self) -> anyhow::Result<Option<PathBuf>> {
-        let Some(path) = self.path else {
+    pub fn commit(mut self) -> anyhow::Result<Option<PathBuf>> {
+        let Some(path) = self.path.clone() else {
             return Ok(None);
         };
-        match self.writer {
-            Some(w) => {
-                let partial = append_ext(&path, ".partial");
-                let file = w
-                    .into_inner()
-                    .map_err(|e| anyhow::anyhow!("{}", e.error()))?
-                    .into_inner()
-                    .map_err(|e| e.into_error())?;
-                file.sync_all()?;
-                std::fs::rename(&partial, &path).with_context(|| {
-                    format!("cannot rename {} to {}", partial.display(), path.display())
-                })?;
-                sync_dir(&path);
-                Ok(Some(path))
-            }
-            None => {
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {
-                        tracing::debug!(path = %path.display(), "removed a stale failed file")
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(e).with_context(|| {
-                            format!("cannot remove the stale failed file {}", path.display())
-                        })
-                    }
+        let partial = append_ext(&path, ".partial");
+        if self.count > 0 && self.writer.is_some() {
+            self.checkpoint()?;
+            drop(self.writer.take());
+            std::fs::rename(&partial, &path).with_context(|| {
+                format!("cannot rename {} to {}", partial.display(), path.display())
+            })?;
+            sync_dir(&path);
+            return Ok(Some(path));
+        }
+        drop(self.writer.take());
+        for stale in [&partial, &path] {
+            match std::fs::remove_file(stale) {
+                Ok(()) => tracing::debug!(path = %stale.display(), "removed a stale failed file"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot remove the stale failed file {}", stale.display())
+                    })
                 }
-                Ok(None)
             }
         }
+        Ok(None)
     }
 
     /// The run stopped early: flush what was recorded to `<failed>.partial`.
-    pub fn keep_partial(self) -> anyhow::Result<()> {
-        if let Some(mut w) = self.writer {
-            w.flush()?;
-        }
+    pub fn keep_partial(mut self) -> anyhow::Result<()> {
+        self.checkpoint()?;
         Ok(())
     }
 }

@@ -1,125 +1,205 @@
 //! Where rows go: `<out>.partial`, renamed to `<out>` only when the run is
 //! complete (flushed and fsynced first), or stdout.
+//!
+//! Compressed outputs end a gzip member / zstd frame at every checkpoint,
+//! so the partial file is always a valid concatenation up to the last
+//! checkpoint's offset, and a resumed run simply appends new members after
+//! cutting the file back to it. Both formats allow concatenation: any gzip
+//! or zstd reader decodes the whole file.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::cli::Compression;
 use crate::config::{append_ext, Target};
 
 /// Buffer size of the output: few, large write calls.
 const BUFFER: usize = 256 * 1024;
+/// zstd level: fast, still ~4x smaller than plain text for chat rows.
+const ZSTD_LEVEL: i32 = 3;
 
-enum Inner {
-    File {
-        file: BufWriter<File>,
-        partial: PathBuf,
-        path: PathBuf,
-    },
-    Stdout(BufWriter<io::Stdout>),
+/// The underlying byte stream, counting what reaches it.
+struct Counted {
+    inner: Box<dyn Write + Send>,
+    /// The file, for fsync (None for stdout).
+    file: Option<File>,
+    pos: u64,
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The current member/frame (or plain bytes).
+enum Stream {
+    /// No member open: the next write starts one.
+    Idle(Counted),
+    Plain(Counted),
+    Gzip(flate2::write::GzEncoder<Counted>),
+    Zstd(zstd::stream::write::Encoder<'static, Counted>),
+}
+
+impl Stream {
+    fn start(c: Counted, compression: Compression) -> io::Result<Stream> {
+        Ok(match compression {
+            Compression::None => Stream::Plain(c),
+            Compression::Gzip => Stream::Gzip(flate2::write::GzEncoder::new(
+                c,
+                flate2::Compression::default(),
+            )),
+            Compression::Zstd => Stream::Zstd(zstd::stream::write::Encoder::new(c, ZSTD_LEVEL)?),
+        })
+    }
+
+    /// End the open member, if any, and return the byte stream.
+    fn end(self) -> io::Result<Counted> {
+        match self {
+            Stream::Idle(c) | Stream::Plain(c) => Ok(c),
+            Stream::Gzip(e) => e.finish(),
+            Stream::Zstd(e) => e.finish(),
+        }
+    }
 }
 
 /// The open output.
 pub struct Sink {
-    inner: Inner,
-    written: u64,
+    stream: Option<Stream>,
+    compression: Compression,
+    /// (partial, final) paths for a file output.
+    paths: Option<(PathBuf, PathBuf)>,
 }
 
 impl Sink {
-    /// Open the output before any request, so a bad path fails at once.
-    /// For a file this creates (truncates) `<out>.partial`.
-    pub fn open(target: &Target) -> anyhow::Result<Sink> {
-        let inner = match target {
-            Target::Stdout => Inner::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
-            Target::File(path) => {
-                let partial = append_ext(path, ".partial");
-                let file = OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(&partial)
-                    .with_context(|| format!("cannot create {}", partial.display()))?;
-                Inner::File {
-                    file: BufWriter::with_capacity(BUFFER, file),
-                    partial,
-                    path: path.clone(),
-                }
-            }
-        };
-        Ok(Sink { inner, written: 0 })
+    /// Open the output before any request, so a bad path fails at once. A
+    /// file output starts a fresh `<out>.partial`.
+    pub fn create(target: &Target, compression: Compression) -> anyhow::Result<Sink> {
+        match target {
+            Target::Stdout => Ok(Sink {
+                stream: Some(Stream::Idle(Counted {
+                    inner: Box::new(BufWriter::with_capacity(BUFFER, io::stdout())),
+                    file: None,
+                    pos: 0,
+                })),
+                compression,
+                paths: None,
+            }),
+            Target::File(path) => Sink::open_file(path, compression, None),
+        }
+    }
+
+    /// Reopen `<out>.partial`, cut back to `offset`, to append to it.
+    pub fn resume(path: &Path, compression: Compression, offset: u64) -> anyhow::Result<Sink> {
+        Sink::open_file(path, compression, Some(offset))
+    }
+
+    fn open_file(
+        path: &Path,
+        compression: Compression,
+        resume_at: Option<u64>,
+    ) -> anyhow::Result<Sink> {
+        let partial = append_ext(path, ".partial");
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(resume_at.is_none())
+            .open(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        let pos = resume_at.unwrap_or(0);
+        if resume_at.is_some() {
+            file.set_len(pos)
+                .and_then(|_| file.seek(SeekFrom::Start(pos)))
+                .with_context(|| format!("cannot cut {} back to {pos} bytes", partial.display()))?;
+        }
+        let sync = file
+            .try_clone()
+            .with_context(|| format!("cannot open {}", partial.display()))?;
+        Ok(Sink {
+            stream: Some(Stream::Idle(Counted {
+                inner: Box::new(BufWriter::with_capacity(BUFFER, file)),
+                file: Some(sync),
+                pos,
+            })),
+            compression,
+            paths: Some((partial, path.to_path_buf())),
+        })
     }
 
     /// Append bytes.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match &mut self.inner {
-            Inner::File { file, .. } => file.write_all(bytes)?,
-            Inner::Stdout(out) => out.write_all(bytes)?,
+        if bytes.is_empty() {
+            return Ok(());
         }
-        self.written += bytes.len() as u64;
-        Ok(())
+        let stream = match self.stream.take().expect("the stream is always put back") {
+            Stream::Idle(c) => Stream::start(c, self.compression)?,
+            open => open,
+        };
+        let stream = self.stream.insert(stream);
+        match stream {
+            Stream::Idle(_) => unreachable!("just started"),
+            Stream::Plain(c) => c.write_all(bytes),
+            Stream::Gzip(e) => e.write_all(bytes),
+            Stream::Zstd(e) => e.write_all(bytes),
+        }
     }
 
-    /// Bytes written so far.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Push buffered bytes to the OS (after each customer on stdout, so a
-    /// pipe reader sees rows as they come).
+    /// Push buffered plain bytes to the OS (after each customer on stdout,
+    /// so a pipe reader sees rows as they come).
     pub fn flush(&mut self) -> io::Result<()> {
-        match &mut self.inner {
-            Inner::File { file, .. } => file.flush(),
-            Inner::Stdout(out) => out.flush(),
+        match self.stream.as_mut().expect("the stream is always put back") {
+            Stream::Idle(c) | Stream::Plain(c) => c.flush(),
+            Stream::Gzip(e) => e.flush(),
+            Stream::Zstd(e) => e.flush(),
         }
     }
 
     pub fn is_stdout(&self) -> bool {
-        matches!(self.inner, Inner::Stdout(_))
+        self.paths.is_none()
     }
 
-    /// The run is complete: flush, fsync, rename the partial file into place.
-    pub fn commit(self) -> anyhow::Result<()> {
-        match self.inner {
-            Inner::Stdout(mut out) => out.flush().context("cannot write to stdout"),
-            Inner::File {
-                file,
-                partial,
-                path,
-            } => {
-                let file = file
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(|| format!("cannot write {}", partial.display()))?;
-                file.sync_all()
-                    .with_context(|| format!("cannot sync {}", partial.display()))?;
-                std::fs::rename(&partial, &path).with_context(|| {
-                    format!("cannot rename {} to {}", partial.display(), path.display())
-                })?;
-                sync_dir(&path);
-                Ok(())
-            }
-        }
+    /// A consistent point: end the open member, flush and fsync. Returns the
+    /// output's length, which the journal records.
+    pub fn checkpoint(&mut self) -> io::Result<u64> {
+        let mut c = self
+            .stream
+            .take()
+            .expect("the stream is always put back")
+            .end()?;
+        let result = c.flush().and_then(|_| match &c.file {
+            Some(f) => f.sync_data(),
+            None => Ok(()),
+        });
+        let pos = c.pos;
+        self.stream = Some(Stream::Idle(c));
+        result.map(|_| pos)
     }
 
-    /// The run stopped early: keep what was written in the partial file.
-    pub fn keep_partial(self) -> anyhow::Result<Option<PathBuf>> {
-        match self.inner {
-            Inner::Stdout(mut out) => {
-                out.flush().context("cannot write to stdout")?;
-                Ok(None)
-            }
-            Inner::File { file, partial, .. } => {
-                let file = file
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(|| format!("cannot write {}", partial.display()))?;
-                file.sync_all()
-                    .with_context(|| format!("cannot sync {}", partial.display()))?;
-                Ok(Some(partial))
-            }
+    /// The run is complete: checkpoint, then rename the partial file into place.
+    pub fn commit(mut self) -> anyhow::Result<()> {
+        self.checkpoint().context("cannot write the output")?;
+        if let Some((partial, path)) = &self.paths {
+            drop(self.stream.take());
+            std::fs::rename(partial, path).with_context(|| {
+                format!("cannot rename {} to {}", partial.display(), path.display())
+            })?;
+            sync_dir(path);
         }
+        Ok(())
+    }
+
+    /// The run stopped early: checkpoint and keep the partial file.
+    pub fn keep_partial(mut self) -> anyhow::Result<Option<PathBuf>> {
+        self.checkpoint().context("cannot write the output")?;
+        Ok(self.paths.take().map(|(partial, _)| partial))
     }
 }
 
@@ -132,5 +212,60 @@ pub fn sync_dir(path: &Path) {
     };
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn decompress(compression: Compression, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        match compression {
+            Compression::None => out = bytes.to_vec(),
+            Compression::Gzip => {
+                flate2::read::MultiGzDecoder::new(bytes)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            Compression::Zstd => {
+                zstd::stream::read::Decoder::new(bytes)
+                    .unwrap()
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+        }
+        out
+    }
+
+    /// Writing, checkpointing, writing past the checkpoint, then resuming
+    /// from the checkpoint gives the same content as one clean pass.
+    #[test]
+    fn resume_after_a_checkpoint_decodes_to_the_clean_content() {
+        for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("x.out");
+            let mut sink = Sink::create(&Target::File(out.clone()), compression).unwrap();
+            sink.write(b"header\n").unwrap();
+            sink.write(b"row 1\n").unwrap();
+            let offset = sink.checkpoint().unwrap();
+            sink.write(b"row 2, lost in a crash\n").unwrap();
+            sink.flush().unwrap();
+            drop(sink);
+
+            let mut sink = Sink::resume(&out, compression, offset).unwrap();
+            sink.write(b"row 2\n").unwrap();
+            sink.checkpoint().unwrap();
+            sink.write(b"row 3\n").unwrap();
+            sink.commit().unwrap();
+            let bytes = std::fs::read(&out).unwrap();
+            assert_eq!(
+                String::from_utf8(decompress(compression, &bytes)).unwrap(),
+                "header\nrow 1\nrow 2\nrow 3\n",
+                "{compression:?}"
+            );
+            assert!(!append_ext(&out, ".partial").exists());
+        }
     }
 }

@@ -36,8 +36,9 @@ fn documented_example_gives_its_seven_rows() {
     );
     assert_eq!(rows[0].message_type, "AI对话");
     assert_eq!(rows[1].sender_type, "客服");
-    // Complete run: no partial, no failed file left behind.
-    assert_eq!(wd.files(), ["chats.csv", "ids.txt"]);
+    // Complete run: no partial, journal or failed file left behind; only the
+    // (empty) lock file stays.
+    assert_eq!(wd.files(), ["chats.csv", "chats.csv.lock", "ids.txt"]);
 }
 
 /// Hostile content (quotes, commas, CR, LF, tabs, emoji, Chinese, U+2028)

@@ -60,7 +60,7 @@ fn bad_settings_exit_2_without_requests() {
         (&["--ids", "ids.txt", "--out", "x.txt"], &["--format"]),
         (
             &["--ids", "ids.txt", "--out", "no/such/dir/x.csv"],
-            &["x.csv.partial"],
+            &["no/such/dir/x.csv"],
         ),
         (
             &["--ids", "ids.txt", "--out", "x.csv", "--concurrency", "0"],

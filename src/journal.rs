@@ -1,0 +1,304 @@
+//! The resume journal: `<out>.journal`, beside the partial output.
+//!
+//! Line 1 is a header with the run's [`Fingerprint`]; every further line is
+//! a [`Checkpoint`] appended after the rows it covers were written and
+//! synced: how many customers (from the first) are committed, and the byte
+//! lengths of the partial output and of the partial failed file at that
+//! moment. A torn last line (a crash mid-append) is ignored, and a
+//! checkpoint whose offsets are beyond the files' real lengths (a power loss
+//! between the two syncs) is skipped, so resuming always starts from a
+//! consistent prefix.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{append_ext, ExportConfig};
+use crate::input::IdList;
+use crate::simulator::data::hash as fnv;
+
+const MAGIC: &str = "yuju-export journal";
+const VERSION: u32 = 1;
+
+/// What defines a run: resuming is only allowed when all of it is the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Distinct customer IDs and a hash of them in order.
+    pub ids: String,
+    /// The API's window and filters, as sent.
+    pub query: String,
+    pub columns: String,
+    pub format: String,
+    pub compression: String,
+    /// Scheme, host and path of the API (never the key).
+    pub base_url: String,
+}
+
+impl Fingerprint {
+    pub fn of(config: &ExportConfig, ids: &IdList) -> Fingerprint {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for id in ids.iter() {
+            h = (h ^ fnv(id)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let body = config.query.body("");
+        Fingerprint {
+            ids: format!("{} IDs, hash {h:016x}", ids.len()),
+            query: format!(
+                "days={:?} start={:?} end={:?} chat_source={:?} chat_robot={:?} seat_member={:?}",
+                body.days,
+                body.start_time,
+                body.end_time,
+                body.chat_source,
+                body.chat_robot,
+                body.seat_member
+            ),
+            columns: config
+                .columns
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(","),
+            format: format!("{:?}", config.format).to_lowercase(),
+            compression: config.compression.name().into(),
+            base_url: {
+                let u = &config.base_url;
+                format!(
+                    "{}://{}{}",
+                    u.scheme(),
+                    u.host_str().unwrap_or(""),
+                    u.path()
+                )
+            },
+        }
+    }
+
+    /// Human-readable differences from `other` (the journal's).
+    pub fn differences(&self, journal: &Fingerprint) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cmp = |what: &str, now: &str, then: &str| {
+            if now != then {
+                out.push(format!(
+                    "{what}: the interrupted run had {then}, this one has {now}"
+                ));
+            }
+        };
+        cmp("customer IDs", &self.ids, &journal.ids);
+        cmp("query", &self.query, &journal.query);
+        cmp("columns", &self.columns, &journal.columns);
+        cmp("format", &self.format, &journal.format);
+        cmp("compression", &self.compression, &journal.compression);
+        cmp("base URL", &self.base_url, &journal.base_url);
+        out
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    journal: String,
+    version: u32,
+    fingerprint: Fingerprint,
+    total: u64,
+}
+
+/// A consistent point of the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Customers committed, counted from the first in input order.
+    pub next: u64,
+    /// Length of the partial output at this point.
+    pub out_bytes: u64,
+    /// Length of the partial failed file at this point.
+    pub failed_bytes: u64,
+    pub ok: u64,
+    pub empty: u64,
+    pub failed: u64,
+    pub chats: u64,
+    pub rows: u64,
+    #[serde(default)]
+    pub failed_by_kind: BTreeMap<String, u64>,
+}
+
+/// A journal read back from disk.
+#[derive(Debug)]
+pub struct Found {
+    pub fingerprint: Fingerprint,
+    pub total: u64,
+    /// The last checkpoint consistent with the files on disk.
+    pub checkpoint: Checkpoint,
+}
+
+/// The open journal of a run.
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+}
+
+/// `<out>.journal`.
+pub fn journal_path(out: &Path) -> PathBuf {
+    append_ext(out, ".journal")
+}
+
+impl Journal {
+    /// Start a new journal (replacing any old one) with its first checkpoint.
+    pub fn create(
+        path: &Path,
+        fingerprint: &Fingerprint,
+        total: u64,
+        first: &Checkpoint,
+    ) -> anyhow::Result<Journal> {
+        let mut file = File::create(path)
+            .with_context(|| format!("cannot create the journal {}", path.display()))?;
+        let header = Header {
+            journal: MAGIC.into(),
+            version: VERSION,
+            fingerprint: fingerprint.clone(),
+            total,
+        };
+        let mut text = serde_json::to_string(&header)?;
+        text.push('\n');
+        text.push_str(&serde_json::to_string(first)?);
+        text.push('\n');
+        file.write_all(text.as_bytes())?;
+        file.sync_data()?;
+        crate::output::sink::sync_dir(path);
+        Ok(Journal {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Reopen an existing journal to append to it.
+    pub fn reopen(path: &Path) -> anyhow::Result<Journal> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open the journal {}", path.display()))?;
+        Ok(Journal {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Append a checkpoint (the data it covers must already be synced).
+    pub fn append(&mut self, checkpoint: &Checkpoint) -> anyhow::Result<()> {
+        let mut line = serde_json::to_string(checkpoint)?;
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|_| self.file.sync_data())
+            .with_context(|| format!("cannot write the journal {}", self.path.display()))
+    }
+
+    /// The run completed: the journal has no more use.
+    pub fn remove(self) -> anyhow::Result<()> {
+        drop(self.file);
+        std::fs::remove_file(&self.path)
+            .with_context(|| format!("cannot remove the journal {}", self.path.display()))
+    }
+}
+
+/// Read a journal, keeping the last checkpoint whose offsets fit the files'
+/// current lengths. `Ok(None)` when there is no journal.
+pub fn load(path: &Path, out_len: u64, failed_len: u64) -> anyhow::Result<Option<Found>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut lines = BufReader::new(file).lines();
+    let header: Header = match lines.next() {
+        Some(Ok(line)) => serde_json::from_str(&line).ok(),
+        _ => None,
+    }
+    .filter(|h: &Header| h.journal == MAGIC && h.version == VERSION)
+    .with_context(|| {
+        format!(
+            "{} is not a yuju-export journal (or is damaged)",
+            path.display()
+        )
+    })?;
+    let mut best: Option<Checkpoint> = None;
+    for line in lines {
+        let Ok(line) = line else { break };
+        let Ok(cp) = serde_json::from_str::<Checkpoint>(&line) else {
+            break;
+        };
+        if cp.out_bytes <= out_len && cp.failed_bytes <= failed_len {
+            best = Some(cp);
+        }
+    }
+    let checkpoint = best.with_context(|| {
+        format!(
+            "{} holds no checkpoint that fits the partial files",
+            path.display()
+        )
+    })?;
+    Ok(Some(Found {
+        fingerprint: header.fingerprint,
+        total: header.total,
+        checkpoint,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp() -> Fingerprint {
+        Fingerprint {
+            ids: "3 IDs, hash 1".into(),
+            query: "days=30".into(),
+            columns: "seq".into(),
+            format: "csv".into(),
+            compression: "none".into(),
+            base_url: "https://x/".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_skips_torn_lines_and_checkpoints_beyond_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.journal");
+        let first = Checkpoint {
+            out_bytes: 10,
+            ..Checkpoint::default()
+        };
+        let mut j = Journal::create(&path, &fp(), 3, &first).unwrap();
+        for (next, out) in [(1, 50), (2, 90)] {
+            j.append(&Checkpoint {
+                next,
+                out_bytes: out,
+                ..Checkpoint::default()
+            })
+            .unwrap();
+        }
+        drop(j);
+        // A torn append.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"next\":3,\"out_by").unwrap();
+
+        let found = load(&path, 100, 0).unwrap().unwrap();
+        assert_eq!(found.checkpoint.next, 2);
+        assert_eq!(found.total, 3);
+        // The output is shorter than the last checkpoint says: use the one before.
+        let found = load(&path, 60, 0).unwrap().unwrap();
+        assert_eq!(found.checkpoint.next, 1);
+        assert!(load(&dir.path().join("none"), 0, 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn differences_name_what_changed() {
+        let mut now = fp();
+        now.columns = "content".into();
+        let d = now.differences(&fp());
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].contains("columns") && d[0].contains("content"),
+            "{d:?}"
+        );
+    }
+}
