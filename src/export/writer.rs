@@ -35,8 +35,8 @@ pub struct Done {
 /// less often to keep members large.
 pub fn checkpoint_interval(compression: Compression) -> Duration {
     match compression {
-        Compression::None => Duration::from_millis(250),
-        _ => Duration::from_secs(2),
+        Compression::None => Duration::from_millis(200),
+        _ => Duration::from_millis(500),
     }
 }
 

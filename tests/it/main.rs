@@ -6,4 +6,5 @@ mod export;
 mod faults;
 mod input;
 mod request;
+mod resume;
 mod secrecy;

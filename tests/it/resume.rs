@@ -1,0 +1,328 @@
+//! Crash-safe runs: kill -9 and resume, graceful signals, the guards around
+//! an interrupted run, compressed outputs.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::*;
+use crate::export::unsafe_kill;
+use yuju_export::journal;
+use yuju_export::simulator::data::SplitMix;
+use yuju_export::simulator::Scenario;
+
+fn slow_sim() -> Sim {
+    Sim::start(Scenario {
+        latency: Duration::from_millis(15),
+        jitter_sigma: 0.5,
+        ..scenario()
+    })
+}
+
+/// The plain content of an output, decompressing by extension.
+fn content(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    let name = path.to_string_lossy();
+    let mut out = Vec::new();
+    if name.ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .unwrap();
+    } else if name.ends_with(".zst") {
+        zstd::stream::read::Decoder::new(&bytes[..])
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+    } else {
+        out = bytes;
+    }
+    out
+}
+
+/// Customers committed according to the journal of `out`.
+fn committed(wd: &Workdir, out: &str) -> usize {
+    let partial = wd.path(&format!("{out}.partial"));
+    let failed_partial = wd.path(&format!("{out}.failed.csv.partial"));
+    let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    journal::load(
+        &wd.path(&format!("{out}.journal")),
+        len(&partial),
+        len(&failed_partial),
+    )
+    .unwrap()
+    .map_or(0, |f| f.checkpoint.next as usize)
+}
+
+/// Kill the real binary with SIGKILL at random moments, at least five
+/// times in a row, resuming each time; the final file equals an
+/// uninterrupted run's, byte for byte (decompressed for .gz and .zst), and
+/// no customer the journal had committed was fetched again.
+fn kill_and_resume(out: &str, reference: &str, seed: u64) {
+    let list = ids(600);
+    let reference_sim = Sim::healthy();
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &list);
+    let o = wd.export(&reference_sim, &["--ids", "ids.txt", "--out", reference]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    let sim = slow_sim();
+    let args = [
+        "--ids",
+        "ids.txt",
+        "--out",
+        out,
+        "--concurrency",
+        "2",
+        "--resume",
+    ];
+    let mut rng = SplitMix(seed);
+    let mut snapshots: Vec<(usize, HashMap<String, u64>)> = Vec::new();
+    let mut kills = 0;
+    while kills < 5 {
+        let mut child = wd.spawn_export(&sim, &args);
+        std::thread::sleep(Duration::from_millis(250 + rng.below(600)));
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before the kill: fine, but count no kill
+        }
+        unsafe_kill(child.id(), "KILL");
+        child.wait().unwrap();
+        kills += 1;
+        assert!(!wd.path(out).exists(), "a killed run left a final output");
+        snapshots.push((committed(&wd, out), sim.stats().per_customer()));
+    }
+    assert!(
+        kills >= 5,
+        "the run finished before five kills: make it slower"
+    );
+    let o = wd.export(&sim, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    assert!(
+        content(&wd.path(out)) == std::fs::read(wd.path(reference)).unwrap(),
+        "{out} differs from the uninterrupted {reference}"
+    );
+    assert!(!wd.path(&format!("{out}.journal")).exists());
+    assert!(!wd.path(&format!("{out}.partial")).exists());
+
+    // Committed customers were never fetched again.
+    let last = sim.stats().per_customer();
+    let mut progress = Vec::new();
+    for (next, snap) in &snapshots {
+        progress.push(*next);
+        for id in &list[..*next] {
+            assert_eq!(
+                last.get(id),
+                snap.get(id),
+                "{id} was committed (within the first {next}) but fetched again"
+            );
+        }
+    }
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(
+        *progress.last().unwrap() > 0,
+        "no progress was ever committed: {progress:?}"
+    );
+}
+
+#[test]
+fn kill_9_and_resume_csv() {
+    kill_and_resume("k.csv", "ref.csv", 1);
+}
+
+#[test]
+fn kill_9_and_resume_jsonl() {
+    kill_and_resume("k.jsonl", "ref.jsonl", 2);
+}
+
+#[test]
+fn kill_9_and_resume_gzip() {
+    kill_and_resume("k.csv.gz", "ref.csv", 3);
+}
+
+#[test]
+fn kill_9_and_resume_zstd() {
+    kill_and_resume("k.jsonl.zst", "ref.jsonl", 4);
+}
+
+/// SIGINT exits 130 and SIGTERM 143, each saying how to resume; `--resume`
+/// then completes with the output of an uninterrupted run.
+#[cfg(unix)]
+#[test]
+fn signals_stop_gracefully_and_resume_completes() {
+    let list = ids(300);
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &list);
+    let sim = slow_sim();
+    for (signal, exit) in [("INT", 130), ("TERM", 143)] {
+        let out = format!("{signal}.csv");
+        let args = [
+            "--ids",
+            "ids.txt",
+            "--out",
+            &out,
+            "--concurrency",
+            "4",
+            "--resume",
+        ];
+        let child = wd.spawn_export(&sim, &args);
+        std::thread::sleep(Duration::from_millis(400));
+        unsafe_kill(child.id(), signal);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), exit, "{}", stderr(&o));
+        assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+        assert!(committed(&wd, &out) > 0);
+        let o = wd.export(&sim, &args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stderr(&o).contains("resuming"), "{}", stderr(&o));
+        assert_eq!(read_csv(&wd.path(&out)), expected_rows(&list));
+    }
+}
+
+/// Leave an interrupted run behind (SIGINT), then: without `--resume` the
+/// tool refuses (exit 2) saying how far it got and naming both flags; with
+/// different settings `--resume` refuses (exit 2) saying what differs;
+/// `--restart` discards it and completes.
+#[cfg(unix)]
+#[test]
+fn guards_around_an_interrupted_run() {
+    let list = ids(300);
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &list);
+    let sim = slow_sim();
+    let child = wd.spawn_export(
+        &sim,
+        &["--ids", "ids.txt", "--out", "x.csv", "--concurrency", "2"],
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    unsafe_kill(child.id(), "INT");
+    assert_eq!(code(&child.wait_with_output().unwrap()), 130);
+    let before = sim.requests();
+
+    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    for needle in [
+        "interrupted run",
+        "of 300 customers",
+        "--resume",
+        "--restart",
+    ] {
+        assert!(
+            stderr(&o).contains(needle),
+            "missing {needle:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = wd.export(
+        &sim,
+        &[
+            "--ids",
+            "ids.txt",
+            "--out",
+            "x.csv",
+            "--resume",
+            "--columns",
+            "content",
+            "--days",
+            "7",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    for needle in ["columns", "content", "query", "days"] {
+        assert!(
+            stderr(&o).contains(needle),
+            "missing {needle:?}: {}",
+            stderr(&o)
+        );
+    }
+    wd.ids("other.txt", &list[..10]);
+    let o = wd.export(&sim, &["--ids", "other.txt", "--out", "x.csv", "--resume"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("customer IDs"), "{}", stderr(&o));
+    assert_eq!(sim.requests(), before, "a refused run made requests");
+
+    let o = wd.export(
+        &sim,
+        &[
+            "--ids",
+            "ids.txt",
+            "--out",
+            "x.csv",
+            "--restart",
+            "--concurrency",
+            "8",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
+}
+
+/// A second run on the same output while the first is alive refuses at
+/// once (exit 2) instead of interleaving.
+#[test]
+fn a_concurrent_second_run_is_refused() {
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(300));
+    let sim = slow_sim();
+    let mut first = wd.spawn_export(
+        &sim,
+        &["--ids", "ids.txt", "--out", "x.csv", "--concurrency", "2"],
+    );
+    // Wait until the first run is under way (it has a journal).
+    while !wd.path("x.csv.journal").exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv", "--resume"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("another yuju-export run"),
+        "{}",
+        stderr(&o)
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+}
+
+/// Failed customers stay in the failed file across resumes, once each.
+#[cfg(unix)]
+#[test]
+fn failed_customers_are_listed_once_across_resumes() {
+    let mut list = ids(300);
+    for i in [5, 100, 200, 290] {
+        list[i] = format!("unknown-{i}");
+    }
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &list);
+    let sim = slow_sim();
+    let args = [
+        "--ids",
+        "ids.txt",
+        "--out",
+        "x.csv",
+        "--concurrency",
+        "4",
+        "--resume",
+    ];
+    for delay in [300, 350] {
+        let mut child = wd.spawn_export(&sim, &args);
+        std::thread::sleep(Duration::from_millis(delay));
+        unsafe_kill(child.id(), "KILL");
+        child.wait().unwrap();
+    }
+    let o = wd.export(&sim, &args);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let failed: Vec<String> = read_failed(&wd.path("x.csv.failed.csv"))
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(
+        failed,
+        ["unknown-5", "unknown-100", "unknown-200", "unknown-290"]
+    );
+    let good: Vec<String> = list
+        .iter()
+        .filter(|i| !i.starts_with("unknown"))
+        .cloned()
+        .collect();
+    assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&good));
+}
