@@ -10,10 +10,13 @@
 //! number of requests the platform accepted in the last second (its limit, as
 //! closely as one window can tell). Every further 429 cuts the rate by 15 %
 //! (at most once a second, and only for requests sent after the last cut, so
-//! one burst of 429s counts once). Each success adds back a little: quickly
-//! (a quarter of the last good rate per second) up to 90 % of the rate that
-//! drew the last 429, then slowly (2 %, at least 1 request/s, per second)
-//! to probe for more. With `--rate N` the same rules apply under a cap of N.
+//! one burst of 429s counts once). Each success adds back a little, in three
+//! zones around the *ceiling*, the rate that drew the last 429: quickly (a
+//! quarter of the ceiling per second) up to 90 % of it; slowly (2 %, at least
+//! 0.25 request/s, per second) on the plateau just under it, where the limit
+//! probably is; and a bit faster again (5 %, at least 0.5/s, per second) past
+//! it, to find a limit that was raised. With `--rate N` the same rules apply
+//! under a cap of N.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -27,10 +30,14 @@ const DECREASE: f64 = 0.85;
 const FAST_ZONE: f64 = 0.9;
 /// Fast additive increase, as a share of the ceiling per second.
 const FAST_STEP: f64 = 0.25;
-/// Slow additive increase (probing), as a share of the ceiling per second.
-const SLOW_STEP: f64 = 0.02;
-/// Floor of any additive step, requests per second per second.
-const MIN_STEP: f64 = 1.0;
+/// Increase near the ceiling (a plateau), as a share of it per second.
+const PLATEAU_STEP: f64 = 0.02;
+/// Increase past the ceiling (probing for a higher limit), per second.
+const PROBE_STEP: f64 = 0.05;
+/// Floors of the steps, requests per second per second.
+const MIN_FAST_STEP: f64 = 1.0;
+const MIN_PLATEAU_STEP: f64 = 0.25;
+const MIN_PROBE_STEP: f64 = 0.5;
 /// The slowest the limiter ever paces.
 const MIN_RATE: f64 = 0.2;
 /// Shortest time between two cuts: the platform's limit window.
@@ -52,6 +59,10 @@ struct State {
     /// Next free slot.
     next: Instant,
     last_cut: Option<Instant>,
+    /// Until when the first estimate of the limit may still rise: answers
+    /// to the burst that found it come back out of order, so at the first
+    /// 429 not all the accepted ones have been counted yet.
+    discovering_until: Option<Instant>,
     /// Times of accepted answers in the last second.
     accepted: VecDeque<Instant>,
     /// Tasks currently waiting for a slot, and since when one has been.
@@ -79,6 +90,7 @@ impl RateLimiter {
                 ceiling: None,
                 next: Instant::now(),
                 last_cut: None,
+                discovering_until: None,
                 accepted: VecDeque::new(),
                 waiting: 0,
                 waiting_since: None,
@@ -123,12 +135,22 @@ impl RateLimiter {
         while s.accepted.front().is_some_and(|t| now - *t > WINDOW) {
             s.accepted.pop_front();
         }
+        if s.discovering_until.is_some_and(|until| now < until) {
+            let accepted = s.accepted.len() as f64;
+            if s.rate.is_some_and(|r| r < accepted) {
+                s.rate = Some(accepted);
+                s.ceiling = Some(accepted);
+            }
+            return;
+        }
         if let Some(rate) = s.rate {
             let ceiling = s.ceiling.unwrap_or(rate);
             let step = if rate < FAST_ZONE * ceiling {
-                (FAST_STEP * ceiling).max(MIN_STEP)
+                (FAST_STEP * ceiling).max(MIN_FAST_STEP)
+            } else if rate < ceiling {
+                (PLATEAU_STEP * ceiling).max(MIN_PLATEAU_STEP)
             } else {
-                (SLOW_STEP * ceiling).max(MIN_STEP)
+                (PROBE_STEP * ceiling).max(MIN_PROBE_STEP)
             };
             // `rate` successes a second each add step/rate: +step per second.
             let mut new = rate + step / rate;
@@ -152,6 +174,13 @@ impl RateLimiter {
             s.accepted.pop_front();
         }
         let accepted = (s.accepted.len() as f64).max(1.0);
+        if s.rate.is_none() {
+            // Discovery: the burst that found the limit has used up the
+            // platform's current window; sending more before it ends only
+            // draws more 429s.
+            s.next = s.next.max(now + WINDOW);
+            s.discovering_until = Some(now + WINDOW);
+        }
         let new = match s.rate {
             None => accepted,
             Some(rate) => rate.min(accepted.max(rate * DECREASE)) * DECREASE,
@@ -161,11 +190,8 @@ impl RateLimiter {
         s.rate = Some(new);
         s.last_cut = Some(now);
         s.cuts += 1;
-        // Re-plan the schedule from now at the new pace.
-        let interval = Duration::from_secs_f64(1.0 / new);
-        if s.next > now + interval {
-            s.next = now + interval;
-        }
+        // Slots already handed out keep their times; new ones follow the
+        // last of them at the new, slower pace.
         tracing::debug!(rate = new, "rate limited by the platform: slowing down");
     }
 

@@ -86,6 +86,11 @@ pub struct Summary {
     pub failed_by_kind: BTreeMap<String, u64>,
     /// Wall-clock seconds during which requests waited for the rate limiter.
     pub throttled_secs: f64,
+    /// Time dispatching waited because finished customers could not be
+    /// written yet (an earlier one was still being fetched) while fewer
+    /// than `--concurrency` requests were in flight: the cost of keeping
+    /// input order.
+    pub reorder_stall_secs: f64,
     /// Requests per second the limiter settled on (null = never limited).
     pub settled_rate: Option<f64>,
     pub elapsed_secs: f64,

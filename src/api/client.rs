@@ -7,12 +7,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 
 use super::classify::{classify_error, classify_status, Verdict};
 use crate::config::{ApiKey, RECORD_PATH};
 use crate::query::Query;
+
+/// Most bytes preallocated from a `Content-Length` header (a lying header
+/// must not make us allocate gigabytes up front).
+const MAX_PREALLOC: u64 = 256 * 1024 * 1024;
 
 /// Settings of the HTTP client.
 #[derive(Debug, Clone)]
@@ -76,7 +79,10 @@ impl ApiClient {
 
     /// One attempt for one customer: the body of a 200, or the verdict on
     /// what came back instead. The body is not judged here.
-    pub async fn post(&self, customer_id: &str) -> Result<Bytes, Verdict> {
+    ///
+    /// The body is read chunk by chunk into one buffer sized from
+    /// `Content-Length`, so a large answer costs its size once, not twice.
+    pub async fn post(&self, customer_id: &str) -> Result<Vec<u8>, Verdict> {
         let body = serde_json::to_vec(&self.query.body(customer_id))
             .expect("the request body always serialises");
         let response = self
@@ -90,6 +96,12 @@ impl ApiClient {
         if let Some(verdict) = classify_status(response.status(), response.headers()) {
             return Err(verdict);
         }
-        response.bytes().await.map_err(|e| classify_error(&e))
+        let mut response = response;
+        let expected = response.content_length().unwrap_or(0).min(MAX_PREALLOC) as usize;
+        let mut body = Vec::with_capacity(expected);
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify_error(&e))? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }

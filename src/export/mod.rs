@@ -7,14 +7,16 @@
 //!                        writer thread (reorder buffer → sink, failed file)
 //! ```
 //!
-//! Memory is bounded by the reorder window (a few times the concurrency),
-//! never by the size of the dump.
+//! Memory is bounded by the reorder window (a few times the concurrency,
+//! and at most [`MAX_BUFFERED_BYTES`] of encoded rows), never by the size of
+//! the dump.
 
 pub mod fetch;
 pub mod health;
 pub mod writer;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -146,6 +148,10 @@ pub struct Ctx {
     pub inflight: Semaphore,
     pub encoder: Box<dyn RowEncoder>,
     pub control: Control,
+    /// Encoded bytes finished but not yet written.
+    pub buffered: AtomicU64,
+    /// Customers dispatched and not yet finished fetching.
+    pub in_progress: AtomicU64,
 }
 
 /// The result of a run that got as far as making requests.
@@ -156,10 +162,16 @@ pub struct Report {
 }
 
 /// Customers fetched ahead of the writer: enough that a slow customer does
-/// not stall the others, few enough to bound memory.
+/// not stall the others (with lognormal latency the slowest of thousands
+/// takes several times the median, while the others keep finishing), few
+/// enough to bound memory.
 pub fn window_size(concurrency: usize) -> usize {
-    (concurrency * 4 + 16).min(8192)
+    (concurrency * 8 + 64).min(16_384)
 }
+
+/// Encoded bytes that may wait in the reorder buffer before dispatching
+/// pauses: bounds memory when responses are huge.
+pub const MAX_BUFFERED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Run one export. Errors found before any request are `RunError::Usage`.
 pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, RunError> {
@@ -242,6 +254,8 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
         inflight: Semaphore::new(config.concurrency),
         encoder,
         control: Control::default(),
+        buffered: AtomicU64::new(0),
+        in_progress: AtomicU64::new(0),
     });
 
     let window = window_size(config.concurrency);
@@ -270,16 +284,33 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
         })
     };
 
+    let mut reorder_stall = Duration::ZERO;
     for index in resumed_from..total {
+        // Head-of-line stall: the window (or the byte cap) is full of
+        // customers finished but not writable yet, while fewer than
+        // `concurrency` are being fetched.
+        let waiting_since = Instant::now();
+        let starved = ctx.in_progress.load(Relaxed) < config.concurrency as u64;
+        while ctx.buffered.load(Relaxed) > MAX_BUFFERED_BYTES && !ctx.control.drain.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let slot = tokio::select! {
             biased;
             _ = ctx.control.drain.cancelled() => break,
             s = slots.clone().acquire_owned() => s.expect("the window semaphore is never closed"),
         };
+        if starved {
+            reorder_stall += waiting_since.elapsed();
+        }
         let ctx = ctx.clone();
         let tx = tx.clone();
+        ctx.in_progress.fetch_add(1, Relaxed);
         tokio::spawn(async move {
             let outcome = fetch::fetch_customer(&ctx, index).await;
+            ctx.in_progress.fetch_sub(1, Relaxed);
+            if let Outcome::Rows { bytes, .. } = &outcome {
+                ctx.buffered.fetch_add(bytes.len() as u64, Relaxed);
+            }
             let _ = tx
                 .send(Done {
                     index,
@@ -296,7 +327,7 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
     if let Some(t) = ticker {
         t.abort();
     }
-    finish(&config, &ctx, written, resumed_from, started)
+    finish(&config, &ctx, written, resumed_from, reorder_stall, started)
 }
 
 /// Open a file output: fresh, or resumed from its journal, as `--resume`,
@@ -408,6 +439,7 @@ fn finish(
     ctx: &Ctx,
     mut written: Written,
     resumed_from: usize,
+    reorder_stall: Duration,
     started: Instant,
 ) -> Result<Report, RunError> {
     let total = ctx.ids.len();
@@ -491,6 +523,7 @@ fn finish(
         retries_by_cause: Summary::retries_by_cause(&ctx.stats),
         failed_by_kind: state.failed_by_kind,
         throttled_secs: ctx.limiter.throttled().as_secs_f64(),
+        reorder_stall_secs: reorder_stall.as_secs_f64(),
         settled_rate: ctx.limiter.current_rate(),
         elapsed_secs: started.elapsed().as_secs_f64(),
         output,

@@ -156,6 +156,7 @@ fn write_one(ctx: &Ctx, w: &mut Written, done: Done) -> anyhow::Result<bool> {
     match done.outcome {
         Outcome::NotDone => return Ok(false),
         Outcome::Rows { bytes, encoded } => {
+            ctx.buffered.fetch_sub(bytes.len() as u64, Relaxed);
             w.sink.write(&bytes)?;
             if w.sink.is_stdout() {
                 w.sink.flush()?;

@@ -1,0 +1,594 @@
+//! End-to-end benchmark on loopback: the release binary against the
+//! in-process simulator, plus the peer scripts under `bench/peers/`. Prints
+//! one table. Run it with `bench/run.sh` (or `cargo bench --bench loopback`).
+//!
+//! Arguments (after `--`): scenario names to run (default: all of
+//! `latency rate adaptive cpu memory peers`); `--quick` divides the sizes by
+//! ten for a smoke run. Figures are printed, never asserted: a regression
+//! shows in the table.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use yuju_export::api::classify::classify_body;
+use yuju_export::cli::Format;
+use yuju_export::output::{encode_customer, encoder, Column};
+use yuju_export::simulator::data::{success_body, DataProfile, SplitMix};
+use yuju_export::simulator::{self, Scenario, Simulator};
+
+const KEY: &str = "bench-key";
+const BIN: &str = env!("CARGO_BIN_EXE_yuju-export");
+
+/// What a child process cost.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kib: u64,
+    exit: i32,
+}
+
+/// Run a command to completion, measuring wall time, CPU (user + system,
+/// its waited-for descendants included) and peak RSS with wait4.
+fn measure(mut cmd: Command) -> Cost {
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    let start = Instant::now();
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain syscall on our own child; rusage is a POD out-parameter.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4 failed");
+    let wall = start.elapsed();
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let exit = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    std::mem::forget(child);
+    Cost {
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        max_rss_kib: usage.ru_maxrss as u64,
+        exit,
+    }
+}
+
+struct Bench {
+    rt: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    quick: bool,
+    table: Vec<[String; 5]>,
+    /// yuju-export's cost on the latency-bound run, for the peers' rows.
+    latency_cost: Option<Cost>,
+}
+
+impl Bench {
+    fn scale(&self, n: usize) -> usize {
+        if self.quick {
+            (n / 10).max(1)
+        } else {
+            n
+        }
+    }
+
+    fn sim(&self, scenario: Scenario) -> Simulator {
+        self.rt
+            .block_on(simulator::start(Scenario {
+                api_key: KEY.into(),
+                ..scenario
+            }))
+            .expect("simulator")
+    }
+
+    fn ids(&self, name: &str, n: usize) -> PathBuf {
+        let mut rng = SplitMix(99);
+        let mut text = String::with_capacity(n * 33);
+        for _ in 0..n {
+            writeln!(text, "{:016x}{:016x}", rng.next_u64(), rng.next_u64()).unwrap();
+        }
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn export(
+        &self,
+        sim: &Simulator,
+        ids: &Path,
+        out: &str,
+        args: &[&str],
+    ) -> (Cost, serde_json::Value) {
+        let summary = self.dir.path().join(format!("{out}.summary.json"));
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(self.dir.path())
+            .env("YUJU_API_KEY", KEY)
+            .env("YUJU_BASE_URL", sim.base_url())
+            .stderr(Stdio::null())
+            .arg("export")
+            .arg("--ids")
+            .arg(ids)
+            .args([
+                "--out",
+                out,
+                "--progress",
+                "never",
+                "-q",
+                "--restart",
+                "--summary",
+            ])
+            .arg(&summary)
+            .args(args);
+        let cost = measure(cmd);
+        let s = std::fs::read(&summary)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(serde_json::Value::Null);
+        (cost, s)
+    }
+
+    fn row(&mut self, scenario: &str, metric: &str, value: String, target: &str, ok: Option<bool>) {
+        let verdict = match ok {
+            Some(true) => "ok",
+            Some(false) => "MISS",
+            None => "",
+        };
+        self.table.push([
+            scenario.into(),
+            metric.into(),
+            value,
+            target.into(),
+            verdict.into(),
+        ]);
+    }
+
+    fn print(&self) {
+        let header = ["scenario", "metric", "value", "target", ""];
+        let mut widths = header.map(str::len);
+        for r in &self.table {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: &[String; 5]| {
+            let mut s = String::from("|");
+            for (c, w) in cells.iter().zip(widths) {
+                let pad = w - c.chars().count();
+                write!(s, " {c}{} |", " ".repeat(pad)).unwrap();
+            }
+            s
+        };
+        println!("{}", line(&header.map(String::from)));
+        println!(
+            "|{}",
+            widths
+                .iter()
+                .map(|w| format!("{}|", "-".repeat(w + 2)))
+                .collect::<String>()
+        );
+        for r in &self.table {
+            println!("{}", line(r));
+        }
+    }
+}
+
+/// Find a program on PATH.
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// 1. Latency-bound: efficiency against concurrency × latency.
+fn latency(b: &mut Bench) {
+    let n = b.scale(2000);
+    let sim = b.sim(Scenario {
+        latency: Duration::from_millis(50),
+        jitter_sigma: 0.5,
+        ..Scenario::default()
+    });
+    let ids = b.ids("latency.txt", n);
+    let (cost, s) = b.export(&sim, &ids, "latency.csv", &["--concurrency", "32"]);
+    let requests = sim.stats.requests.load(Relaxed);
+    let mean = Duration::from_micros(sim.stats.latency_us.load(Relaxed) / requests.max(1));
+    let ideal = mean.mul_f64(n as f64 / 32.0);
+    let eff = ideal.as_secs_f64() / cost.wall.as_secs_f64();
+    let stall = s["reorder_stall_secs"].as_f64().unwrap_or(f64::NAN);
+    let name = format!("latency-bound: {n} customers, 50 ms lognormal σ 0.5, conc 32");
+    b.row(
+        &name,
+        "wall (ideal)",
+        format!("{} ({})", secs(cost.wall), secs(ideal)),
+        "",
+        None,
+    );
+    b.row(
+        &name,
+        "efficiency",
+        format!("{eff:.3}"),
+        "≥ 0.95",
+        Some(eff >= 0.95),
+    );
+    let share = stall / cost.wall.as_secs_f64();
+    b.row(
+        &name,
+        "order cost (reorder stall / wall)",
+        format!("{:.1} %", share * 100.0),
+        "< 3 %",
+        Some(share < 0.03),
+    );
+    b.row(
+        &name,
+        "CPU, peak RSS",
+        format!("{}, {}", secs(cost.cpu), mib(cost.max_rss_kib)),
+        "",
+        None,
+    );
+    b.latency_cost = Some(cost);
+}
+
+/// 2. Rate-bound: `--rate 50` against a fast simulator.
+fn rate(b: &mut Bench) {
+    let n = b.scale(1000);
+    let sim = b.sim(Scenario::default());
+    let ids = b.ids("rate.txt", n);
+    let (cost, _) = b.export(
+        &sim,
+        &ids,
+        "rate.csv",
+        &["--concurrency", "32", "--rate", "50"],
+    );
+    // n requests at 50/s span (n - 1) / 50 s of schedule.
+    let achieved = (n as f64 - 1.0) / cost.wall.as_secs_f64();
+    let name = format!("rate-bound: {n} customers, --rate 50");
+    b.row(
+        &name,
+        "achieved rate",
+        format!("{achieved:.2}/s ({:.1} %)", achieved / 50.0 * 100.0),
+        "≥ 98 % of 50/s",
+        Some(achieved >= 49.0),
+    );
+}
+
+/// Issue 3's target: the adaptive limiter against a 20/s platform.
+fn adaptive(b: &mut Bench) {
+    // A minute of sustained work; the first second's burst (up to
+    // `concurrency` requests sent before the first 429 comes back) is
+    // part of the count.
+    let n = b.scale(1200);
+    let sim = b.sim(Scenario {
+        rate_limit: Some(20),
+        ..Scenario::default()
+    });
+    let ids = b.ids("adaptive.txt", n);
+    let (cost, s) = b.export(&sim, &ids, "adaptive.csv", &["--concurrency", "64"]);
+    let rate = n as f64 / cost.wall.as_secs_f64();
+    let requests = sim.stats.requests.load(Relaxed) as f64;
+    let share = sim.stats.rate_limited.load(Relaxed) as f64 / requests;
+    let name = format!("adaptive: {n} customers, platform limit 20/s, conc 64, no --rate");
+    b.row(
+        &name,
+        "customers/s",
+        format!("{rate:.2} ({:.1} % of 20)", rate / 20.0 * 100.0),
+        "≥ 90 %",
+        Some(rate >= 18.0),
+    );
+    b.row(
+        &name,
+        "429 share of requests",
+        format!("{:.1} %", share * 100.0),
+        "< 10 %",
+        Some(share < 0.10),
+    );
+    b.row(
+        &name,
+        "settled rate, exit",
+        format!(
+            "{:.1}/s, {}",
+            s["settled_rate"].as_f64().unwrap_or(0.0),
+            cost.exit
+        ),
+        "",
+        None,
+    );
+}
+
+/// The parse + flatten + encode floor, measured in-process on the same body.
+fn micro_per_row(profile: &DataProfile, rows: usize) -> Duration {
+    let body = success_body("bench-customer", profile, 0).into_bytes();
+    let enc = encoder(Format::Csv, &Column::ALL);
+    let mut out = Vec::with_capacity(body.len() * 2);
+    let iterations = (200_000 / rows).max(20);
+    let start = Instant::now();
+    for _ in 0..iterations {
+        out.clear();
+        let env = classify_body(&body).unwrap();
+        std::hint::black_box(encode_customer(&*enc, "bench-customer", &env, &mut out));
+    }
+    start.elapsed() / (iterations * rows) as u32
+}
+
+/// 3. CPU-bound: zero latency, large and typical responses.
+fn cpu(b: &mut Bench) {
+    for (label, customers, messages, bytes) in
+        [("large", 60, 2000, 600), ("typical", 20_000, 5, 80)]
+    {
+        let customers = b.scale(customers);
+        let profile = DataProfile::Fixed { messages, bytes };
+        let sim = b.sim(Scenario {
+            data: profile.clone(),
+            ..Scenario::default()
+        });
+        let ids = b.ids(&format!("cpu-{label}.txt"), customers);
+        let (cost, s) = b.export(
+            &sim,
+            &ids,
+            &format!("cpu-{label}.csv"),
+            &["--concurrency", "8"],
+        );
+        let rows = s["rows"].as_u64().unwrap_or(0).max(1);
+        let per_row = cost.cpu / rows as u32;
+        let per_req = cost.cpu / customers as u32;
+        let micro = micro_per_row(&profile, messages);
+        let ratio = per_row.as_secs_f64() / micro.as_secs_f64();
+        let name =
+            format!("cpu-bound {label}: {customers} × {messages} msgs of ~{bytes} B, zero latency");
+        b.row(
+            &name,
+            "process CPU per row / per request",
+            format!(
+                "{:.2} µs / {:.1} µs",
+                per_row.as_secs_f64() * 1e6,
+                per_req.as_secs_f64() * 1e6
+            ),
+            "",
+            None,
+        );
+        b.row(
+            &name,
+            "parse+flatten+encode per row (floor)",
+            format!("{:.2} µs", micro.as_secs_f64() * 1e6),
+            "",
+            None,
+        );
+        b.row(
+            &name,
+            "process / floor",
+            format!("{ratio:.2}×"),
+            "≤ 1.5×",
+            Some(ratio <= 1.5),
+        );
+        b.row(
+            &name,
+            "wall, rows/s",
+            format!(
+                "{}, {:.0}",
+                secs(cost.wall),
+                rows as f64 / cost.wall.as_secs_f64()
+            ),
+            "",
+            None,
+        );
+        std::fs::remove_file(b.dir.path().join(format!("cpu-{label}.csv"))).ok();
+    }
+}
+
+/// 4. Memory: a long dump, a million IDs, one 20 MB response.
+fn memory(b: &mut Bench) {
+    let n = b.scale(100_000);
+    let sim = b.sim(Scenario {
+        data: DataProfile::Fixed {
+            messages: 5,
+            bytes: 80,
+        },
+        ..Scenario::default()
+    });
+    let ids = b.ids("mem.txt", n);
+    let (cost, _) = b.export(&sim, &ids, "mem.csv", &["--concurrency", "32"]);
+    b.row(
+        &format!("memory: {n} customers, conc 32"),
+        "peak RSS",
+        mib(cost.max_rss_kib),
+        "≤ 32 MiB",
+        Some(cost.max_rss_kib <= 32 * 1024),
+    );
+    std::fs::remove_file(b.dir.path().join("mem.csv")).ok();
+
+    // A million IDs: read, validate and deduplicated before the first
+    // request, which a wrong key then stops (exit 3).
+    let m = b.scale(1_000_000);
+    let ids = b.ids("million.txt", m);
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(b.dir.path())
+        .env("YUJU_API_KEY", "wrong")
+        .env("YUJU_BASE_URL", sim.base_url())
+        .stderr(Stdio::null())
+        .arg("export")
+        .arg("--ids")
+        .arg(&ids)
+        .args(["--out", "million.csv", "-q", "--restart"]);
+    let cost = measure(cmd);
+    b.row(
+        &format!("memory: input of {m} IDs"),
+        "peak RSS",
+        mib(cost.max_rss_kib),
+        "≤ 64 MiB",
+        Some(cost.max_rss_kib <= 64 * 1024),
+    );
+
+    let sim = b.sim(Scenario {
+        data: DataProfile::Fixed {
+            messages: 33_000,
+            bytes: 600,
+        },
+        ..Scenario::default()
+    });
+    let ids = b.ids("big.txt", 1);
+    let body_len = success_body(
+        "x",
+        &DataProfile::Fixed {
+            messages: 33_000,
+            bytes: 600,
+        },
+        0,
+    )
+    .len();
+    let (cost, _) = b.export(&sim, &ids, "big.csv", &[]);
+    let ratio = (cost.max_rss_kib * 1024) as f64 / body_len as f64;
+    b.row(
+        &format!("memory: one {:.0} MB response", body_len as f64 / 1e6),
+        "peak RSS (× body)",
+        format!("{} ({ratio:.1}×)", mib(cost.max_rss_kib)),
+        "a small multiple",
+        Some(ratio <= 4.0),
+    );
+}
+
+/// 5. Peers on the latency-bound scenario.
+fn peers(b: &mut Bench) {
+    let n = b.scale(2000);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/peers");
+    for (label, program, script) in [
+        ("curl + xargs -P + jq", "bash", "curl_xargs_jq.sh"),
+        (
+            "python threads + requests",
+            "python3",
+            "threadpool_requests.py",
+        ),
+    ] {
+        let sim = b.sim(Scenario {
+            latency: Duration::from_millis(50),
+            jitter_sigma: 0.5,
+            ..Scenario::default()
+        });
+        let ids = b.ids("peers.txt", n);
+        let out = b.dir.path().join("peer.csv");
+        // A full path: with a changed environment std would otherwise fork
+        // (not posix_spawn) and the child's peak RSS would include ours.
+        let Some(program) = which(program) else {
+            b.row(
+                &format!("peer: {label}"),
+                "result",
+                format!("skipped: {program} not found"),
+                "",
+                None,
+            );
+            continue;
+        };
+        let mut cmd = Command::new(program);
+        cmd.arg(root.join(script))
+            .arg(&ids)
+            .arg(&out)
+            .env("YUJU_API_KEY", KEY)
+            .env("YUJU_BASE_URL", sim.base_url())
+            .env("CONCURRENCY", "32")
+            .stderr(Stdio::null());
+        let cost = measure(cmd);
+        let name = format!("peer on latency-bound ({n}, conc 32): {label}");
+        if cost.exit != 0 {
+            b.row(
+                &name,
+                "result",
+                format!("failed (exit {}): tool missing?", cost.exit),
+                "",
+                None,
+            );
+            continue;
+        }
+        b.row(
+            &name,
+            "wall, CPU, peak RSS",
+            format!(
+                "{}, {}, {}",
+                secs(cost.wall),
+                secs(cost.cpu),
+                mib(cost.max_rss_kib)
+            ),
+            "",
+            None,
+        );
+    }
+    if let Some(c) = b.latency_cost {
+        b.row(
+            &format!("yuju-export on latency-bound ({n}, conc 32)"),
+            "wall, CPU, peak RSS",
+            format!("{}, {}, {}", secs(c.wall), secs(c.cpu), mib(c.max_rss_kib)),
+            "",
+            None,
+        );
+    }
+}
+
+impl Bench {
+    #[allow(clippy::type_complexity)]
+    fn scenarios() -> Vec<(&'static str, fn(&mut Bench))> {
+        vec![
+            ("latency", latency),
+            ("rate", rate),
+            ("adaptive", adaptive),
+            ("cpu", cpu),
+            ("memory", memory),
+            ("peers", peers),
+        ]
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let wanted: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let mut b = Bench {
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+        quick,
+        table: Vec::new(),
+        latency_cost: None,
+    };
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    println!(
+        "yuju-export {} loopback benchmark — {} cores, {cpu_model}{}",
+        env!("CARGO_PKG_VERSION"),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if quick { " (--quick: sizes / 10)" } else { "" }
+    );
+    for (name, f) in Bench::scenarios() {
+        if wanted.is_empty() || wanted.contains(&name) {
+            eprintln!("running {name} ...");
+            f(&mut b);
+        }
+    }
+    b.print();
+}
