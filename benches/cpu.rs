@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
             DataProfile::Varied => unreachable!(),
         };
         for format in [Format::Csv, Format::Jsonl] {
-            let enc = encoder(format, &Column::ALL);
+            let enc = encoder(format, &Column::ALL, Default::default());
             let mut group = c.benchmark_group(format!("{name}/{format:?}"));
             group.throughput(Throughput::Elements(rows));
             group.bench_function("parse+flatten+encode", |b| {

@@ -32,31 +32,77 @@ struct Cost {
 }
 
 /// Run a command to completion, measuring wall time, CPU (user + system,
-/// its waited-for descendants included) and peak RSS with wait4.
-fn measure(mut cmd: Command) -> Cost {
-    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+/// its waited-for descendants included) and peak RSS.
+///
+/// The command runs under a small trampoline (this same binary, re-executed
+/// with `__measure`) that spawns it and reads its rusage with wait4. Spawned
+/// straight from this process, the child's peak RSS would count this
+/// process's own memory: Linux records the pre-exec image in `ru_maxrss`.
+fn measure(cmd: Command) -> Cost {
+    let result = tempfile::NamedTempFile::new().unwrap();
+    let mut t = Command::new(std::env::current_exe().unwrap());
+    t.arg("__measure")
+        .arg(result.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => t.env(k, v),
+            None => t.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        t.current_dir(dir);
+    }
+    t.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let start = Instant::now();
-    let child = cmd.spawn().expect("spawn");
+    let status = t.status().expect("spawn the trampoline");
+    let wall = start.elapsed();
+    assert!(status.success(), "the trampoline failed");
+    let text = std::fs::read_to_string(result.path()).unwrap();
+    let v: Vec<i64> = text
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    Cost {
+        wall,
+        cpu: Duration::from_micros(v[0] as u64),
+        max_rss_kib: v[1] as u64,
+        exit: v[2] as i32,
+    }
+}
+
+/// The trampoline: `__measure RESULT PROGRAM ARGS...`.
+fn trampoline(args: &[String]) -> ! {
+    let child = Command::new(&args[1])
+        .args(&args[2..])
+        .spawn()
+        .expect("spawn");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: plain syscall on our own child; rusage is a POD out-parameter.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(rc, pid, "wait4 failed");
-    let wall = start.elapsed();
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    std::mem::forget(child);
+    let us = |t: libc::timeval| i64::from(t.tv_sec) * 1_000_000 + i64::from(t.tv_usec);
     let exit = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
         -1
     };
-    std::mem::forget(child);
-    Cost {
-        wall,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        max_rss_kib: usage.ru_maxrss as u64,
-        exit,
-    }
+    std::fs::write(
+        &args[0],
+        format!(
+            "{} {} {exit}",
+            us(usage.ru_utime) + us(usage.ru_stime),
+            usage.ru_maxrss
+        ),
+    )
+    .unwrap();
+    std::process::exit(0)
 }
 
 struct Bench {
@@ -311,7 +357,7 @@ fn adaptive(b: &mut Bench) {
 /// The parse + flatten + encode floor, measured in-process on the same body.
 fn micro_per_row(profile: &DataProfile, rows: usize) -> Duration {
     let body = success_body("bench-customer", profile, 0).into_bytes();
-    let enc = encoder(Format::Csv, &Column::ALL);
+    let enc = encoder(Format::Csv, &Column::ALL, Default::default());
     let mut out = Vec::with_capacity(body.len() * 2);
     let iterations = (200_000 / rows).max(20);
     let start = Instant::now();
@@ -478,8 +524,6 @@ fn peers(b: &mut Bench) {
         });
         let ids = b.ids("peers.txt", n);
         let out = b.dir.path().join("peer.csv");
-        // A full path: with a changed environment std would otherwise fork
-        // (not posix_spawn) and the child's peak RSS would include ours.
         let Some(program) = which(program) else {
             b.row(
                 &format!("peer: {label}"),
@@ -553,6 +597,9 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
+    if args.first().map(String::as_str) == Some("__measure") {
+        trampoline(&args[1..]);
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let wanted: Vec<&str> = args
         .iter()

@@ -23,6 +23,15 @@ pub fn main_with(cli: Cli) -> Exit {
                 }
             };
             crate::logging::init(&config.log);
+            if config.dry_run {
+                return match crate::plan::print_plan(&config, &mut std::io::stdout().lock()) {
+                    Ok(()) => Exit::Success,
+                    Err(e) => {
+                        eprintln!("yuju-export: error: {e}");
+                        Exit::Usage
+                    }
+                };
+            }
             runtime().block_on(async move {
                 let shutdown = match Shutdown::from_signals() {
                     Ok(s) => s,
@@ -50,6 +59,21 @@ pub fn main_with(cli: Cli) -> Exit {
         Command::Demo(args) => {
             crate::logging::init(&Default::default());
             runtime().block_on(crate::demo::run(args))
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "yuju-export", &mut std::io::stdout());
+            Exit::Success
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => Exit::Success,
+                Err(e) => {
+                    eprintln!("yuju-export: error: cannot print the man page: {e}");
+                    Exit::OutputError
+                }
+            }
         }
     }
 }

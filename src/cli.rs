@@ -26,6 +26,13 @@ pub enum Command {
     Mock(MockArgs),
     /// Run a real export against an in-process simulator: no key, no network.
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
 }
 
 /// Output format of the rows.
@@ -166,13 +173,38 @@ pub struct ExportArgs {
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
 
-    /// Start of the time window: YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS" or RFC 3339.
-    #[arg(long, value_name = "TIME")]
+    /// Start of the time window: YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS", RFC 3339,
+    /// or relative: now, today, yesterday, -7d, -24h (resolved in --tz).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub start: Option<String>,
 
-    /// End of the time window: YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS" or RFC 3339.
-    #[arg(long, value_name = "TIME")]
+    /// End of the time window, in the same forms as --start.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub end: Option<String>,
+
+    /// Time zone of relative times, {date} and RFC 3339 conversions: an IANA
+    /// name such as Asia/Shanghai, or "local" [default: local].
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+
+    /// Export only shard K of N (0 ≤ K < N), a stable hash partition of the
+    /// IDs; "/N" takes K from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Read and check everything, print the plan, make no request.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Start a CSV output with a UTF-8 byte order mark, so Excel shows
+    /// Chinese text correctly.
+    #[arg(long)]
+    pub csv_bom: bool,
+
+    /// Prefix CSV cells starting with =, +, -, @, tab or CR with a single
+    /// quote, so spreadsheets do not run them as formulas (OWASP advice).
+    #[arg(long)]
+    pub csv_formula_guard: bool,
 
     /// Only chats from this channel (repeatable).
     #[arg(long, value_name = "S")]
@@ -191,7 +223,9 @@ pub struct ExportArgs {
     #[arg(long, value_name = "LIST")]
     pub columns: Option<String>,
 
-    /// Where to list failed customers [default: <out>.failed.csv; none for --out -].
+    /// Where to list failed customers [default: <out>.failed.csv; none for
+    /// --out -]. --out, --failed and --summary may hold {date}, {start},
+    /// {end} and {shard}.
     #[arg(long, value_name = "PATH")]
     pub failed: Option<PathBuf>,
 

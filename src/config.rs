@@ -14,8 +14,10 @@ use serde::Deserialize;
 use crate::cli::{parse_duration, Compression, ExportArgs, Format, LogFormat, ProgressMode};
 use crate::error::UsageError;
 use crate::output::Column;
-use crate::query::{parse_time, Query};
+use crate::query::{parse_time, Query, Zone};
 use crate::retry::RetryPolicy;
+use crate::shard::Shard;
+use crate::template;
 
 /// The platform's public address.
 pub const DEFAULT_BASE_URL: &str = "https://chat.jijyun.cn";
@@ -142,6 +144,16 @@ pub struct ExportConfig {
     pub summary: Option<PathBuf>,
     /// Whether to draw the progress bar.
     pub progress: ProgressMode,
+    /// Only this shard of the IDs.
+    pub shard: Option<Shard>,
+    /// Print the plan, make no request.
+    pub dry_run: bool,
+    /// CSV: start with a UTF-8 BOM.
+    pub csv_bom: bool,
+    /// CSV: neutralise formula-like cells.
+    pub csv_formula_guard: bool,
+    /// Zone of relative times.
+    pub zone: Zone,
     /// Log settings.
     pub log: LogSettings,
 }
@@ -169,6 +181,11 @@ pub struct FileConfig {
     pub days: Option<u32>,
     pub start: Option<String>,
     pub end: Option<String>,
+    pub tz: Option<String>,
+    pub shard: Option<String>,
+    pub dry_run: Option<bool>,
+    pub csv_bom: Option<bool>,
+    pub csv_formula_guard: Option<bool>,
     pub chat_source: Option<Vec<String>>,
     pub chat_robot: Option<Vec<String>>,
     pub seat_member: Option<Vec<String>>,
@@ -210,6 +227,40 @@ impl ExportConfig {
             None => FileConfig::default(),
         };
 
+        let zone = match args.tz.as_deref().or(file.tz.as_deref()) {
+            Some(name) => {
+                Zone::parse(name).map_err(|e| UsageError::invalid(format!("--tz: {e}")))?
+            }
+            None => Zone::Local,
+        };
+        let now = zone.wall(chrono::Utc::now());
+        let start = pick_time(
+            args.start.as_deref(),
+            file.start.as_deref(),
+            "--start",
+            zone,
+            now,
+        )?;
+        let end = pick_time(args.end.as_deref(), file.end.as_deref(), "--end", zone, now)?;
+        let shard = args
+            .shard
+            .as_deref()
+            .or(file.shard.as_deref())
+            .map(|s| Shard::parse(s, &env))
+            .transpose()?;
+        let vars = template::Vars {
+            today: now.date(),
+            start,
+            end,
+            shard,
+        };
+        let expand = |p: Option<PathBuf>, flag: &str| -> Result<Option<PathBuf>, UsageError> {
+            match p {
+                Some(p) if p.as_os_str() != "-" => template::expand(&p, flag, &vars).map(Some),
+                other => Ok(other),
+            }
+        };
+
         let ids = match args.ids.clone().or(file.ids) {
             Some(p) if p.as_os_str() == "-" => Source::Stdin,
             Some(p) => Source::File(p),
@@ -219,7 +270,7 @@ impl ExportConfig {
                 ))
             }
         };
-        let out = match args.out.clone().or(file.out) {
+        let out = match expand(args.out.clone().or(file.out), "--out")? {
             Some(p) if p.as_os_str() == "-" => Target::Stdout,
             Some(p) => Target::File(p),
             None => {
@@ -344,8 +395,6 @@ impl ExportConfig {
             }
         }
 
-        let start = pick_time(args.start.as_deref(), file.start.as_deref(), "--start")?;
-        let end = pick_time(args.end.as_deref(), file.end.as_deref(), "--end")?;
         if let (Some(s), Some(e)) = (start, end) {
             if s > e {
                 return Err(UsageError::invalid(format!(
@@ -380,14 +429,22 @@ impl ExportConfig {
             None => Column::ALL.to_vec(),
         };
 
-        let failed = match args.failed.clone().or(file.failed) {
+        let failed = match expand(args.failed.clone().or(file.failed), "--failed")? {
             Some(p) => Some(p),
             None => match &out {
                 Target::File(p) => Some(append_ext(p, ".failed.csv")),
                 Target::Stdout => None,
             },
         };
-        let summary = args.summary.clone().or(file.summary);
+        let summary = expand(args.summary.clone().or(file.summary), "--summary")?;
+        let flag = |cli: bool, file: Option<bool>| cli || file.unwrap_or(false);
+        let csv_bom = flag(args.csv_bom, file.csv_bom);
+        let csv_formula_guard = flag(args.csv_formula_guard, file.csv_formula_guard);
+        if (csv_bom || csv_formula_guard) && format != Format::Csv {
+            return Err(UsageError::invalid(
+                "--csv-bom and --csv-formula-guard apply to CSV output only",
+            ));
+        }
         if let Target::File(o) = &out {
             for (flag, p) in [
                 ("--failed", failed.as_ref()),
@@ -443,6 +500,11 @@ impl ExportConfig {
                 .or(file.progress)
                 .unwrap_or(ProgressMode::Auto),
             log,
+            shard,
+            dry_run: flag(args.dry_run, file.dry_run),
+            csv_bom,
+            csv_formula_guard,
+            zone,
         })
     }
 
@@ -551,9 +613,11 @@ fn pick_time(
     cli: Option<&str>,
     file: Option<&str>,
     flag: &str,
+    zone: Zone,
+    now: chrono::NaiveDateTime,
 ) -> Result<Option<chrono::NaiveDateTime>, UsageError> {
     cli.or(file)
-        .map(|t| parse_time(t).map_err(|e| UsageError::invalid(format!("{flag}: {e}"))))
+        .map(|t| parse_time(t, zone, now).map_err(|e| UsageError::invalid(format!("{flag}: {e}"))))
         .transpose()
 }
 

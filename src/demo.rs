@@ -89,6 +89,11 @@ async fn run_inner(args: &DemoArgs) -> anyhow::Result<Exit> {
         summary: None,
         progress: args.progress,
         log: LogSettings::default(),
+        shard: None,
+        dry_run: false,
+        csv_bom: false,
+        csv_formula_guard: false,
+        zone: crate::query::Zone::Local,
     };
     eprintln!(
         "demo: a simulator of the API is listening on {} (3% of its answers are faults, retried)",

@@ -60,6 +60,12 @@ impl IdList {
         (0..self.len()).map(|i| self.get(i))
     }
 
+    /// Keep only the IDs `keep` accepts, in order (compacting in place).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let marks: Vec<bool> = (0..self.len()).map(|i| !keep(self.get(i))).collect();
+        self.remove_marked(&marks);
+    }
+
     /// Drop later repeats, keeping first positions, without a second copy of
     /// the strings: sort indices by (id, position), mark repeats, compact.
     fn dedup(&mut self) {
@@ -77,15 +83,21 @@ impl IdList {
             }
         }
         drop(order);
-        let dups = repeat.iter().filter(|&&r| r).count();
-        if dups == 0 {
-            return;
+        self.duplicates += self.remove_marked(&repeat);
+    }
+
+    /// Remove the IDs whose mark is set, moving the rest down in place.
+    /// Returns how many were removed.
+    fn remove_marked(&mut self, marks: &[bool]) -> usize {
+        let removed = marks.iter().filter(|&&m| m).count();
+        if removed == 0 {
+            return 0;
         }
         let mut bytes = std::mem::take(&mut self.buf).into_bytes();
         let (mut read, mut write, mut kept) = (0usize, 0usize, 0usize);
-        for (i, is_repeat) in repeat.iter().enumerate() {
+        for (i, &marked) in marks.iter().enumerate() {
             let end = self.ends[i] as usize;
-            if !is_repeat {
+            if !marked {
                 bytes.copy_within(read..end, write);
                 write += end - read;
                 self.ends[kept] = write as u32;
@@ -96,7 +108,7 @@ impl IdList {
         bytes.truncate(write);
         self.ends.truncate(kept);
         self.buf = String::from_utf8(bytes).expect("whole IDs were moved");
-        self.duplicates += dups;
+        removed
     }
 }
 

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{append_ext, ExportConfig};
 use crate::input::IdList;
-use crate::simulator::data::hash as fnv;
+use crate::shard::fnv1a;
 
 const MAGIC: &str = "yuju-export journal";
 const VERSION: u32 = 1;
@@ -42,7 +42,7 @@ impl Fingerprint {
     pub fn of(config: &ExportConfig, ids: &IdList) -> Fingerprint {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for id in ids.iter() {
-            h = (h ^ fnv(id)).wrapping_mul(0x0100_0000_01b3);
+            h = (h ^ fnv1a(id.as_bytes())).wrapping_mul(0x0100_0000_01b3);
         }
         let body = config.query.body("");
         Fingerprint {
@@ -62,7 +62,16 @@ impl Fingerprint {
                 .map(|c| c.name())
                 .collect::<Vec<_>>()
                 .join(","),
-            format: format!("{:?}", config.format).to_lowercase(),
+            format: format!(
+                "{}{}{}",
+                format!("{:?}", config.format).to_lowercase(),
+                if config.csv_bom { "+bom" } else { "" },
+                if config.csv_formula_guard {
+                    "+formula-guard"
+                } else {
+                    ""
+                }
+            ),
             compression: config.compression.name().into(),
             base_url: {
                 let u = &config.base_url;

@@ -58,22 +58,77 @@ fn fmt_time(t: Option<NaiveDateTime>) -> String {
         .unwrap_or_default()
 }
 
-/// Parse a `--start`/`--end` value. A bare date means midnight at its start;
-/// RFC 3339 keeps its wall-clock time (the offset is dropped, since the
-/// platform's format has none).
-pub fn parse_time(s: &str) -> Result<NaiveDateTime, String> {
+/// The zone relative times are resolved in (`--tz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// The machine's local zone.
+    Local,
+    /// An IANA zone, e.g. `Asia/Shanghai`.
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// `local` or an IANA zone name.
+    pub fn parse(name: &str) -> Result<Zone, String> {
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("local") {
+            return Ok(Zone::Local);
+        }
+        name.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| {
+            format!("{name:?} is not an IANA time zone (e.g. Asia/Shanghai, UTC) or \"local\"")
+        })
+    }
+
+    /// The wall-clock time of an instant in this zone.
+    pub fn wall(&self, instant: DateTime<chrono::Utc>) -> NaiveDateTime {
+        match self {
+            Zone::Local => instant.with_timezone(&chrono::Local).naive_local(),
+            Zone::Named(tz) => instant.with_timezone(tz).naive_local(),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Zone::Local => "local".into(),
+            Zone::Named(tz) => tz.name().into(),
+        }
+    }
+}
+
+/// Parse a `--start`/`--end` value, with `now` the current wall-clock time
+/// in `zone`:
+/// - `now`, `today` (midnight at its start), `yesterday` (midnight at its
+///   start), `-7d`, `-24h`, `-30m` (that long before now);
+/// - `YYYY-MM-DD` (midnight), `YYYY-MM-DD HH:MM:SS` (as given);
+/// - RFC 3339 (the instant, as wall-clock time in `zone`).
+pub fn parse_time(s: &str, zone: Zone, now: NaiveDateTime) -> Result<NaiveDateTime, String> {
     let s = s.trim();
+    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists");
+    match s {
+        "now" => return Ok(now),
+        "today" => return Ok(midnight(now.date())),
+        "yesterday" => return Ok(midnight(now.date() - chrono::Days::new(1))),
+        _ => {}
+    }
+    if let Some(ago) = s.strip_prefix('-') {
+        let d = humantime::parse_duration(ago)
+            .map_err(|e| format!("{s:?}: {e} (expected e.g. -7d, -24h, -30m)"))?;
+        let d = chrono::Duration::from_std(d).map_err(|_| format!("{s:?} is too long ago"))?;
+        return now
+            .checked_sub_signed(d)
+            .ok_or_else(|| format!("{s:?} is too long ago"));
+    }
     if let Ok(t) = NaiveDateTime::parse_from_str(s, WIRE_TIME_FORMAT) {
         return Ok(t);
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists"));
+        return Ok(midnight(d));
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.naive_local());
+        return Ok(zone.wall(t.with_timezone(&chrono::Utc)));
     }
     Err(format!(
-        "{s:?} is not a time: use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339"
+        "{s:?} is not a time: use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\", RFC 3339, now, today, yesterday or -7d/-24h"
     ))
 }
 
@@ -81,23 +136,33 @@ pub fn parse_time(s: &str) -> Result<NaiveDateTime, String> {
 mod tests {
     use super::*;
 
+    fn now() -> NaiveDateTime {
+        NaiveDateTime::parse_from_str("2026-11-26 03:10:00", WIRE_TIME_FORMAT).unwrap()
+    }
+
     #[test]
-    fn parses_the_three_time_forms() {
-        let want = "2026-03-01 08:30:00";
-        assert_eq!(
-            fmt_time(Some(parse_time("2026-03-01 08:30:00").unwrap())),
-            want
-        );
-        assert_eq!(
-            fmt_time(Some(parse_time("2026-03-01T08:30:00+08:00").unwrap())),
-            want
-        );
-        assert_eq!(
-            fmt_time(Some(parse_time("2026-03-01").unwrap())),
-            "2026-03-01 00:00:00"
-        );
-        assert!(parse_time("yesterday-ish").is_err());
-        assert!(parse_time("2026-02-30").is_err());
+    fn parses_the_absolute_forms() {
+        let sh = Zone::parse("Asia/Shanghai").unwrap();
+        let p = |s| fmt_time(Some(parse_time(s, sh, now()).unwrap()));
+        assert_eq!(p("2026-03-01 08:30:00"), "2026-03-01 08:30:00");
+        assert_eq!(p("2026-03-01T08:30:00+08:00"), "2026-03-01 08:30:00");
+        assert_eq!(p("2026-03-01T00:30:00Z"), "2026-03-01 08:30:00");
+        assert_eq!(p("2026-03-01"), "2026-03-01 00:00:00");
+        assert!(parse_time("yesterday-ish", sh, now()).is_err());
+        assert!(parse_time("2026-02-30", sh, now()).is_err());
+    }
+
+    #[test]
+    fn parses_the_relative_forms() {
+        let p = |s| fmt_time(Some(parse_time(s, Zone::Local, now()).unwrap()));
+        assert_eq!(p("now"), "2026-11-26 03:10:00");
+        assert_eq!(p("today"), "2026-11-26 00:00:00");
+        assert_eq!(p("yesterday"), "2026-11-25 00:00:00");
+        assert_eq!(p("-7d"), "2026-11-19 03:10:00");
+        assert_eq!(p("-24h"), "2026-11-25 03:10:00");
+        assert!(parse_time("-7 fortnights", Zone::Local, now()).is_err());
+        assert!(Zone::parse("Mars/Olympus").is_err());
+        assert_eq!(Zone::parse("UTC").unwrap().name(), "UTC");
     }
 
     #[test]

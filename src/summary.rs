@@ -102,6 +102,8 @@ pub struct Summary {
     pub failed_file: Option<String>,
     /// Whether `--resume` can continue this run.
     pub resumable: bool,
+    /// The shard exported (`K/N`), if any.
+    pub shard: Option<String>,
 }
 
 impl Summary {

@@ -6,7 +6,17 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+/// A string borrowed from the body when it holds no escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// `Option<Cow<str>>` that borrows: serde's own `Option<Cow>` always copies,
+/// which would hold a large answer twice.
+fn text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
+}
 
 /// The `Code` of a successful answer.
 pub const CODE_OK: i64 = 2000;
@@ -18,10 +28,10 @@ pub struct Envelope<'a> {
     #[serde(rename = "Code", default)]
     pub code: Option<serde_json::Value>,
     /// Human-readable status, e.g. "成功".
-    #[serde(rename = "Msg", borrow, default)]
+    #[serde(rename = "Msg", borrow, default, deserialize_with = "text")]
     pub msg: Option<Cow<'a, str>>,
     /// The platform's request id, useful when asking its support.
-    #[serde(rename = "RequestId", borrow, default)]
+    #[serde(rename = "RequestId", borrow, default, deserialize_with = "text")]
     pub request_id: Option<Cow<'a, str>>,
     /// The chats; `null` or absent means none.
     #[serde(rename = "Data", borrow, default)]
@@ -46,7 +56,7 @@ impl Envelope<'_> {
 /// One chat: an id and its messages in order.
 #[derive(Debug, Deserialize)]
 pub struct Chat<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "text")]
     pub chat_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub messages: Option<Vec<Message<'a>>>,
@@ -64,11 +74,11 @@ impl Chat<'_> {
 /// One message. There is no timestamp and no id: position is the order.
 #[derive(Debug, Deserialize)]
 pub struct Message<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "text")]
     pub content: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "text")]
     pub message_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "text")]
     pub sender_type: Option<Cow<'a, str>>,
 }
 
@@ -91,5 +101,25 @@ mod tests {
 
         let env: Envelope = serde_json::from_slice(br#"{"Code":2000,"Data":null}"#).unwrap();
         assert!(env.chats().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod borrow_tests {
+    use super::*;
+
+    /// Strings without escapes are borrowed from the body, not copied: a
+    /// large answer is not held twice.
+    #[test]
+    fn unescaped_strings_are_borrowed() {
+        let body = "{\"Code\":2000,\"Data\":[{\"chat_id\":\"c\",\"messages\":[{\"content\":\"聚聚\",\"message_type\":\"a\",\"sender_type\":\"b\"}]}]}";
+        let env: Envelope = serde_json::from_str(body).unwrap();
+        let m = &env.chats()[0].messages()[0];
+        assert!(
+            matches!(m.content, Some(Cow::Borrowed(_))),
+            "{:?}",
+            m.content
+        );
+        assert!(matches!(env.chats()[0].chat_id, Some(Cow::Borrowed(_))));
     }
 }

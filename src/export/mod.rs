@@ -33,7 +33,7 @@ use crate::journal::{self, Checkpoint, Fingerprint, Journal};
 use crate::lock::OutputLock;
 use crate::output::failed::FailedFile;
 use crate::output::sink::Sink;
-use crate::output::{encoder, Encoded, RowEncoder};
+use crate::output::{encoder, CsvOptions, Encoded, RowEncoder};
 use crate::progress::{spawn_log_ticker, Progress};
 use crate::ratelimit::RateLimiter;
 use crate::retry::{RetryBudget, RetryPolicy};
@@ -177,9 +177,14 @@ pub const MAX_BUFFERED_BYTES: u64 = 16 * 1024 * 1024;
 pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, RunError> {
     let started = Instant::now();
     let source = config.ids.clone();
-    let ids = tokio::task::spawn_blocking(move || read_ids(&source))
+    let mut ids = tokio::task::spawn_blocking(move || read_ids(&source))
         .await
         .expect("reading IDs does not panic")?;
+    if let Some(shard) = config.shard {
+        let before = ids.len();
+        ids.retain(|id| shard.contains(id));
+        tracing::info!("shard {shard}: {} of {before} customers", ids.len());
+    }
     let total = ids.len();
     if ids.duplicates > 0 {
         tracing::info!(
@@ -190,7 +195,14 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
     }
 
     let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
-    let encoder = encoder(config.format, &config.columns);
+    let encoder = encoder(
+        config.format,
+        &config.columns,
+        CsvOptions {
+            bom: config.csv_bom,
+            formula_guard: config.csv_formula_guard,
+        },
+    );
     let (written, _lock) = match &config.out {
         Target::Stdout => {
             let mut sink = Sink::create(&config.out, config.compression).map_err(usage)?;
@@ -530,6 +542,7 @@ fn finish(
         partial_output,
         failed_file,
         resumable: !complete && matches!(config.out, Target::File(_)),
+        shard: config.shard.map(|s| s.to_string()),
     };
     if let Some(path) = &config.summary {
         let json = serde_json::to_vec_pretty(&summary).expect("the summary serialises");

@@ -6,23 +6,42 @@
 //! Written by hand rather than through `csv::Writer` because this is the hot
 //! path: no per-customer writer, no buffer copy, no allocation per row.
 
-use super::{Column, Row, RowEncoder};
+use super::{Column, CsvOptions, Row, RowEncoder};
 
 /// Encodes rows as CSV.
 pub struct CsvEncoder {
     columns: Vec<Column>,
+    options: CsvOptions,
 }
 
 impl CsvEncoder {
-    pub fn new(columns: &[Column]) -> Self {
+    pub fn new(columns: &[Column], options: CsvOptions) -> Self {
         CsvEncoder {
             columns: columns.to_vec(),
+            options,
         }
     }
 }
 
+/// Whether a spreadsheet would treat a cell starting like this as a
+/// formula (OWASP "CSV injection": =, +, -, @, tab, CR).
+fn formula_like(text: &[u8]) -> bool {
+    matches!(
+        text.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
 /// Append one field, quoted if it needs to be.
-fn field(out: &mut Vec<u8>, text: &[u8], only_field: bool) {
+fn field(out: &mut Vec<u8>, text: &[u8], only_field: bool, guard: bool) {
+    if guard && formula_like(text) {
+        // A leading single quote makes the cell text; it must then be
+        // quoted like any other field, so build it whole.
+        let mut guarded = Vec::with_capacity(text.len() + 1);
+        guarded.push(b'\'');
+        guarded.extend_from_slice(text);
+        return field(out, &guarded, only_field, false);
+    }
     let needs_quotes = text
         .iter()
         .any(|&b| matches!(b, b'"' | b',' | b'\n' | b'\r'))
@@ -45,6 +64,9 @@ fn field(out: &mut Vec<u8>, text: &[u8], only_field: bool) {
 
 impl RowEncoder for CsvEncoder {
     fn header(&self, out: &mut Vec<u8>) {
+        if self.options.bom {
+            out.extend_from_slice("\u{feff}".as_bytes());
+        }
         for (i, c) in self.columns.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -64,7 +86,7 @@ impl RowEncoder for CsvEncoder {
                     out.push(b',');
                 }
                 match row.text(col) {
-                    Some(text) => field(out, text.as_bytes(), only),
+                    Some(text) => field(out, text.as_bytes(), only, self.options.formula_guard),
                     None => out.extend_from_slice(seq.format(row.seq).as_bytes()),
                 }
             }
@@ -80,7 +102,11 @@ mod tests {
     use super::*;
 
     fn encode(columns: &[Column], texts: &[&str]) -> Vec<u8> {
-        let enc = CsvEncoder::new(columns);
+        encode_with(columns, texts, CsvOptions::default())
+    }
+
+    fn encode_with(columns: &[Column], texts: &[&str], options: CsvOptions) -> Vec<u8> {
+        let enc = CsvEncoder::new(columns, options);
         let mut out = Vec::new();
         let mut rows = texts.iter().map(|t| Row {
             customer_id: "c",
@@ -97,20 +123,80 @@ mod tests {
     #[test]
     fn quoting_matches_the_csv_crate_and_round_trips() {
         let texts = [
-            "plain", "a,b", "say \"hi\"", "two\nlines", "cr\rlf\r\n", "\"", "", " spaced ",
-            "tab\there", "😀 汉字 \u{2028}", "#hash", "=1+1",
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "cr\rlf\r\n",
+            "\"",
+            "",
+            " spaced ",
+            "tab\there",
+            "😀 汉字 \u{2028}",
+            "#hash",
+            "=1+1",
         ];
         let ours = encode(&Column::ALL, &texts);
         let mut theirs = csv::WriterBuilder::new()
             .quote_style(csv::QuoteStyle::Necessary)
             .from_writer(Vec::new());
         for t in texts {
-            theirs.write_record(["c", "x", "7", "用户", "AI对话", t]).unwrap();
+            theirs
+                .write_record(["c", "x", "7", "用户", "AI对话", t])
+                .unwrap();
         }
-        assert_eq!(String::from_utf8(ours.clone()).unwrap(), String::from_utf8(theirs.into_inner().unwrap()).unwrap());
-        let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(&ours[..]);
+        assert_eq!(
+            String::from_utf8(ours.clone()).unwrap(),
+            String::from_utf8(theirs.into_inner().unwrap()).unwrap()
+        );
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&ours[..]);
         let back: Vec<String> = r.records().map(|rec| rec.unwrap()[5].to_string()).collect();
         assert_eq!(back, texts);
+    }
+
+    #[test]
+    fn formula_guard_quotes_formula_like_cells_only() {
+        let guard = CsvOptions {
+            formula_guard: true,
+            bom: false,
+        };
+        let texts = [
+            "=SUM(A1)", "+86 138", "-5", "@x", "\tx", "\rx", "a=b", "你好",
+        ];
+        let out = encode_with(&[Column::Content], &texts, guard);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&out[..]);
+        let back: Vec<String> = r.records().map(|rec| rec.unwrap()[0].to_string()).collect();
+        assert_eq!(
+            back,
+            [
+                "'=SUM(A1)",
+                "'+86 138",
+                "'-5",
+                "'@x",
+                "'\tx",
+                "'\rx",
+                "a=b",
+                "你好"
+            ]
+        );
+    }
+
+    #[test]
+    fn bom_opens_the_header() {
+        let enc = CsvEncoder::new(
+            &[Column::Seq],
+            CsvOptions {
+                bom: true,
+                formula_guard: false,
+            },
+        );
+        let mut out = Vec::new();
+        enc.header(&mut out);
+        assert_eq!(out, "\u{feff}seq\n".as_bytes());
     }
 
     #[test]

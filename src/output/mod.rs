@@ -104,10 +104,20 @@ pub trait RowEncoder: Send + Sync {
     fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64;
 }
 
+/// CSV-only options for spreadsheet users.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// Start the file with a UTF-8 byte order mark (`--csv-bom`).
+    pub bom: bool,
+    /// Neutralise cells that a spreadsheet would run as formulas
+    /// (`--csv-formula-guard`).
+    pub formula_guard: bool,
+}
+
 /// The encoder for a format and column list.
-pub fn encoder(format: Format, columns: &[Column]) -> Box<dyn RowEncoder> {
+pub fn encoder(format: Format, columns: &[Column], csv: CsvOptions) -> Box<dyn RowEncoder> {
     match format {
-        Format::Csv => Box::new(csv::CsvEncoder::new(columns)),
+        Format::Csv => Box::new(csv::CsvEncoder::new(columns, csv)),
         Format::Jsonl => Box::new(jsonl::JsonlEncoder::new(columns)),
     }
 }

@@ -75,11 +75,9 @@ impl SplitMix {
     }
 }
 
-/// FNV-1a: a stable hash of a customer ID.
+/// A stable hash of a customer ID.
 pub fn hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::shard::fnv1a(s.as_bytes())
 }
 
 /// Shape of generated data.

@@ -2,6 +2,7 @@
 //! simulator over loopback HTTP; outputs parsed back with csv and serde_json.
 
 mod common;
+mod cron;
 mod export;
 mod faults;
 mod input;
