@@ -87,7 +87,7 @@ fn trampoline(args: &[String]) -> ! {
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(rc, pid, "wait4 failed");
     std::mem::forget(child);
-    let us = |t: libc::timeval| i64::from(t.tv_sec) * 1_000_000 + i64::from(t.tv_usec);
+    let us = |t: libc::timeval| t.tv_sec * 1_000_000 + t.tv_usec;
     let exit = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
