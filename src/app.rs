@@ -147,6 +147,13 @@ async fn mock(args: MockArgs) -> Exit {
         quota: args.quota,
         down_after: args.down_after,
         seed: args.seed,
+        data: match args.messages {
+            Some(messages) => crate::simulator::DataProfile::Fixed {
+                messages,
+                bytes: args.message_bytes,
+            },
+            None => crate::simulator::DataProfile::Varied,
+        },
         ..Scenario::default()
     };
     let sim = match simulator::start_on(args.addr, scenario).await {

@@ -297,6 +297,15 @@ pub struct MockArgs {
     /// Seed of the fault sequence.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+
+    /// Give every customer one chat of exactly N messages (for benchmarks)
+    /// instead of the varied sample data.
+    #[arg(long, value_name = "N")]
+    pub messages: Option<usize>,
+
+    /// Size of each message with --messages, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 600, requires = "messages")]
+    pub message_bytes: usize,
 }
 
 #[derive(Debug, Args)]

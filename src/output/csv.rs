@@ -42,9 +42,8 @@ fn field(out: &mut Vec<u8>, text: &[u8], only_field: bool, guard: bool) {
         guarded.extend_from_slice(text);
         return field(out, &guarded, only_field, false);
     }
-    let needs_quotes = text
-        .iter()
-        .any(|&b| matches!(b, b'"' | b',' | b'\n' | b'\r'))
+    let needs_quotes = memchr::memchr3(b'"', b',', b'\n', text).is_some()
+        || memchr::memchr(b'\r', text).is_some()
         // A record of one empty field would be a blank line, which readers skip.
         || (only_field && text.is_empty());
     if !needs_quotes {
@@ -53,7 +52,7 @@ fn field(out: &mut Vec<u8>, text: &[u8], only_field: bool, guard: bool) {
     }
     out.push(b'"');
     let mut rest = text;
-    while let Some(i) = rest.iter().position(|&b| b == b'"') {
+    while let Some(i) = memchr::memchr(b'"', rest) {
         out.extend_from_slice(&rest[..=i]);
         out.push(b'"');
         rest = &rest[i + 1..];
