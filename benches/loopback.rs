@@ -3,7 +3,7 @@
 //! one table. Run it with `bench/run.sh` (or `cargo bench --bench loopback`).
 //!
 //! Arguments (after `--`): scenario names to run (default: all of
-//! `latency rate adaptive cpu memory peers`); `--quick` divides the sizes by
+//! `latency rate adaptive cpu http memory peers`); `--quick` divides the sizes by
 //! ten for a smoke run. Figures are printed, never asserted: a regression
 //! shows in the table.
 
@@ -354,19 +354,26 @@ fn adaptive(b: &mut Bench) {
     );
 }
 
-/// The parse + flatten + encode floor, measured in-process on the same body.
-fn micro_per_row(profile: &DataProfile, rows: usize) -> Duration {
+/// The floor of the CPU path, measured in-process on the same body: parse,
+/// flatten, encode, and write the bytes to a file (as the real run must).
+fn micro_per_row(profile: &DataProfile, rows: usize, dir: &Path) -> Duration {
+    use std::io::Write;
     let body = success_body("bench-customer", profile, 0).into_bytes();
     let enc = encoder(Format::Csv, &Column::ALL, Default::default());
     let mut out = Vec::with_capacity(body.len() * 2);
+    let path = dir.join("micro.csv");
+    let mut file = std::fs::File::create(&path).unwrap();
     let iterations = (200_000 / rows).max(20);
     let start = Instant::now();
     for _ in 0..iterations {
         out.clear();
         let env = classify_body(&body).unwrap();
         std::hint::black_box(encode_customer(&*enc, "bench-customer", &env, &mut out));
+        file.write_all(&out).unwrap();
     }
-    start.elapsed() / (iterations * rows) as u32
+    let elapsed = start.elapsed();
+    std::fs::remove_file(path).ok();
+    elapsed / (iterations * rows) as u32
 }
 
 /// 3. CPU-bound: zero latency, large and typical responses.
@@ -390,7 +397,7 @@ fn cpu(b: &mut Bench) {
         let rows = s["rows"].as_u64().unwrap_or(0).max(1);
         let per_row = cost.cpu / rows as u32;
         let per_req = cost.cpu / customers as u32;
-        let micro = micro_per_row(&profile, messages);
+        let micro = micro_per_row(&profile, messages, b.dir.path());
         let ratio = per_row.as_secs_f64() / micro.as_secs_f64();
         let name =
             format!("cpu-bound {label}: {customers} × {messages} msgs of ~{bytes} B, zero latency");
@@ -432,6 +439,24 @@ fn cpu(b: &mut Bench) {
         );
         std::fs::remove_file(b.dir.path().join(format!("cpu-{label}.csv"))).ok();
     }
+}
+
+/// The per-request cost with nothing to parse: customers with no chats.
+fn http_floor(b: &mut Bench) {
+    let n = b.scale(20_000);
+    let sim = b.sim(Scenario::default());
+    let p = b.dir.path().join("empty.txt");
+    let text: String = (0..n).map(|i| format!("empty-{i}\n")).collect();
+    std::fs::write(&p, text).unwrap();
+    let (cost, _) = b.export(&sim, &p, "empty.csv", &["--concurrency", "8"]);
+    let name = format!("cpu-bound empty: {n} customers with no chats, zero latency");
+    b.row(
+        &name,
+        "process CPU per request (HTTP + pipeline)",
+        format!("{:.1} µs", cost.cpu.as_secs_f64() * 1e6 / n as f64),
+        "",
+        None,
+    );
 }
 
 /// 4. Memory: a long dump, a million IDs, one 20 MB response.
@@ -586,6 +611,7 @@ impl Bench {
             ("rate", rate),
             ("adaptive", adaptive),
             ("cpu", cpu),
+            ("http", http_floor),
             ("memory", memory),
             ("peers", peers),
         ]

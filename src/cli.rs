@@ -304,7 +304,12 @@ pub struct MockArgs {
     pub messages: Option<usize>,
 
     /// Size of each message with --messages, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 600, requires = "messages")]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 600,
+        requires = "messages"
+    )]
     pub message_bytes: usize,
 }
 

@@ -90,24 +90,25 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
             let partial_len = std::fs::metadata(append_ext(p, ".partial")).map_or(0, |m| m.len());
             let failed_len = FailedFile::partial_len(config.failed.as_deref());
             let jpath = journal::journal_path(p);
-            let state =
-                match journal::load(&jpath, partial_len, failed_len) {
-                    Ok(None) => "no interrupted run: a fresh start".to_string(),
-                    Ok(Some(found)) => {
-                        let done = format!(
-                            "an interrupted run is pending ({} of {} customers done)",
-                            found.checkpoint.next, found.total
-                        );
-                        match config.resume {
-                            ResumeMode::Refuse => return Err(UsageError::invalid(format!(
+            let state = match journal::load(&jpath, partial_len, failed_len) {
+                Ok(None) => "no interrupted run: a fresh start".to_string(),
+                Ok(Some(found)) => {
+                    let done = format!(
+                        "an interrupted run is pending ({} of {} customers done)",
+                        found.checkpoint.next, found.total
+                    );
+                    match config.resume {
+                        ResumeMode::Refuse => {
+                            return Err(UsageError::invalid(format!(
                                 "{done}: pass --resume to continue it or --restart to discard it"
-                            ))),
-                            ResumeMode::Restart => format!("{done}; --restart discards it"),
-                            ResumeMode::Resume => format!("{done}; --resume continues it"),
+                            )))
                         }
+                        ResumeMode::Restart => format!("{done}; --restart discards it"),
+                        ResumeMode::Resume => format!("{done}; --resume continues it"),
                     }
-                    Err(e) => format!("damaged ({e:#}); only --restart can start"),
-                };
+                }
+                Err(e) => format!("damaged ({e:#}); only --restart can start"),
+            };
             line("journal", format!("{} — {state}", jpath.display()));
         }
     }

@@ -194,7 +194,6 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
         );
     }
 
-    let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
     let encoder = encoder(
         config.format,
         &config.columns,
@@ -205,13 +204,7 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
     );
     let (written, _lock) = match &config.out {
         Target::Stdout => {
-            let mut sink = Sink::create(&config.out, config.compression).map_err(usage)?;
-            let failed = FailedFile::new(config.failed.clone());
-            failed.check_writable().map_err(usage)?;
-            let mut header = Vec::new();
-            encoder.header(&mut header);
-            sink.write(&header)
-                .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?;
+            let (sink, failed) = open_fresh(&config, &*encoder)?;
             (
                 Written::new(sink, failed, None, Checkpoint::default()),
                 None,
@@ -342,6 +335,25 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
     finish(&config, &ctx, written, resumed_from, reorder_stall, started)
 }
 
+/// Start a fresh output (with its header) and failed file, before any
+/// request, so a bad path fails at once.
+fn open_fresh(
+    config: &ExportConfig,
+    encoder: &dyn RowEncoder,
+) -> Result<(Sink, FailedFile), UsageError> {
+    let mut sink = Sink::create(&config.out, config.compression)
+        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    let failed = FailedFile::new(config.failed.clone());
+    failed
+        .check_writable()
+        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    let mut header = Vec::new();
+    encoder.header(&mut header);
+    sink.write(&header)
+        .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?;
+    Ok((sink, failed))
+}
+
 /// Open a file output: fresh, or resumed from its journal, as `--resume`,
 /// `--restart` and what is on disk say.
 fn open_file_output(
@@ -410,13 +422,7 @@ fn open_file_output(
         tracing::info!("nothing to resume for {}: starting afresh", out.display());
     }
 
-    let mut sink = Sink::create(&config.out, config.compression).map_err(usage)?;
-    let failed = FailedFile::new(config.failed.clone());
-    failed.check_writable().map_err(usage)?;
-    let mut header = Vec::new();
-    encoder.header(&mut header);
-    sink.write(&header)
-        .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?;
+    let (mut sink, failed) = open_fresh(config, encoder)?;
     let first = Checkpoint {
         out_bytes: sink
             .checkpoint()

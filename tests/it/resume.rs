@@ -326,3 +326,50 @@ fn failed_customers_are_listed_once_across_resumes() {
         .collect();
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&good));
 }
+
+/// A second Ctrl-C stops at once, without waiting for slow requests in
+/// flight; the journal stays consistent and `--resume` completes.
+#[cfg(unix)]
+#[test]
+fn second_ctrl_c_stops_at_once_and_resume_completes() {
+    let list = ids(40);
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &list);
+    let sim = Sim::start(Scenario {
+        latency: Duration::from_millis(3000),
+        ..scenario()
+    });
+    let args = [
+        "--ids",
+        "ids.txt",
+        "--out",
+        "x.csv",
+        "--concurrency",
+        "4",
+        "--resume",
+    ];
+    let child = wd.spawn_export(&sim, &args);
+    // Let a first round finish, so something is committed, and a second start.
+    while sim
+        .stats()
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < 8
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe_kill(child.id(), "INT");
+    std::thread::sleep(Duration::from_millis(200));
+    let second = std::time::Instant::now();
+    unsafe_kill(child.id(), "INT");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    assert!(
+        second.elapsed() < Duration::from_secs(2),
+        "the second Ctrl-C did not stop at once"
+    );
+    let fast = Sim::healthy();
+    let o = wd.export(&fast, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
+}
