@@ -414,7 +414,7 @@ fn cpu(b: &mut Bench) {
         );
         b.row(
             &name,
-            "parse+flatten+encode per row (floor)",
+            "parse+flatten+write per row (floor)",
             format!("{:.2} µs", micro.as_secs_f64() * 1e6),
             "",
             None,
