@@ -64,7 +64,8 @@ async fn default_request_is_exactly_as_documented() {
     assert_eq!(body.as_object().unwrap().len(), 7);
 }
 
-/// Window and filters: times sent as `YYYY-MM-DD HH:MM:SS`, `days` as a
+/// Window and filters: times sent as `YYYY-MM-DD HH:MM:SS` (an RFC 3339
+/// instant as wall-clock time in `--tz`), `days` as a
 /// string, repeatable filters as arrays in order; a base URL with a path
 /// prefix keeps it.
 #[tokio::test]
@@ -99,7 +100,9 @@ async fn window_and_filters_are_sent_as_strings_and_arrays() {
             "--start",
             "2026-01-01",
             "--end",
-            "2026-01-31T23:59:59+08:00",
+            "2026-01-31T15:59:59Z",
+            "--tz",
+            "Asia/Shanghai",
             "--chat-source",
             "抖音",
             "--chat-source",
