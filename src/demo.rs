@@ -44,8 +44,10 @@ async fn run_inner(args: &DemoArgs) -> anyhow::Result<Exit> {
         latency: Duration::from_millis(40),
         jitter_sigma: 0.5,
         fault_rate: 0.03,
+        // No 429s here: a 429 teaches the rate limiter to slow down, which
+        // would make a demo of a platform with no rate limit look slow.
         faults: vec![
-            Fault::TooMany,
+            Fault::Malformed,
             Fault::Status502,
             Fault::Status503,
             Fault::Reset,

@@ -33,7 +33,7 @@ impl Progress {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} customers · {msg} · {per_sec} · ETA {eta}",
+                "{spinner} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} customers · {msg} · ETA {eta}",
             )
             .expect("the template is valid")
             .progress_chars("=> "),
@@ -53,7 +53,10 @@ impl Progress {
     pub fn update(&self, done: u64, rows: u64, failed: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(done);
-            bar.set_message(format!("{rows} rows · {failed} failed"));
+            bar.set_message(format!(
+                "{rows} rows · {failed} failed · {:.1}/s",
+                bar.per_sec()
+            ));
         }
     }
 
