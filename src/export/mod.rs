@@ -368,6 +368,17 @@ fn open_file_output(
     let fingerprint = Fingerprint::of(config, ids);
     let out_len = std::fs::metadata(&partial).map_or(0, |m| m.len());
     let failed_len = FailedFile::partial_len(config.failed.as_deref());
+    if !partial.exists() && journal_path.exists() {
+        // The partial file was renamed into place (a run completed, then
+        // stopped before removing its journal) or deleted: nothing to resume.
+        tracing::info!(
+            "removing the stale journal {} (its partial output is gone)",
+            journal_path.display()
+        );
+        std::fs::remove_file(&journal_path).map_err(|e| {
+            UsageError::invalid(format!("cannot remove {}: {e}", journal_path.display()))
+        })?;
+    }
     let found = match journal::load(&journal_path, out_len, failed_len) {
         Ok(found) => found,
         Err(e) if config.resume == ResumeMode::Restart => {

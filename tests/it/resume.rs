@@ -373,3 +373,23 @@ fn second_ctrl_c_stops_at_once_and_resume_completes() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
 }
+
+/// A journal left beside a finished output (a crash between the rename of
+/// the partial file and the removal of the journal) is stale: the next run
+/// starts afresh instead of claiming an interrupted run.
+#[test]
+fn a_journal_without_its_partial_file_is_stale() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    let list = ids(5);
+    wd.ids("ids.txt", &list);
+    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.jsonl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Recreate the situation: a journal from that run, its partial gone.
+    let fp = r#"{"journal":"yuju-export journal","version":1,"fingerprint":{"ids":"x","query":"x","columns":"x","format":"jsonl","compression":"none","base_url":"x"},"total":5}"#;
+    wd.write("x.jsonl.journal", format!("{fp}\n{{\"next\":0,\"out_bytes\":0,\"failed_bytes\":0,\"ok\":0,\"empty\":0,\"failed\":0,\"chats\":0,\"rows\":0}}\n"));
+    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.jsonl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!wd.path("x.jsonl.journal").exists());
+    assert_eq!(read_jsonl(&wd.path("x.jsonl")), expected_rows(&list));
+}
