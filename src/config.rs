@@ -205,11 +205,22 @@ impl FileConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| {
+        toml::from_str(&text).map_err(|e: toml::de::Error| {
+            // toml's Display quotes the offending source line, which may be
+            // the one holding a key: name the line and column instead.
+            let place = e
+                .span()
+                .map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    format!(", line {line}, column {column}")
+                })
+                .unwrap_or_default();
             UsageError::invalid(format!(
-                "config file {}: {}",
+                "config file {}{place}: {}",
                 path.display(),
-                e.to_string().trim_end()
+                e.message().trim_end()
             ))
         })
     }
@@ -560,8 +571,17 @@ fn infer_format(path: &Path) -> Result<Format, UsageError> {
 }
 
 fn parse_base_url(text: &str) -> Result<reqwest::Url, UsageError> {
-    let bad = |why: &str| UsageError::invalid(format!("--base-url {text:?}: {why}"));
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
+    // The value is not echoed whole: a pasted URL may carry `?apiKey=...`
+    // or a password. Errors name its scheme, host and port only.
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|e| UsageError::invalid(format!("--base-url: not a valid URL ({e})")))?;
+    let shown = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    let bad = |why: &str| UsageError::invalid(format!("--base-url {shown}: {why}"));
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(bad("the scheme must be http or https"));
     }

@@ -267,8 +267,14 @@ fn read_csv<R: Read>(
         .headers()
         .map_err(|e| UsageError::invalid(format!("{}: line 1: {e}", problems.name)))?
         .iter()
-        .position(|h| h.trim() == "customer_id")
-        .expect("the header was checked for customer_id");
+        .position(|h| h.trim().trim_matches('"') == "customer_id")
+        .ok_or_else(|| {
+            UsageError::invalid(format!(
+                "{}: line 1: the header names customer_id but no CSV column reads as it \
+                 (quote a header field whole, or not at all)",
+                problems.name
+            ))
+        })?;
     let mut record = csv::StringRecord::new();
     loop {
         let line = csv.position().line();
@@ -326,6 +332,12 @@ mod tests {
     fn csv_with_customer_id_column_is_read() {
         let text = "customer_id,error\nx1,\"HTTP 500, then\nmore\"\nx2,bad\n";
         let list = read(text.as_bytes()).unwrap();
+        assert_eq!(list.iter().collect::<Vec<_>>(), ["x1", "x2"]);
+    }
+
+    #[test]
+    fn csv_header_with_a_space_before_a_quoted_name_does_not_panic() {
+        let list = read(b"id, \"customer_id\"\n1, x1\n2, x2\n").unwrap();
         assert_eq!(list.iter().collect::<Vec<_>>(), ["x1", "x2"]);
     }
 

@@ -10,7 +10,7 @@
 //! consistent prefix.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -180,14 +180,21 @@ impl Journal {
         })
     }
 
-    /// Reopen an existing journal to append to it.
-    pub fn reopen(path: &Path) -> anyhow::Result<Journal> {
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open the journal {}", path.display()))?;
+    /// Continue the journal `found` was read from: rewrite it as its header
+    /// and the chosen checkpoint (through a temporary file and a rename, so
+    /// a crash leaves the old or the new journal, never neither), then
+    /// append to it. Rewriting drops a torn last line, which further
+    /// appends would otherwise extend into one unreadable line, and the
+    /// checkpoints beyond the resume point, which no longer describe the
+    /// files once they are cut back.
+    pub fn resume(path: &Path, found: &Found) -> anyhow::Result<Journal> {
+        let tmp = append_ext(path, ".tmp");
+        let journal = Journal::create(&tmp, &found.fingerprint, found.total, &found.checkpoint)?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+        crate::output::sink::sync_dir(path);
         Ok(Journal {
-            file,
+            file: journal.file,
             path: path.to_path_buf(),
         })
     }
@@ -256,6 +263,7 @@ pub fn load(path: &Path, out_len: u64, failed_len: u64) -> anyhow::Result<Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn fp() -> Fingerprint {
         Fingerprint {
@@ -297,6 +305,39 @@ mod tests {
         let found = load(&path, 60, 0).unwrap().unwrap();
         assert_eq!(found.checkpoint.next, 1);
         assert!(load(&dir.path().join("none"), 0, 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn resuming_drops_the_torn_line_so_later_checkpoints_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.journal");
+        let mut j = Journal::create(&path, &fp(), 5, &Checkpoint::default()).unwrap();
+        j.append(&Checkpoint {
+            next: 1,
+            out_bytes: 40,
+            ..Checkpoint::default()
+        })
+        .unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"next\":2,\"out_by").unwrap();
+        drop(f);
+
+        let found = load(&path, 100, 0).unwrap().unwrap();
+        assert_eq!(found.checkpoint.next, 1);
+        let mut j = Journal::resume(&path, &found).unwrap();
+        j.append(&Checkpoint {
+            next: 3,
+            out_bytes: 80,
+            ..Checkpoint::default()
+        })
+        .unwrap();
+        drop(j);
+        let found = load(&path, 100, 0).unwrap().unwrap();
+        assert_eq!(found.checkpoint.next, 3);
+        assert_eq!(found.fingerprint, fp());
+        assert_eq!(found.total, 5);
+        assert!(!append_ext(&path, ".tmp").exists());
     }
 
     #[test]

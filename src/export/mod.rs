@@ -425,7 +425,7 @@ fn open_file_output(
                 let sink = Sink::resume(out, config.compression, cp.out_bytes).map_err(usage)?;
                 let failed = FailedFile::resume(config.failed.clone(), cp.failed_bytes, cp.failed)
                     .map_err(usage)?;
-                let journal = Journal::reopen(&journal_path).map_err(usage)?;
+                let journal = Journal::resume(&journal_path, &found).map_err(usage)?;
                 return Ok(Written::new(sink, failed, Some(journal), cp.clone()));
             }
         }
@@ -485,18 +485,25 @@ fn finish(
     }
     let state = written.state.clone();
     if complete {
-        written.sink.commit().map_err(RunError::Output)?;
-        if let Target::File(p) = &config.out {
-            output = Some(p.display().to_string());
-        }
+        // The failed file first: once the output is in place the run looks
+        // done, so nothing that can still fail may come after it but the
+        // journal's removal (a stale journal is recognised and discarded).
         failed_file = written
             .failed
             .commit()
             .map_err(RunError::Output)?
             .map(|p| p.display().to_string());
+        written.sink.commit().map_err(RunError::Output)?;
+        if let Target::File(p) = &config.out {
+            output = Some(p.display().to_string());
+        }
         if let Some(journal) = written.journal.take() {
             journal.remove().map_err(RunError::Output)?;
         }
+    } else if matches!(stop, Some(StopCause::OutputClosed)) {
+        // stdout's reader has gone (`| head`): flushing can only fail again.
+        drop(written.sink);
+        written.failed.keep_partial().map_err(RunError::Output)?;
     } else {
         partial_output = written
             .sink

@@ -140,7 +140,10 @@ pub fn write_in_order(
             pending.clear();
         }
     }
-    if w.error.is_none() {
+    // Once the reader of stdout has gone, every flush fails with the same
+    // broken pipe: there is nothing left to save.
+    let reader_gone = matches!(ctx.control.reason(), Some(StopCause::OutputClosed));
+    if w.error.is_none() && !reader_gone {
         if let Err(e) = w.checkpoint() {
             w.error = Some(e);
         }

@@ -139,7 +139,7 @@ impl Sink {
         if bytes.is_empty() {
             return Ok(());
         }
-        let stream = match self.stream.take().expect("the stream is always put back") {
+        let stream = match self.stream.take().ok_or_else(broken)? {
             Stream::Idle(c) => Stream::start(c, self.compression)?,
             open => open,
         };
@@ -155,7 +155,7 @@ impl Sink {
     /// Push buffered plain bytes to the OS (after each customer on stdout,
     /// so a pipe reader sees rows as they come).
     pub fn flush(&mut self) -> io::Result<()> {
-        match self.stream.as_mut().expect("the stream is always put back") {
+        match self.stream.as_mut().ok_or_else(broken)? {
             Stream::Idle(c) | Stream::Plain(c) => c.flush(),
             Stream::Gzip(e) => e.flush(),
             Stream::Zstd(e) => e.flush(),
@@ -169,11 +169,9 @@ impl Sink {
     /// A consistent point: end the open member, flush and fsync. Returns the
     /// output's length, which the journal records.
     pub fn checkpoint(&mut self) -> io::Result<u64> {
-        let mut c = self
-            .stream
-            .take()
-            .expect("the stream is always put back")
-            .end()?;
+        // A member that fails to end leaves the stream unusable: `stream`
+        // stays `None` and every later call reports the output as broken.
+        let mut c = self.stream.take().ok_or_else(broken)?.end()?;
         let result = c.flush().and_then(|_| match &c.file {
             Some(f) => f.sync_data(),
             None => Ok(()),
@@ -201,6 +199,11 @@ impl Sink {
         self.checkpoint().context("cannot write the output")?;
         Ok(self.paths.take().map(|(partial, _)| partial))
     }
+}
+
+/// The error of every call after the output failed to end a member.
+fn broken() -> io::Error {
+    io::Error::other("the output failed earlier and cannot be written any more")
 }
 
 /// Make a rename durable by syncing its directory (best effort: not every

@@ -245,6 +245,32 @@ fn stdout_output_streams_csv() {
     assert_eq!(wd.files(), ["ids.txt"]);
 }
 
+/// A reader that goes away (`--out - | head -1`) ends the run quietly with
+/// exit 0: no "broken pipe" error, no exit 4, no panic.
+#[test]
+fn stdout_reader_going_away_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    let sim = Sim::start(Scenario {
+        latency: std::time::Duration::from_millis(5),
+        ..scenario()
+    });
+    let wd = Workdir::new();
+    let list = ids(2000);
+    wd.ids("ids.txt", &list);
+    let mut child = wd.spawn_export(&sim, &["--ids", "ids.txt", "--out", "-"]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut header = String::new();
+    stdout.read_line(&mut header).unwrap();
+    assert!(header.starts_with("customer_id,"), "{header}");
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(!err.to_lowercase().contains("broken pipe"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(sim.requests() < list.len() as u64, "the run stopped early");
+}
+
 /// `--columns` picks and orders the columns, in CSV headers and JSON keys;
 /// `seq` stays an integer in JSONL.
 #[test]

@@ -64,3 +64,33 @@ fn key_never_appears_anywhere() {
     let all = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
     assert!(!all.contains("wrong-secret-123"));
 }
+
+/// A key pasted where it does not belong (a `--base-url` with its query, a
+/// malformed line of the config file) is not echoed back by the error.
+#[test]
+fn usage_errors_do_not_echo_a_pasted_key() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(2));
+    let pasted = format!("{}/v1/openapi/chat/record?apiKey={KEY}", sim.url());
+    let out = wd.export(
+        &sim,
+        &["--ids", "ids.txt", "--out", "x.csv", "--base-url", &pasted],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--base-url"), "{err}");
+    assert!(!err.contains(KEY), "the key was echoed: {err}");
+
+    // `api_key` is not a config key, and the line is not valid TOML either.
+    wd.write("bad.toml", format!("concurrency = 4\napi_key = {KEY}\n"));
+    let out = wd.export(
+        &sim,
+        &["--ids", "ids.txt", "--out", "x.csv", "--config", "bad.toml"],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("bad.toml") && err.contains("line 2"), "{err}");
+    assert!(!err.contains(KEY), "the key was echoed: {err}");
+    assert_eq!(sim.requests(), 0);
+}
