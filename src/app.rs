@@ -32,7 +32,8 @@ pub fn main_with(cli: Cli) -> Exit {
                     }
                 };
             }
-            runtime().block_on(async move {
+            let rt = runtime();
+            let exit = rt.block_on(async move {
                 let shutdown = match Shutdown::from_signals() {
                     Ok(s) => s,
                     Err(e) => {
@@ -50,7 +51,11 @@ pub fn main_with(cli: Cli) -> Exit {
                         e.exit()
                     }
                 }
-            })
+            });
+            // Everything is written by now; a thread still blocked reading
+            // stdin (interrupted `--ids -`) must not hold the exit up.
+            rt.shutdown_background();
+            exit
         }
         Command::Mock(args) => {
             crate::logging::init(&Default::default());

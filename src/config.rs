@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::cli::{parse_duration, Compression, ExportArgs, Format, LogFormat, ProgressMode};
 use crate::error::UsageError;
 use crate::output::Column;
-use crate::query::{parse_time, Query, Zone};
+use crate::query::{is_relative, parse_time, Query, Zone};
 use crate::retry::RetryPolicy;
 use crate::shard::Shard;
 use crate::template;
@@ -154,6 +154,10 @@ pub struct ExportConfig {
     pub csv_formula_guard: bool,
     /// Zone of relative times.
     pub zone: Zone,
+    /// The relative `--start`/`--end` values as given (`start="-24h" in
+    /// Asia/Shanghai`), empty when both are absolute or unused: a resumed
+    /// run with the same expressions keeps the interrupted run's window.
+    pub relative_window: String,
     /// Log settings.
     pub log: LogSettings,
 }
@@ -253,6 +257,21 @@ impl ExportConfig {
             now,
         )?;
         let end = pick_time(args.end.as_deref(), file.end.as_deref(), "--end", zone, now)?;
+        let relative_window = [
+            ("start", args.start.as_deref().or(file.start.as_deref())),
+            ("end", args.end.as_deref().or(file.end.as_deref())),
+        ]
+        .iter()
+        .filter_map(|(which, spec)| {
+            spec.filter(|s| is_relative(s))
+                .map(|s| format!("{which}={:?}", s.trim()))
+        })
+        .collect::<Vec<_>>();
+        let relative_window = if relative_window.is_empty() {
+            String::new()
+        } else {
+            format!("{} in {}", relative_window.join(" "), zone.name())
+        };
         let shard = args
             .shard
             .as_deref()
@@ -516,6 +535,7 @@ impl ExportConfig {
             csv_bom,
             csv_formula_guard,
             zone,
+            relative_window,
         })
     }
 

@@ -76,6 +76,10 @@ pub enum RunError {
     /// Writing the output failed mid-run: exit 4.
     #[error("{0:#}")]
     Output(anyhow::Error),
+    /// A signal came before any request (while reading `--ids -`): exit
+    /// 130 or 143.
+    #[error("interrupted ({0:?}) while reading the customer IDs: nothing was fetched or written")]
+    Interrupted(crate::shutdown::Signal),
 }
 
 impl RunError {
@@ -83,6 +87,8 @@ impl RunError {
         match self {
             RunError::Usage(_) => Exit::Usage,
             RunError::Output(_) => Exit::OutputError,
+            RunError::Interrupted(crate::shutdown::Signal::Interrupt) => Exit::Interrupted,
+            RunError::Interrupted(crate::shutdown::Signal::Terminate) => Exit::Terminated,
         }
     }
 }

@@ -15,10 +15,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{append_ext, ExportConfig};
 use crate::input::IdList;
+use crate::query::{Query, WIRE_TIME_FORMAT};
 use crate::shard::fnv1a;
 
 const MAGIC: &str = "yuju-export journal";
@@ -36,16 +38,33 @@ pub struct Fingerprint {
     pub compression: String,
     /// Scheme, host and path of the API (never the key).
     pub base_url: String,
+    /// Relative `--start`/`--end` expressions (`start="-24h" in UTC`), and
+    /// the times they were resolved to, as sent: resuming with the same
+    /// expressions keeps these times rather than resolving them anew.
+    #[serde(default)]
+    pub relative_window: String,
+    #[serde(default)]
+    pub start_time: String,
+    #[serde(default)]
+    pub end_time: String,
 }
 
 impl Fingerprint {
     pub fn of(config: &ExportConfig, ids: &IdList) -> Fingerprint {
+        Fingerprint::with_query(config, &config.query, ids)
+    }
+
+    /// The fingerprint of `config` run with another `query`.
+    fn with_query(config: &ExportConfig, query: &Query, ids: &IdList) -> Fingerprint {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for id in ids.iter() {
             h = (h ^ fnv1a(id.as_bytes())).wrapping_mul(0x0100_0000_01b3);
         }
-        let body = config.query.body("");
+        let body = query.body("");
         Fingerprint {
+            relative_window: config.relative_window.clone(),
+            start_time: body.start_time.clone(),
+            end_time: body.end_time.clone(),
             ids: format!("{} IDs, hash {h:016x}", ids.len()),
             query: format!(
                 "days={:?} start={:?} end={:?} chat_source={:?} chat_robot={:?} seat_member={:?}",
@@ -82,6 +101,49 @@ impl Fingerprint {
                     u.path()
                 )
             },
+        }
+    }
+
+    /// Resuming `journal`'s run with `config`: the query to send and what
+    /// differs (nothing, when resuming is allowed). When both runs gave
+    /// the same relative window (`--start -24h`), the interrupted run's
+    /// resolved times are kept, so that a resume next hour still exports
+    /// the window the partial output holds.
+    pub fn resume_query(
+        config: &ExportConfig,
+        ids: &IdList,
+        journal: &Fingerprint,
+    ) -> (Query, Vec<String>) {
+        let now = Fingerprint::of(config, ids);
+        let diffs = now.differences(journal);
+        if diffs.is_empty()
+            || now.relative_window.is_empty()
+            || now.relative_window != journal.relative_window
+        {
+            return (config.query.clone(), diffs);
+        }
+        let then = |wire: &str| -> Result<Option<NaiveDateTime>, ()> {
+            match wire {
+                "" => Ok(None),
+                t => NaiveDateTime::parse_from_str(t, WIRE_TIME_FORMAT)
+                    .map(Some)
+                    .map_err(|_| ()),
+            }
+        };
+        let (Ok(start), Ok(end)) = (then(&journal.start_time), then(&journal.end_time)) else {
+            return (config.query.clone(), diffs);
+        };
+        let query = Query {
+            start,
+            end,
+            ..config.query.clone()
+        };
+        let kept = Fingerprint::with_query(config, &query, ids);
+        let kept_diffs = kept.differences(journal);
+        if kept_diffs.is_empty() {
+            (query, kept_diffs)
+        } else {
+            (config.query.clone(), diffs)
         }
     }
 
@@ -273,6 +335,9 @@ mod tests {
             format: "csv".into(),
             compression: "none".into(),
             base_url: "https://x/".into(),
+            relative_window: String::new(),
+            start_time: String::new(),
+            end_time: String::new(),
         }
     }
 

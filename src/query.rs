@@ -95,6 +95,14 @@ impl Zone {
     }
 }
 
+/// Whether a `--start`/`--end` value depends on the moment it is read
+/// (`now`, `today`, `yesterday`, `-7d`...), so that a later run resolves it
+/// to another time.
+pub fn is_relative(s: &str) -> bool {
+    let s = s.trim();
+    matches!(s, "now" | "today" | "yesterday") || s.starts_with('-')
+}
+
 /// Parse a `--start`/`--end` value, with `now` the current wall-clock time
 /// in `zone`:
 /// - `now`, `today` (midnight at its start), `yesterday` (midnight at its

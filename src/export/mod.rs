@@ -35,6 +35,7 @@ use crate::output::failed::FailedFile;
 use crate::output::sink::Sink;
 use crate::output::{encoder, CsvOptions, Encoded, RowEncoder};
 use crate::progress::{spawn_log_ticker, Progress};
+use crate::query::Query;
 use crate::ratelimit::RateLimiter;
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::shutdown::{Shutdown, Signal};
@@ -174,12 +175,16 @@ pub fn window_size(concurrency: usize) -> usize {
 pub const MAX_BUFFERED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Run one export. Errors found before any request are `RunError::Usage`.
-pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, RunError> {
+pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
     let started = Instant::now();
     let source = config.ids.clone();
-    let mut ids = tokio::task::spawn_blocking(move || read_ids(&source))
-        .await
-        .expect("reading IDs does not panic")?;
+    // `--ids -` may wait on a terminal or a slow pipe: a signal meanwhile
+    // ends the run at once (the reading thread is abandoned).
+    let reading = tokio::task::spawn_blocking(move || read_ids(&source));
+    let mut ids = tokio::select! {
+        ids = reading => ids.expect("reading IDs does not panic")?,
+        signal = shutdown.wait_for(1) => return Err(RunError::Interrupted(signal)),
+    };
     if let Some(shard) = config.shard {
         let before = ids.len();
         ids.retain(|id| shard.contains(id));
@@ -212,7 +217,8 @@ pub async fn run(config: ExportConfig, shutdown: Shutdown) -> Result<Report, Run
         }
         Target::File(out) => {
             let lock = OutputLock::acquire(out)?;
-            let written = open_file_output(&config, out, &ids, &*encoder)?;
+            let (written, query) = open_file_output(&config, out, &ids, &*encoder)?;
+            config.query = query;
             (written, Some(lock))
         }
     };
@@ -355,13 +361,14 @@ fn open_fresh(
 }
 
 /// Open a file output: fresh, or resumed from its journal, as `--resume`,
-/// `--restart` and what is on disk say.
+/// `--restart` and what is on disk say. Also returns the query to send: the
+/// interrupted run's, when a resume keeps its relative window.
 fn open_file_output(
     config: &ExportConfig,
     out: &std::path::Path,
     ids: &IdList,
     encoder: &dyn RowEncoder,
-) -> Result<Written, UsageError> {
+) -> Result<(Written, Query), UsageError> {
     let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
     let journal_path = journal::journal_path(out);
     let partial = crate::config::append_ext(out, ".partial");
@@ -413,7 +420,7 @@ fn open_file_output(
                 );
             }
             ResumeMode::Resume => {
-                let diffs = fingerprint.differences(&found.fingerprint);
+                let (query, diffs) = Fingerprint::resume_query(config, ids, &found.fingerprint);
                 if !diffs.is_empty() {
                     return Err(UsageError::invalid(format!(
                         "cannot resume the interrupted run of {}: it was a different run.\n  {}\n\
@@ -426,7 +433,16 @@ fn open_file_output(
                 let failed = FailedFile::resume(config.failed.clone(), cp.failed_bytes, cp.failed)
                     .map_err(usage)?;
                 let journal = Journal::resume(&journal_path, &found).map_err(usage)?;
-                return Ok(Written::new(sink, failed, Some(journal), cp.clone()));
+                if query != config.query {
+                    tracing::info!(
+                        "keeping the interrupted run's window ({}): start {:?}, end {:?}",
+                        config.relative_window,
+                        found.fingerprint.start_time,
+                        found.fingerprint.end_time
+                    );
+                }
+                let written = Written::new(sink, failed, Some(journal), cp.clone());
+                return Ok((written, query));
             }
         }
     } else if config.resume == ResumeMode::Resume {
@@ -442,7 +458,10 @@ fn open_file_output(
     };
     let journal =
         Journal::create(&journal_path, &fingerprint, ids.len() as u64, &first).map_err(usage)?;
-    Ok(Written::new(sink, failed, Some(journal), first))
+    Ok((
+        Written::new(sink, failed, Some(journal), first),
+        config.query.clone(),
+    ))
 }
 
 /// First signal: drain and give in-flight requests [`GRACE_PERIOD`]; second

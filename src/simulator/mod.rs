@@ -11,7 +11,7 @@
 pub mod data;
 pub mod faults;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -101,6 +101,7 @@ pub struct SimStats {
     pub latency_us: AtomicU64,
     per_customer: Mutex<HashMap<String, u64>>,
     bodies: Mutex<Vec<serde_json::Value>>,
+    windows: Mutex<BTreeSet<(String, String)>>,
 }
 
 impl SimStats {
@@ -122,6 +123,11 @@ impl SimStats {
     /// The first request bodies received (up to 100), for inspection.
     pub fn bodies(&self) -> Vec<serde_json::Value> {
         self.bodies.lock().expect("stats lock").clone()
+    }
+
+    /// Every distinct (`start_time`, `end_time`) pair requested.
+    pub fn windows(&self) -> BTreeSet<(String, String)> {
+        self.windows.lock().expect("stats lock").clone()
     }
 }
 
@@ -238,6 +244,12 @@ async fn handle(
         Ok(r) => r,
         Err(e) => return code(4000, &format!("参数错误: {e}")),
     };
+    {
+        let mut windows = stats.windows.lock().expect("stats lock");
+        if windows.len() < 1000 {
+            windows.insert((request.start_time.clone(), request.end_time.clone()));
+        }
+    }
     *stats
         .per_customer
         .lock()

@@ -257,6 +257,63 @@ fn guards_around_an_interrupted_run() {
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
 }
 
+/// A run with a relative window (`--start -1h --end now`) resumed later
+/// keeps the interrupted run's window instead of refusing it as a
+/// different run: every request of both runs asks for the same times.
+#[cfg(unix)]
+#[test]
+fn resume_keeps_a_relative_window() {
+    let list = ids(300);
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &list);
+    let sim = slow_sim();
+    let args = [
+        "--ids",
+        "ids.txt",
+        "--out",
+        "w.csv",
+        "--start",
+        "-1h",
+        "--end",
+        "now",
+        "--tz",
+        "UTC",
+        "--concurrency",
+        "2",
+        "--resume",
+    ];
+    let child = wd.spawn_export(&sim, &args);
+    std::thread::sleep(Duration::from_millis(400));
+    unsafe_kill(child.id(), "INT");
+    assert_eq!(code(&child.wait_with_output().unwrap()), 130);
+    assert!(sim.requests() > 0);
+    // Let `now` move on by at least a second (the wire format's unit).
+    std::thread::sleep(Duration::from_millis(1100));
+
+    let o = wd.export(&sim, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("keeping the interrupted run's window"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(read_csv(&wd.path("w.csv")), expected_rows(&list));
+    let windows = sim.stats().windows();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+
+    // A changed expression is a different run.
+    let mut other = args.to_vec();
+    other[3] = "v.csv";
+    let child = wd.spawn_export(&sim, &other);
+    std::thread::sleep(Duration::from_millis(400));
+    unsafe_kill(child.id(), "INT");
+    assert_eq!(code(&child.wait_with_output().unwrap()), 130);
+    other[5] = "-2h";
+    let o = wd.export(&sim, &other);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("query"), "{}", stderr(&o));
+}
+
 /// A second run on the same output while the first is alive refuses at
 /// once (exit 2) instead of interleaving.
 #[test]
@@ -392,4 +449,34 @@ fn a_journal_without_its_partial_file_is_stale() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!wd.path("x.jsonl.journal").exists());
     assert_eq!(read_jsonl(&wd.path("x.jsonl")), expected_rows(&list));
+}
+
+/// Ctrl-C while `--ids -` still waits for its input ends the run at once
+/// (exit 130) without creating any file.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_reading_ids_from_stdin() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    let mut cmd = wd.cmd(&sim);
+    cmd.args(["export", "--ids", "-", "--out", "x.csv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stdin = child.stdin.take().unwrap(); // held open: the read blocks
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe_kill(child.id(), "INT");
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(code(&out), 130, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("reading the customer IDs"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(wd.files().is_empty(), "{:?}", wd.files());
+    assert_eq!(sim.requests(), 0);
 }
