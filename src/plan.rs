@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::config::{append_ext, ExportConfig, ResumeMode, Source, Target};
 use crate::error::UsageError;
 use crate::input::read_ids;
-use crate::journal;
+use crate::journal::{self, Fingerprint};
 use crate::lock::OutputLock;
 use crate::output::failed::FailedFile;
 
@@ -90,7 +90,14 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
             let partial_len = std::fs::metadata(append_ext(p, ".partial")).map_or(0, |m| m.len());
             let failed_len = FailedFile::partial_len(config.failed.as_deref());
             let jpath = journal::journal_path(p);
+            let partial_exists = append_ext(p, ".partial").exists();
+            // The same verdicts as the real run, so a dry run that passes
+            // means the run will start.
             let state = match journal::load(&jpath, partial_len, failed_len) {
+                Ok(Some(_)) if !partial_exists => {
+                    "a stale journal whose partial output is gone: removed, a fresh start"
+                        .to_string()
+                }
                 Ok(None) => "no interrupted run: a fresh start".to_string(),
                 Ok(Some(found)) => {
                     let done = format!(
@@ -104,10 +111,33 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
                             )))
                         }
                         ResumeMode::Restart => format!("{done}; --restart discards it"),
-                        ResumeMode::Resume => format!("{done}; --resume continues it"),
+                        ResumeMode::Resume => {
+                            let (_, diffs) =
+                                Fingerprint::resume_query(config, &ids, &found.fingerprint);
+                            if !diffs.is_empty() {
+                                return Err(UsageError::invalid(format!(
+                                    "{done}, but --resume cannot continue it: it was a \
+                                     different run.\n  {}\nRun it with its original settings, \
+                                     or pass --restart to discard it",
+                                    diffs.join("\n  ")
+                                )));
+                            }
+                            format!("{done}; --resume continues it")
+                        }
                     }
                 }
-                Err(e) => format!("damaged ({e:#}); only --restart can start"),
+                Err(_) if !partial_exists => {
+                    "a stale journal whose partial output is gone: removed, a fresh start"
+                        .to_string()
+                }
+                Err(e) if config.resume == ResumeMode::Restart => {
+                    format!("damaged ({e:#}); --restart discards it")
+                }
+                Err(e) => {
+                    return Err(UsageError::invalid(format!(
+                        "{e:#}. Pass --restart to discard the interrupted run and start afresh"
+                    )))
+                }
             };
             line("journal", format!("{} — {state}", jpath.display()));
         }

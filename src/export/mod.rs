@@ -497,13 +497,19 @@ fn finish(
     let mut partial_output = None;
     let mut failed_file = None;
 
-    if let Some(err) = written.error.take() {
-        let _ = written.sink.keep_partial();
-        let _ = written.failed.keep_partial();
-        return Err(RunError::Output(err));
-    }
+    let output_error = written.error.take();
     let state = written.state.clone();
-    if complete {
+    if output_error.is_some() {
+        // Keep what can be kept; the summary below still tells monitoring
+        // how far the run got.
+        partial_output = written
+            .sink
+            .keep_partial()
+            .ok()
+            .flatten()
+            .map(|p| p.display().to_string());
+        let _ = written.failed.keep_partial();
+    } else if complete {
         // The failed file first: once the output is in place the run looks
         // done, so nothing that can still fail may come after it but the
         // journal's removal (a stale journal is recognised and discarded).
@@ -552,7 +558,9 @@ fn finish(
         (false, Some(StopCause::Api(r))) => ("stopped", Some(format!("{r:?}"))),
         (false, Some(StopCause::Signal(s))) => ("interrupted", Some(format!("{s:?}"))),
         (false, Some(StopCause::OutputClosed)) => ("stopped", Some("OutputClosed".into())),
-        (false, _) => ("stopped", Some("Internal".into())),
+        (false, Some(StopCause::Output)) => ("stopped", Some("OutputError".into())),
+        (false, None) if output_error.is_some() => ("stopped", Some("OutputError".into())),
+        (false, None) => ("stopped", Some("Internal".into())),
     };
     let customers = Customers {
         total: total as u64,
@@ -587,11 +595,19 @@ fn finish(
         resumable: !complete && matches!(config.out, Target::File(_)),
         shard: config.shard.map(|s| s.to_string()),
     };
-    if let Some(path) = &config.summary {
+    let written_summary = config.summary.as_ref().map(|path| {
         let json = serde_json::to_vec_pretty(&summary).expect("the summary serialises");
         std::fs::write(path, json)
             .with_context(|| format!("cannot write the summary {}", path.display()))
-            .map_err(RunError::Output)?;
+    });
+    if let Some(err) = output_error {
+        if let Some(Err(e)) = written_summary {
+            tracing::warn!("{e:#}");
+        }
+        return Err(RunError::Output(err));
+    }
+    if let Some(result) = written_summary {
+        result.map_err(RunError::Output)?;
     }
     Ok(Report { summary, exit })
 }

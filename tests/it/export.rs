@@ -271,6 +271,41 @@ fn stdout_reader_going_away_is_not_an_error() {
     assert!(sim.requests() < list.len() as u64, "the run stopped early");
 }
 
+/// An output that cannot be written (stdout on a full disk) stops the run
+/// with exit 4, an error naming the cause, and the summary still written.
+#[cfg(target_os = "linux")]
+#[test]
+fn unwritable_output_exits_4_with_a_summary() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    let list = ids(400);
+    wd.ids("ids.txt", &list);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut cmd = wd.cmd(&sim);
+    cmd.args([
+        "export",
+        "--ids",
+        "ids.txt",
+        "--out",
+        "-",
+        "--summary",
+        "s.json",
+    ])
+    .stdout(full);
+    let out = cmd.output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 4, "{err}");
+    assert!(err.contains("No space left"), "{err}");
+    let s = read_summary(&wd.path("s.json"));
+    assert_eq!(s["exit_code"], 4);
+    assert_eq!(s["status"], "stopped");
+    assert_eq!(s["stopped_because"], "output_error");
+    assert!(s["customers"]["not_done"].as_u64().unwrap() > 0);
+}
+
 /// `--columns` picks and orders the columns, in CSV headers and JSON keys;
 /// `seq` stays an integer in JSONL.
 #[test]

@@ -235,6 +235,36 @@ fn guards_around_an_interrupted_run() {
             stderr(&o)
         );
     }
+    // --dry-run gives the same verdicts as the run it previews.
+    let o = wd.export(
+        &sim,
+        &[
+            "--ids",
+            "ids.txt",
+            "--out",
+            "x.csv",
+            "--resume",
+            "--columns",
+            "content",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("columns"), "{}", stderr(&o));
+    let o = wd.export(
+        &sim,
+        &[
+            "--ids",
+            "ids.txt",
+            "--out",
+            "x.csv",
+            "--resume",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert!(plan.contains("--resume continues it"), "{plan}");
     wd.ids("other.txt", &list[..10]);
     let o = wd.export(&sim, &["--ids", "other.txt", "--out", "x.csv", "--resume"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
