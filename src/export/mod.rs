@@ -15,7 +15,6 @@ pub mod fetch;
 pub mod health;
 pub mod writer;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -491,54 +490,62 @@ fn finish(
     started: Instant,
 ) -> Result<Report, RunError> {
     let total = ctx.ids.len();
-    let complete = written.next == total && written.error.is_none();
     let stop = ctx.control.reason();
+    let mut output_error = written.error.take();
+    let mut complete = written.next == total && output_error.is_none();
     let mut output = None;
     let mut partial_output = None;
     let mut failed_file = None;
-
-    let output_error = written.error.take();
     let state = written.state.clone();
-    if output_error.is_some() {
-        // Keep what can be kept; the summary below still tells monitoring
-        // how far the run got.
-        partial_output = written
-            .sink
-            .keep_partial()
-            .ok()
-            .flatten()
-            .map(|p| p.display().to_string());
-        let _ = written.failed.keep_partial();
-    } else if complete {
+
+    if complete {
         // The failed file first: once the output is in place the run looks
         // done, so nothing that can still fail may come after it but the
         // journal's removal (a stale journal is recognised and discarded).
-        failed_file = written
-            .failed
-            .commit()
-            .map_err(RunError::Output)?
-            .map(|p| p.display().to_string());
-        written.sink.commit().map_err(RunError::Output)?;
-        if let Target::File(p) = &config.out {
-            output = Some(p.display().to_string());
+        let committed = written.failed.commit().and_then(|f| {
+            written.sink.commit()?;
+            if let Some(journal) = written.journal.take() {
+                journal.remove()?;
+            }
+            Ok(f)
+        });
+        match committed {
+            Ok(f) => {
+                failed_file = f.map(|p| p.display().to_string());
+                if let Target::File(p) = &config.out {
+                    output = Some(p.display().to_string());
+                }
+            }
+            Err(e) if written.reader_gone || is_broken_pipe(&e) => {}
+            Err(e) => {
+                output_error = Some(e);
+                complete = false;
+            }
         }
-        if let Some(journal) = written.journal.take() {
-            journal.remove().map_err(RunError::Output)?;
-        }
-    } else if matches!(stop, Some(StopCause::OutputClosed)) {
-        // stdout's reader has gone (`| head`): flushing can only fail again.
-        drop(written.sink);
-        written.failed.keep_partial().map_err(RunError::Output)?;
     } else {
-        partial_output = written
-            .sink
-            .keep_partial()
-            .map_err(RunError::Output)?
-            .map(|p: PathBuf| p.display().to_string());
-        written.failed.keep_partial().map_err(RunError::Output)?;
+        // Keep what can be kept, even after an output error: the summary
+        // below still tells monitoring how far the run got.
+        let kept = if written.reader_gone {
+            Ok(None)
+        } else {
+            written.sink.keep_partial()
+        };
+        match kept {
+            Ok(p) => partial_output = p.map(|p| p.display().to_string()),
+            // stdout's reader went away (`| head`) while the run stopped.
+            Err(e) if is_broken_pipe(&e) => {}
+            Err(e) => {
+                output_error.get_or_insert(e);
+            }
+        }
+        if let Err(e) = written.failed.keep_partial() {
+            output_error.get_or_insert(e);
+        }
     }
 
-    let exit = if complete {
+    let exit = if output_error.is_some() {
+        Exit::OutputError
+    } else if complete {
         if state.failed > 0 {
             Exit::SomeFailed
         } else {
@@ -555,11 +562,11 @@ fn finish(
     };
     let (status, stopped_because) = match (complete, stop) {
         (true, _) => ("complete", None),
+        (false, _) if output_error.is_some() => ("stopped", Some("OutputError".into())),
         (false, Some(StopCause::Api(r))) => ("stopped", Some(format!("{r:?}"))),
         (false, Some(StopCause::Signal(s))) => ("interrupted", Some(format!("{s:?}"))),
         (false, Some(StopCause::OutputClosed)) => ("stopped", Some("OutputClosed".into())),
         (false, Some(StopCause::Output)) => ("stopped", Some("OutputError".into())),
-        (false, None) if output_error.is_some() => ("stopped", Some("OutputError".into())),
         (false, None) => ("stopped", Some("Internal".into())),
     };
     let customers = Customers {
@@ -610,6 +617,14 @@ fn finish(
         result.map_err(RunError::Output)?;
     }
     Ok(Report { summary, exit })
+}
+
+/// Whether an output error is stdout's reader going away.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn to_snake(s: &str) -> String {

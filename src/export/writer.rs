@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::{Ctx, Outcome, StopCause};
+use super::{Ctx, Failure, FailureKind, Outcome, StopCause};
+use crate::api::StopReason;
 use crate::cli::Compression;
 use crate::journal::{Checkpoint, Journal};
 use crate::output::failed::FailedFile;
@@ -47,10 +48,20 @@ pub struct Written {
     pub journal: Option<Journal>,
     /// Counters, cumulative over resumes; `next` = customers committed.
     pub state: Checkpoint,
-    /// Customers written, from the first: the prefix in the output.
+    /// Customers taken in input order, from the first (committed ones and
+    /// the held streak below).
     pub next: usize,
+    /// The trailing run of customers that failed on transient faults, not
+    /// committed yet: if the run ends with the platform-down verdict they
+    /// were victims of the outage, are left not done and are fetched again
+    /// by `--resume`; any other outcome after them, or any other end,
+    /// commits them to the failed file.
+    held: Vec<(usize, Failure)>,
     /// The error that stopped the writing, if any.
     pub error: Option<anyhow::Error>,
+    /// stdout's reader went away (a broken pipe): nothing more can be
+    /// written, and that is not an error.
+    pub reader_gone: bool,
 }
 
 impl Written {
@@ -66,8 +77,18 @@ impl Written {
             failed,
             journal,
             state: start,
+            held: Vec::new(),
             error: None,
+            reader_gone: false,
         }
+    }
+
+    /// Commit the held streak to the failed file.
+    fn release_held(&mut self, ctx: &Ctx) -> anyhow::Result<()> {
+        for (index, failure) in std::mem::take(&mut self.held) {
+            record_failure(ctx, self, index, &failure)?;
+        }
+        Ok(())
     }
 
     /// Record a consistent point in the journal (no-op without one).
@@ -75,12 +96,14 @@ impl Written {
         let Some(journal) = &mut self.journal else {
             return Ok(());
         };
-        if self.state.next == self.next as u64 {
+        // Committed: written, or recorded in the failed file.
+        let committed = (self.next - self.held.len()) as u64;
+        if self.state.next == committed {
             return Ok(());
         }
         self.state.out_bytes = self.sink.checkpoint()?;
         self.state.failed_bytes = self.failed.checkpoint()?;
-        self.state.next = self.next as u64;
+        self.state.next = committed;
         journal.append(&self.state)
     }
 }
@@ -125,6 +148,7 @@ pub fn write_in_order(
                         .downcast_ref::<io::Error>()
                         .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe);
                     if broken_pipe {
+                        w.reader_gone = true;
                         ctx.control.stop(StopCause::OutputClosed, true);
                     } else {
                         ctx.control.stop(StopCause::Output, true);
@@ -142,8 +166,19 @@ pub fn write_in_order(
     }
     // Once the reader of stdout has gone, every flush fails with the same
     // broken pipe: there is nothing left to save.
-    let reader_gone = matches!(ctx.control.reason(), Some(StopCause::OutputClosed));
-    if w.error.is_none() && !reader_gone {
+    if matches!(
+        ctx.control.reason(),
+        Some(StopCause::Api(StopReason::PlatformDown))
+    ) {
+        // The outage's victims: not done, so `--resume` fetches them again.
+        w.next -= w.held.len();
+        w.held.clear();
+    } else if w.error.is_none() {
+        if let Err(e) = w.release_held(&ctx) {
+            w.error = Some(e);
+        }
+    }
+    if w.error.is_none() && !w.reader_gone {
         if let Err(e) = w.checkpoint() {
             w.error = Some(e);
         }
@@ -154,39 +189,73 @@ pub fn write_in_order(
 
 /// Write one customer; `Ok(false)` when it was not done (the run stopped).
 fn write_one(ctx: &Ctx, w: &mut Written, done: Done) -> anyhow::Result<bool> {
-    let id = ctx.ids.get(done.index);
-    let s = &mut w.state;
-    match done.outcome {
+    let Done {
+        index,
+        outcome,
+        permit,
+    } = done;
+    match outcome {
         Outcome::NotDone => return Ok(false),
+        Outcome::Failed(failure) => {
+            let transient = matches!(
+                failure.kind,
+                FailureKind::Transient(_) | FailureKind::RetryAfterTooLong
+            );
+            if transient && w.held.len() < MAX_HELD {
+                w.held.push((index, failure));
+            } else {
+                w.release_held(ctx)?;
+                record_failure(ctx, w, index, &failure)?;
+            }
+        }
         Outcome::Rows { bytes, encoded } => {
+            w.release_held(ctx)?;
             ctx.buffered.fetch_sub(bytes.len() as u64, Relaxed);
             w.sink.write(&bytes)?;
             if w.sink.is_stdout() {
                 w.sink.flush()?;
             }
+            let s = &mut w.state;
             s.ok += 1;
             s.chats += encoded.chats;
             s.rows += encoded.rows;
             ctx.stats.rows.fetch_add(encoded.rows, Relaxed);
+            ctx.stats.done.fetch_add(1, Relaxed);
         }
         Outcome::Empty { chats } => {
-            s.empty += 1;
-            s.chats += chats;
-        }
-        Outcome::Failed(failure) => {
-            tracing::warn!(
-                customer = id,
-                kind = failure.kind.name(),
-                "customer failed: {}",
-                failure.message
-            );
-            w.failed.add(id, &failure.message)?;
-            s.failed += 1;
-            *s.failed_by_kind.entry(failure.kind.name()).or_default() += 1;
-            ctx.stats.failed.fetch_add(1, Relaxed);
+            w.release_held(ctx)?;
+            w.state.empty += 1;
+            w.state.chats += chats;
+            ctx.stats.done.fetch_add(1, Relaxed);
         }
     }
-    ctx.stats.done.fetch_add(1, Relaxed);
-    drop(done.permit);
+    drop(permit);
     Ok(true)
+}
+
+/// Most transiently failed customers held back at once (far above the
+/// platform-down streak, so only a pathological run reaches it).
+const MAX_HELD: usize = 10_000;
+
+/// Commit one failed customer to the failed file and the counters.
+fn record_failure(
+    ctx: &Ctx,
+    w: &mut Written,
+    index: usize,
+    failure: &Failure,
+) -> anyhow::Result<()> {
+    let id = ctx.ids.get(index);
+    tracing::warn!(
+        customer = id,
+        kind = failure.kind.name(),
+        "customer failed: {}",
+        failure.message
+    );
+    w.failed.add(id, &failure.message)?;
+    let s = &mut w.state;
+    s.failed += 1;
+    *s.failed_by_kind.entry(failure.kind.name()).or_default() += 1;
+    ctx.stats.failed.fetch_add(1, Relaxed);
+    ctx.stats.done.fetch_add(1, Relaxed);
+    Ok(())
 }

@@ -28,6 +28,18 @@ impl Sim {
         Sim { sim, _rt: rt }
     }
 
+    /// A simulator on a given address (to bring a platform "back up" on the
+    /// port a run was using).
+    pub fn start_on(addr: std::net::SocketAddr, scenario: Scenario) -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sim = rt.block_on(simulator::start_on(addr, scenario)).unwrap();
+        Sim { sim, _rt: rt }
+    }
+
     /// A healthy simulator accepting [`KEY`].
     pub fn healthy() -> Sim {
         Sim::start(scenario())

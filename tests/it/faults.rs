@@ -77,6 +77,54 @@ fn thirty_percent_faults_give_the_fault_free_output() {
     );
 }
 
+/// The customers that failed because the platform went down are not
+/// written off: the run leaves them not done, and once the platform is back
+/// `--resume` fetches them, so the dump ends complete, with no failed file.
+#[test]
+fn resume_after_platform_down_fetches_the_outage_victims() {
+    let sim = Sim::start(Scenario {
+        down_after: Some(20),
+        ..scenario()
+    });
+    let wd = Workdir::new();
+    let list = ids(300);
+    wd.ids("ids.txt", &list);
+    let args = [
+        "--ids",
+        "ids.txt",
+        "--out",
+        "x.csv",
+        "--retries",
+        "0",
+        // One at a time, so the outage starts at a point of the input
+        // order (with more, a customer sent before the outage may answer
+        // after one that failed in it, which then stays failed).
+        "--concurrency",
+        "1",
+        "--resume",
+        "--summary",
+        "s.json",
+    ];
+    let o = wd.export(&sim, &args);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let s = read_summary(&wd.path("s.json"));
+    assert_eq!(s["stopped_because"], "platform_down");
+    assert_eq!(s["customers"]["failed"], 0, "{s}");
+    let failed_partial = wd.path("x.csv.failed.csv.partial");
+    if failed_partial.exists() {
+        assert!(read_failed(&failed_partial).is_empty());
+    }
+
+    // The platform comes back on the same address.
+    let addr = sim.sim.addr;
+    drop(sim);
+    let sim = Sim::start_on(addr, scenario());
+    let o = wd.export(&sim, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
+    assert!(!wd.path("x.csv.failed.csv").exists());
+}
+
 /// A platform that answers 503 to everything after 30 good answers: the
 /// run stops with exit 3 within a bounded number of requests (the retry
 /// budget), says the platform looks down, and the partial output holds the

@@ -510,3 +510,40 @@ fn ctrl_c_while_reading_ids_from_stdin() {
     assert!(wd.files().is_empty(), "{:?}", wd.files());
     assert_eq!(sim.requests(), 0);
 }
+
+/// SIGTERM, then stdout's reader goes away before the requests in flight
+/// are written (Ctrl-C in a pipeline kills both ends): exit 143 with the
+/// summary, not a broken-pipe error and exit 4.
+#[cfg(unix)]
+#[test]
+fn signal_then_closed_stdout_is_still_a_signal_stop() {
+    use std::io::{BufRead, BufReader};
+    let sim = Sim::start(Scenario {
+        latency: Duration::from_millis(100),
+        ..scenario()
+    });
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(500));
+    let mut child = wd.spawn_export(
+        &sim,
+        &["--ids", "ids.txt", "--out", "-", "--summary", "s.json"],
+    );
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    // The header, then the first customer's rows: requests are in flight.
+    while !line.starts_with("customer_id,") {
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+    }
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    unsafe_kill(child.id(), "TERM");
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 143, "{err}");
+    assert!(!err.to_lowercase().contains("broken pipe"), "{err}");
+    let s = read_summary(&wd.path("s.json"));
+    assert_eq!(s["exit_code"], 143);
+    assert_eq!(s["status"], "interrupted");
+}
