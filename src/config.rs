@@ -162,6 +162,11 @@ pub struct ExportConfig {
     pub log: LogSettings,
 }
 
+/// Bounds of `--rate`, requests per second: slower than one a minute is
+/// a mistake, and the pacing arithmetic stays far from overflow.
+const MIN_RATE: f64 = 1.0 / 60.0;
+const MAX_RATE: f64 = 100_000.0;
+
 /// The `--config` TOML file: the same settings, keys are long flag names.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -224,7 +229,7 @@ impl FileConfig {
             UsageError::invalid(format!(
                 "config file {}{place}: {}",
                 path.display(),
-                e.message().trim_end()
+                hide_quoted(e.message().trim_end())
             ))
         })
     }
@@ -418,9 +423,10 @@ impl ExportConfig {
         }
         let rate = args.rate.or(file.rate);
         if let Some(r) = rate {
-            if !(r.is_finite() && r > 0.0 && r <= 100_000.0) {
+            if !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r)) {
                 return Err(UsageError::invalid(format!(
-                    "--rate must be a number of requests per second above 0, got {r}"
+                    "--rate must be a number of requests per second from {MIN_RATE:.4} \
+                     (one a minute) to {MAX_RATE}, got {r}"
                 )));
             }
         }
@@ -616,15 +622,55 @@ fn parse_base_url(text: &str) -> Result<reqwest::Url, UsageError> {
     Ok(url)
 }
 
+/// Replace every double-quoted value in a parser's message (`invalid
+/// type: string "sk-…", expected usize`) by `"…"`: the value may be a key
+/// pasted into the wrong field. Key names (in backquotes) stay.
+fn hide_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        if i % 2 == 0 {
+            out.push_str("\"…");
+        } else {
+            out.push('"');
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// Whether a missing `--api-key-file` may be named in its error: it has a
+/// directory or a short extension (`key.txt`), which a pasted key has not.
+fn looks_like_a_path(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    text.contains('/')
+        || text.contains('\\')
+        || path.extension().is_some_and(|e| (1..=5).contains(&e.len()))
+}
+
 fn read_key_file(path: &Path) -> Result<ApiKey, UsageError> {
     let text = if path.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
     } else {
         std::fs::read_to_string(path)
     }
-    .map_err(|source| UsageError::Read {
-        path: path.to_path_buf(),
-        source,
+    .map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound && !looks_like_a_path(path) {
+            // Not echoed: a key pasted where its file's path belongs would
+            // land in cron's mail.
+            UsageError::invalid(
+                "--api-key-file: no such file (it takes the path of a file holding the key, \
+                 not the key itself)",
+            )
+        } else {
+            UsageError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
     })?;
     let first = text
         .trim_start_matches('\u{feff}')
@@ -674,6 +720,26 @@ mod tests {
     }
     fn key_env(name: &str) -> Option<String> {
         (name == "YUJU_API_KEY").then(|| "k3y".to_string())
+    }
+
+    #[test]
+    fn only_path_like_key_files_are_named() {
+        assert!(looks_like_a_path(Path::new("key.txt")));
+        assert!(looks_like_a_path(Path::new("/etc/yuju/key")));
+        assert!(!looks_like_a_path(Path::new("sk-LIVE-9f8e7d6c5b")));
+        assert!(!looks_like_a_path(Path::new(
+            "eyJhbGciOi.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+        )));
+    }
+
+    #[test]
+    fn quoted_values_are_hidden_from_parser_messages() {
+        assert_eq!(
+            hide_quoted(r#"invalid type: string "sk-123", expected usize"#),
+            r#"invalid type: string "…", expected usize"#
+        );
+        assert_eq!(hide_quoted("unknown field `x`"), "unknown field `x`");
+        assert_eq!(hide_quoted(r#"a "b"#), r#"a "…"#);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Exit codes and the errors a user sees.
 //!
 //! Every way the process can end maps to one [`ExitCode`]; `main` does the
-//! mapping once, so no other code calls `process::exit`.
+//! mapping once. The one other exit is the signal watcher's, when after a
+//! second Ctrl-C the output still accepts no data (see `export`).
 
 use std::path::PathBuf;
 

@@ -36,7 +36,7 @@ pub struct Fingerprint {
     pub columns: String,
     pub format: String,
     pub compression: String,
-    /// Scheme, host and path of the API (never the key).
+    /// Scheme, host, port and path of the API (never the key).
     pub base_url: String,
     /// Relative `--start`/`--end` expressions (`start="-24h" in UTC`), and
     /// the times they were resolved to, as sent: resuming with the same
@@ -95,9 +95,10 @@ impl Fingerprint {
             base_url: {
                 let u = &config.base_url;
                 format!(
-                    "{}://{}{}",
+                    "{}://{}{}{}",
                     u.scheme(),
                     u.host_str().unwrap_or(""),
+                    u.port().map(|p| format!(":{p}")).unwrap_or_default(),
                     u.path()
                 )
             },

@@ -3,7 +3,6 @@
 //! made and nothing is written.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
 use crate::config::{append_ext, ExportConfig, ResumeMode, Source, Target};
@@ -11,18 +10,10 @@ use crate::error::UsageError;
 use crate::input::read_ids;
 use crate::journal::{self, Fingerprint};
 use crate::lock::OutputLock;
+use crate::output::check_creatable;
 use crate::output::failed::FailedFile;
 
 /// Check that a file could be created at `path` (without leaving one).
-fn check_creatable(path: &Path, what: &str) -> Result<(), UsageError> {
-    let probe = append_ext(path, ".dry-run-probe");
-    std::fs::File::create(&probe).map_err(|e| {
-        UsageError::invalid(format!("cannot write the {what} {}: {e}", path.display()))
-    })?;
-    std::fs::remove_file(&probe).ok();
-    Ok(())
-}
-
 fn duration(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs().max(1))).to_string()
 }

@@ -185,7 +185,8 @@ impl RateLimiter {
             None => accepted,
             Some(rate) => rate.min(accepted.max(rate * DECREASE)) * DECREASE,
         }
-        .max(MIN_RATE);
+        // Never below the floor, nor above a cap set under it.
+        .max(self.cap.map_or(MIN_RATE, |cap| cap.min(MIN_RATE)));
         s.ceiling = Some(s.rate.unwrap_or(accepted));
         s.rate = Some(new);
         s.last_cut = Some(now);
@@ -288,6 +289,15 @@ mod tests {
         let start = Instant::now();
         let times = slots(limiter, 3, 4).await;
         assert_eq!(*times.last().unwrap() - start, Duration::from_secs(6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_never_lifts_the_rate_above_a_cap_below_the_floor() {
+        let limiter = RateLimiter::new(Some(0.05));
+        let t = limiter.acquire().await;
+        limiter.on_throttled(&t);
+        let rate = limiter.current_rate().unwrap();
+        assert!(rate <= 0.05, "{rate}");
     }
 
     #[tokio::test(start_paused = true)]

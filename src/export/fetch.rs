@@ -16,6 +16,9 @@ pub async fn fetch_customer(ctx: &Ctx, index: usize) -> Outcome {
     let id = ctx.ids.get(index);
     let mut retry = 0u32;
     let mut spent = 0u32;
+    // The cause of the retry about to be sent: counted when it is sent, not
+    // when it is decided (a stop during the backoff cancels it).
+    let mut retrying: Option<Cause> = None;
     loop {
         let permit = tokio::select! {
             biased;
@@ -28,6 +31,9 @@ pub async fn fetch_customer(ctx: &Ctx, index: usize) -> Outcome {
             t = ctx.limiter.acquire() => t,
         };
         ctx.stats.requests.fetch_add(1, Relaxed);
+        if let Some(cause) = retrying.take() {
+            ctx.stats.add_retry(cause);
+        }
         let answer = tokio::select! {
             biased;
             _ = ctx.control.abort.cancelled() => return Outcome::NotDone,
@@ -102,7 +108,7 @@ pub async fn fetch_customer(ctx: &Ctx, index: usize) -> Outcome {
                         .decide(retry, cause, retry_after, &ctx.budget, &mut rand::rng());
                 match decision {
                     Decision::Retry(wait) => {
-                        ctx.stats.add_retry(cause);
+                        retrying = Some(cause);
                         spent += ctx.policy.cost(cause);
                         tracing::debug!(
                             customer = id,

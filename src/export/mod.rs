@@ -184,6 +184,9 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         ids = reading => ids.expect("reading IDs does not panic")?,
         signal = shutdown.wait_for(1) => return Err(RunError::Interrupted(signal)),
     };
+    if let Some(summary) = &config.summary {
+        crate::output::check_creatable(summary, "summary")?;
+    }
     if let Some(shard) = config.shard {
         let before = ids.len();
         ids.retain(|id| shard.contains(id));
@@ -478,8 +481,23 @@ fn spawn_signal_watcher(ctx: Arc<Ctx>, mut shutdown: Shutdown) -> tokio::task::J
             _ = tokio::time::sleep(GRACE_PERIOD) => {}
         }
         ctx.control.abort.cancel();
+        // Cancelled requests end at once; only a writer blocked on an
+        // output that accepts no more bytes (a stdout reader that stopped
+        // reading) can still hold the run. Do not wait for it: what is
+        // committed stays committed (the journal is as consistent as after
+        // a kill -9), and the user asked twice.
+        tokio::time::sleep(STUCK_WRITER_WAIT).await;
+        tracing::error!("the output accepts no more data: exiting without waiting for it");
+        let exit = match signal {
+            Signal::Interrupt => Exit::Interrupted,
+            Signal::Terminate => Exit::Terminated,
+        };
+        std::process::exit(exit.code().into());
     })
 }
+
+/// How long the writer may take to finish once requests are cancelled.
+const STUCK_WRITER_WAIT: Duration = Duration::from_secs(3);
 
 fn finish(
     config: &ExportConfig,

@@ -11,8 +11,24 @@ pub mod failed;
 pub mod jsonl;
 pub mod sink;
 
+use std::path::Path;
+
 use crate::api::Envelope;
 use crate::cli::Format;
+use crate::config::append_ext;
+use crate::error::UsageError;
+
+/// Check, before any request, that a file the run writes at its end (the
+/// summary) can be created, by creating and removing a probe beside it: a
+/// typo in its directory must not cost a whole run.
+pub fn check_creatable(path: &Path, what: &str) -> Result<(), UsageError> {
+    let probe = append_ext(path, ".probe");
+    std::fs::File::create(&probe).map_err(|e| {
+        UsageError::invalid(format!("cannot write the {what} {}: {e}", path.display()))
+    })?;
+    std::fs::remove_file(&probe).ok();
+    Ok(())
+}
 
 /// One output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -125,6 +125,45 @@ fn resume_after_platform_down_fetches_the_outage_victims() {
     assert!(!wd.path("x.csv.failed.csv").exists());
 }
 
+/// The summary counts the retries that were sent, not those decided and
+/// then cancelled by the stop during their backoff: its `requests` and
+/// `retries` match what the simulator received.
+#[test]
+fn summary_counts_only_retries_sent() {
+    let sim = Sim::start(Scenario {
+        down_after: Some(0),
+        ..scenario()
+    });
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(200));
+    let o = wd.export(
+        &sim,
+        &[
+            "--ids",
+            "ids.txt",
+            "--out",
+            "x.csv",
+            "--retries",
+            "1",
+            "--retry-base",
+            "300ms",
+            "--retry-cap",
+            "300ms",
+            "--concurrency",
+            "8",
+            "--summary",
+            "s.json",
+        ],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let s = read_summary(&wd.path("s.json"));
+    let per_customer = sim.stats().per_customer();
+    let sent_retries: u64 = per_customer.values().map(|n| n - 1).sum();
+    assert_eq!(s["requests"].as_u64().unwrap(), sim.requests(), "{s}");
+    assert_eq!(s["retries"].as_u64().unwrap(), sent_retries, "{s}");
+    assert_eq!(s["retries_by_cause"]["5xx"].as_u64().unwrap(), sent_retries);
+}
+
 /// A platform that answers 503 to everything after 30 good answers: the
 /// run stops with exit 3 within a bounded number of requests (the retry
 /// budget), says the platform looks down, and the partial output holds the

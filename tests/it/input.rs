@@ -142,6 +142,21 @@ fn bad_settings_exit_2_without_requests() {
             ],
             &["--base-url"],
         ),
+        (
+            &[
+                "--ids",
+                "ids.txt",
+                "--out",
+                "x.csv",
+                "--summary",
+                "no-such-dir/s.json",
+            ],
+            &["summary", "no-such-dir"],
+        ),
+        (
+            &["--ids", "ids.txt", "--out", "x.csv", "--rate", "1e-19"],
+            &["--rate", "one a minute"],
+        ),
         (&["--out", "x.csv"], &["--ids"]),
         (&["--bogus-flag"], &["--bogus-flag"]),
     ];

@@ -269,6 +269,23 @@ fn guards_around_an_interrupted_run() {
     let o = wd.export(&sim, &["--ids", "other.txt", "--out", "x.csv", "--resume"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("customer IDs"), "{}", stderr(&o));
+    // Another service on the same host (another port) is another run.
+    let elsewhere = Sim::healthy();
+    let o = wd.export(
+        &sim,
+        &[
+            "--ids",
+            "ids.txt",
+            "--out",
+            "x.csv",
+            "--resume",
+            "--base-url",
+            &elsewhere.url(),
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("base URL"), "{}", stderr(&o));
+    assert_eq!(elsewhere.requests(), 0);
     assert_eq!(sim.requests(), before, "a refused run made requests");
 
     let o = wd.export(
@@ -455,7 +472,10 @@ fn second_ctrl_c_stops_at_once_and_resume_completes() {
         second.elapsed() < Duration::from_secs(2),
         "the second Ctrl-C did not stop at once"
     );
-    let fast = Sim::healthy();
+    // The same platform, now fast (a resume must talk to the same address).
+    let addr = sim.sim.addr;
+    drop(sim);
+    let fast = Sim::start_on(addr, scenario());
     let o = wd.export(&fast, &args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
@@ -546,4 +566,33 @@ fn signal_then_closed_stdout_is_still_a_signal_stop() {
     let s = read_summary(&wd.path("s.json"));
     assert_eq!(s["exit_code"], 143);
     assert_eq!(s["status"], "interrupted");
+}
+
+/// A second Ctrl-C ends the run even when stdout's reader has stopped
+/// reading (the writer is blocked on a full pipe): exit 130 within seconds.
+#[cfg(unix)]
+#[test]
+fn second_ctrl_c_exits_even_with_a_stuck_stdout() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(3000));
+    let mut child = wd.spawn_export(&sim, &["--ids", "ids.txt", "--out", "-"]);
+    let stdout = child.stdout.take().unwrap(); // never read: the pipe fills
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe_kill(child.id(), "INT");
+    std::thread::sleep(Duration::from_millis(200));
+    unsafe_kill(child.id(), "INT");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            child.kill().unwrap();
+            panic!("still running 15 s after the second Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdout);
+    assert_eq!(status.code(), Some(130));
 }

@@ -92,5 +92,33 @@ fn usage_errors_do_not_echo_a_pasted_key() {
     let err = stderr(&out);
     assert!(err.contains("bad.toml") && err.contains("line 2"), "{err}");
     assert!(!err.contains(KEY), "the key was echoed: {err}");
+
+    // The key given where a value of another type belongs, and where the
+    // key file's path belongs (on the command line and in the file).
+    for toml in [
+        format!("concurrency = \"{KEY}\"\n"),
+        format!("api-key-file = \"{KEY}\"\n"),
+    ] {
+        wd.write("bad.toml", toml);
+        let mut cmd = wd.cmd(&sim);
+        cmd.env_remove("YUJU_API_KEY").args([
+            "export", "--ids", "ids.txt", "--out", "x.csv", "--config", "bad.toml",
+        ]);
+        let out = cmd.output().unwrap();
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(
+            !stderr(&out).contains(KEY),
+            "the key was echoed: {}",
+            stderr(&out)
+        );
+    }
+    let out = wd.export(
+        &sim,
+        &["--ids", "ids.txt", "--out", "x.csv", "--api-key-file", KEY],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--api-key-file"), "{err}");
+    assert!(!err.contains(KEY), "the key was echoed: {err}");
     assert_eq!(sim.requests(), 0);
 }
