@@ -325,3 +325,54 @@ fn completions_and_man_page() {
     );
     assert!(text.contains("yuju\\-export"));
 }
+
+/// The arguments of the shipped Kubernetes CronJob work as written: run
+/// as index 2 of 4 (with `/data` in a temporary directory), the pod
+/// exports its shard into the templated, compressed file.
+#[test]
+fn shipped_cronjob_arguments_run() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/cronjob.yaml"))
+            .unwrap();
+    let mut lines = manifest.lines().skip_while(|l| l.trim() != "args:").skip(1);
+    let mut args = Vec::new();
+    for line in lines.by_ref() {
+        let Some(arg) = line.trim().strip_prefix("- ") else {
+            break;
+        };
+        args.push(arg.to_string());
+    }
+    assert!(args.len() > 5 && args[0] == "export", "{args:?}");
+
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    let data = wd.path("data");
+    std::fs::create_dir_all(data.join("dumps")).unwrap();
+    let list = ids(40);
+    let text: String = list.iter().map(|id| format!("{id}\n")).collect();
+    std::fs::write(data.join("customers.txt"), text).unwrap();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("/data", &data.to_string_lossy()))
+        .collect();
+    let mut cmd = wd.cmd(&sim);
+    cmd.env("JOB_COMPLETION_INDEX", "2").args(&args);
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let names: Vec<String> = std::fs::read_dir(data.join("dumps"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("chats-") && n.ends_with(".2of4.csv.gz")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("summary-") && n.ends_with(".2of4.json")),
+        "{names:?}"
+    );
+}
