@@ -376,6 +376,10 @@ fn micro_per_row(profile: &DataProfile, rows: usize, dir: &Path) -> Duration {
     elapsed / (iterations * rows) as u32
 }
 
+/// Runs of the process, and of the floor, whose median is reported.
+const CPU_REPEATS: usize = 3;
+const FLOOR_REPEATS: usize = 5;
+
 /// 3. CPU-bound: zero latency, large and typical responses.
 fn cpu(b: &mut Bench) {
     for (label, customers, messages, bytes) in
@@ -388,16 +392,28 @@ fn cpu(b: &mut Bench) {
             ..Scenario::default()
         });
         let ids = b.ids(&format!("cpu-{label}.txt"), customers);
-        let (cost, s) = b.export(
-            &sim,
-            &ids,
-            &format!("cpu-{label}.csv"),
-            &["--concurrency", "8"],
-        );
+        // Medians of several runs on both sides: a shared 2-core machine
+        // moves single figures by a third.
+        let mut runs: Vec<(Cost, serde_json::Value)> = (0..CPU_REPEATS)
+            .map(|_| {
+                b.export(
+                    &sim,
+                    &ids,
+                    &format!("cpu-{label}.csv"),
+                    &["--concurrency", "8"],
+                )
+            })
+            .collect();
+        runs.sort_by_key(|(cost, _)| cost.cpu);
+        let (cost, s) = runs.swap_remove(CPU_REPEATS / 2);
         let rows = s["rows"].as_u64().unwrap_or(0).max(1);
         let per_row = cost.cpu / rows as u32;
         let per_req = cost.cpu / customers as u32;
-        let micro = micro_per_row(&profile, messages, b.dir.path());
+        let mut micros: Vec<Duration> = (0..FLOOR_REPEATS)
+            .map(|_| micro_per_row(&profile, messages, b.dir.path()))
+            .collect();
+        micros.sort();
+        let micro = micros[FLOOR_REPEATS / 2];
         let ratio = per_row.as_secs_f64() / micro.as_secs_f64();
         let name =
             format!("cpu-bound {label}: {customers} × {messages} msgs of ~{bytes} B, zero latency");
