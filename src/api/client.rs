@@ -82,7 +82,12 @@ impl ApiClient {
     ///
     /// The body is read chunk by chunk into one buffer sized from
     /// `Content-Length`, so a large answer costs its size once, not twice.
-    pub async fn post(&self, customer_id: &str) -> Result<Vec<u8>, Verdict> {
+    /// Fetch one customer's answer into a buffer from `pool`.
+    pub async fn post(
+        &self,
+        customer_id: &str,
+        pool: &crate::bufpool::BufPool,
+    ) -> Result<Vec<u8>, Verdict> {
         let body = serde_json::to_vec(&self.query.body(customer_id))
             .expect("the request body always serialises");
         let response = self
@@ -98,7 +103,7 @@ impl ApiClient {
         }
         let mut response = response;
         let expected = response.content_length().unwrap_or(0).min(MAX_PREALLOC) as usize;
-        let mut body = Vec::with_capacity(expected);
+        let mut body = pool.take(expected);
         while let Some(chunk) = response.chunk().await.map_err(|e| classify_error(&e))? {
             body.extend_from_slice(&chunk);
         }

@@ -37,7 +37,7 @@ pub async fn fetch_customer(ctx: &Ctx, index: usize) -> Outcome {
         let answer = tokio::select! {
             biased;
             _ = ctx.control.abort.cancelled() => return Outcome::NotDone,
-            a = ctx.client.post(id) => a,
+            a = ctx.client.post(id, &ctx.buffers) => a,
         };
         drop(permit);
 
@@ -48,9 +48,14 @@ pub async fn fetch_customer(ctx: &Ctx, index: usize) -> Outcome {
                     ctx.budget.on_success(spent);
                     ctx.health.on_answer();
                     // Rows take about as many bytes as the JSON they came from.
-                    let mut bytes = Vec::with_capacity(body.len() + body.len() / 4);
+                    let mut bytes = ctx.buffers.take(body.len() + body.len() / 4);
                     let encoded = encode_customer(&*ctx.encoder, id, &envelope, &mut bytes);
+                    drop(envelope);
+                    if let Ok(body) = answer {
+                        ctx.buffers.give(body);
+                    }
                     return if encoded.rows == 0 {
+                        ctx.buffers.give(bytes);
                         Outcome::Empty {
                             chats: encoded.chats,
                         }

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::client::ClientSettings;
 use crate::api::{ApiClient, Cause, StopReason};
+use crate::bufpool::BufPool;
 use crate::config::{ExportConfig, ResumeMode, Target};
 use crate::error::{Exit, RunError, UsageError};
 use crate::input::{read_ids, IdList};
@@ -152,6 +153,8 @@ pub struct Ctx {
     pub buffered: AtomicU64,
     /// Customers dispatched and not yet finished fetching.
     pub in_progress: AtomicU64,
+    /// Buffers for answers and encoded rows, reused.
+    pub buffers: BufPool,
 }
 
 /// The result of a run that got as far as making requests.
@@ -168,6 +171,9 @@ pub struct Report {
 pub fn window_size(concurrency: usize) -> usize {
     (concurrency * 8 + 64).min(16_384)
 }
+
+/// Most bytes of empty buffers kept for reuse.
+const POOL_BYTES: usize = 32 * 1024 * 1024;
 
 /// Encoded bytes that may wait in the reorder buffer before dispatching
 /// pauses: bounds memory when responses are huge.
@@ -269,6 +275,7 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         control: Control::default(),
         buffered: AtomicU64::new(0),
         in_progress: AtomicU64::new(0),
+        buffers: BufPool::new(POOL_BYTES, 4 * config.concurrency + 16),
     });
 
     let window = window_size(config.concurrency);

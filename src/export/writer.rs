@@ -212,6 +212,7 @@ fn write_one(ctx: &Ctx, w: &mut Written, done: Done) -> anyhow::Result<bool> {
             w.release_held(ctx)?;
             ctx.buffered.fetch_sub(bytes.len() as u64, Relaxed);
             w.sink.write(&bytes)?;
+            ctx.buffers.give(bytes);
             if w.sink.is_stdout() {
                 w.sink.flush()?;
             }
