@@ -158,6 +158,9 @@ pub struct ExportConfig {
     /// Asia/Shanghai`), empty when both are absolute or unused: a resumed
     /// run with the same expressions keeps the interrupted run's window.
     pub relative_window: String,
+    /// Whether `--start` and `--end` were relative: only those bounds are
+    /// taken from an interrupted run on resume.
+    pub relative_bounds: (bool, bool),
     /// Log settings.
     pub log: LogSettings,
 }
@@ -220,7 +223,7 @@ impl FileConfig {
             let place = e
                 .span()
                 .map(|span| {
-                    let before = &text[..span.start.min(text.len())];
+                    let before = text.get(..span.start).unwrap_or(&text);
                     let line = before.matches('\n').count() + 1;
                     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
                     format!(", line {line}, column {column}")
@@ -272,6 +275,16 @@ impl ExportConfig {
                 .map(|s| format!("{which}={:?}", s.trim()))
         })
         .collect::<Vec<_>>();
+        let relative_bounds = (
+            args.start
+                .as_deref()
+                .or(file.start.as_deref())
+                .is_some_and(is_relative),
+            args.end
+                .as_deref()
+                .or(file.end.as_deref())
+                .is_some_and(is_relative),
+        );
         let relative_window = if relative_window.is_empty() {
             String::new()
         } else {
@@ -542,6 +555,7 @@ impl ExportConfig {
             csv_formula_guard,
             zone,
             relative_window,
+            relative_bounds,
         })
     }
 
@@ -626,6 +640,19 @@ fn parse_base_url(text: &str) -> Result<reqwest::Url, UsageError> {
 /// type: string "sk-…", expected usize`) by `"…"`: the value may be a key
 /// pasted into the wrong field. Key names (in backquotes) stay.
 fn hide_quoted(message: &str) -> String {
+    // serde names a bad enum value in backquotes: `unknown variant `x`,
+    // expected one of `csv`, `jsonl``; hide that one, keep the choices.
+    let hidden;
+    let message = match message.strip_prefix("unknown variant `") {
+        Some(rest) => {
+            hidden = format!(
+                "unknown variant `…`{}",
+                rest.split_once('`').map_or("", |(_, after)| after)
+            );
+            hidden.as_str()
+        }
+        None => message,
+    };
     let mut out = String::with_capacity(message.len());
     let mut parts = message.split('"');
     if let Some(first) = parts.next() {
@@ -690,7 +717,12 @@ fn pick_duration(
     match (cli, file) {
         (Some(d), _) => Ok(d),
         (None, Some(text)) => parse_duration(text)
-            .map_err(|e| UsageError::invalid(format!("config key {key} = {text:?}: {e}"))),
+            // The value is not echoed (it might be a pasted key).
+            .map_err(|_| {
+                UsageError::invalid(format!(
+                    "config key {key}: not a duration (write it like 30s, 500ms or 2m)"
+                ))
+            }),
         (None, None) => Ok(Duration::from_secs(default_secs)),
     }
 }
@@ -739,6 +771,10 @@ mod tests {
             r#"invalid type: string "…", expected usize"#
         );
         assert_eq!(hide_quoted("unknown field `x`"), "unknown field `x`");
+        assert_eq!(
+            hide_quoted("unknown variant `sk-123`, expected `csv` or `jsonl`"),
+            "unknown variant `…`, expected `csv` or `jsonl`"
+        );
         assert_eq!(hide_quoted(r#"a "b"#), r#"a "…"#);
     }
 

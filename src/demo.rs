@@ -97,6 +97,7 @@ async fn run_inner(args: &DemoArgs) -> anyhow::Result<Exit> {
         csv_formula_guard: false,
         zone: crate::query::Zone::Local,
         relative_window: String::new(),
+        relative_bounds: (false, false),
     };
     eprintln!(
         "demo: a simulator of the API is listening on {} (3% of its answers are faults, retried)",

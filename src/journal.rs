@@ -134,9 +134,16 @@ impl Fingerprint {
         let (Ok(start), Ok(end)) = (then(&journal.start_time), then(&journal.end_time)) else {
             return (config.query.clone(), diffs);
         };
+        // Only the relative bounds are the interrupted run's; a fixed bound
+        // given differently is a different run.
+        let (start_relative, end_relative) = config.relative_bounds;
         let query = Query {
-            start,
-            end,
+            start: if start_relative {
+                start
+            } else {
+                config.query.start
+            },
+            end: if end_relative { end } else { config.query.end },
             ..config.query.clone()
         };
         let kept = Fingerprint::with_query(config, &query, ids);

@@ -103,7 +103,7 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
                         }
                         ResumeMode::Restart => format!("{done}; --restart discards it"),
                         ResumeMode::Resume => {
-                            let (_, diffs) =
+                            let (query, diffs) =
                                 Fingerprint::resume_query(config, &ids, &found.fingerprint);
                             if !diffs.is_empty() {
                                 return Err(UsageError::invalid(format!(
@@ -113,7 +113,16 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
                                     diffs.join("\n  ")
                                 )));
                             }
-                            format!("{done}; --resume continues it")
+                            if query == config.query {
+                                format!("{done}; --resume continues it")
+                            } else {
+                                let kept = query.body("");
+                                format!(
+                                    "{done}; --resume continues it, keeping its window \
+                                     (start_time {:?}, end_time {:?}) instead of the body above",
+                                    kept.start_time, kept.end_time
+                                )
+                            }
                         }
                     }
                 }

@@ -490,11 +490,16 @@ fn spawn_signal_watcher(ctx: Arc<Ctx>, mut shutdown: Shutdown) -> tokio::task::J
         ctx.control.abort.cancel();
         // Cancelled requests end at once; only a writer blocked on an
         // output that accepts no more bytes (a stdout reader that stopped
-        // reading) can still hold the run. Do not wait for it: what is
-        // committed stays committed (the journal is as consistent as after
-        // a kill -9), and the user asked twice.
+        // reading) can still hold the run. After a second signal, do not
+        // wait for it long: what is committed stays committed (the journal
+        // is as consistent as after a kill -9), and the user asked twice.
+        shutdown.wait_for(2).await;
         tokio::time::sleep(STUCK_WRITER_WAIT).await;
-        tracing::error!("the output accepts no more data: exiting without waiting for it");
+        tracing::error!(
+            "the output still takes no data {}s after the second signal: exiting without \
+             the summary (committed work is kept)",
+            STUCK_WRITER_WAIT.as_secs()
+        );
         let exit = match signal {
             Signal::Interrupt => Exit::Interrupted,
             Signal::Terminate => Exit::Terminated,
@@ -527,25 +532,43 @@ fn finish(
         // The failed file first: once the output is in place the run looks
         // done, so nothing that can still fail may come after it but the
         // journal's removal (a stale journal is recognised and discarded).
-        let committed = written.failed.commit().and_then(|f| {
-            written.sink.commit()?;
-            if let Some(journal) = written.journal.take() {
-                journal.remove()?;
-            }
-            Ok(f)
-        });
-        match committed {
-            Ok(f) => {
-                failed_file = f.map(|p| p.display().to_string());
-                if let Target::File(p) = &config.out {
-                    output = Some(p.display().to_string());
-                }
-            }
-            Err(e) if written.reader_gone || is_broken_pipe(&e) => {}
+        match written.failed.commit() {
             Err(e) => {
                 output_error = Some(e);
                 complete = false;
             }
+            Ok(failed) => match written.sink.commit() {
+                Ok(()) => {
+                    failed_file = failed.map(|p| p.display().to_string());
+                    if let Target::File(p) = &config.out {
+                        output = Some(p.display().to_string());
+                    }
+                    if let Some(journal) = written.journal.take() {
+                        if let Err(e) = journal.remove() {
+                            tracing::warn!("{e:#} (the next run discards it as stale)");
+                        }
+                    }
+                }
+                // stdout's reader went away as the run ended.
+                Err(e) if written.reader_gone || is_broken_pipe(&e) => {
+                    failed_file = failed.map(|p| p.display().to_string());
+                }
+                Err(e) => {
+                    // Put the failed file back as the partial one the
+                    // journal describes, so that --resume still fits.
+                    if let Some(path) = &failed {
+                        let _ = std::fs::rename(path, crate::config::append_ext(path, ".partial"));
+                    }
+                    if let Target::File(p) = &config.out {
+                        let partial = crate::config::append_ext(p, ".partial");
+                        if partial.exists() {
+                            partial_output = Some(partial.display().to_string());
+                        }
+                    }
+                    output_error = Some(e);
+                    complete = false;
+                }
+            },
         }
     } else {
         // Keep what can be kept, even after an output error: the summary

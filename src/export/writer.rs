@@ -84,9 +84,15 @@ impl Written {
     }
 
     /// Commit the held streak to the failed file.
+    /// Those not recorded when an error stops it stay held.
     fn release_held(&mut self, ctx: &Ctx) -> anyhow::Result<()> {
-        for (index, failure) in std::mem::take(&mut self.held) {
-            record_failure(ctx, self, index, &failure)?;
+        let mut rest = std::mem::take(&mut self.held).into_iter();
+        while let Some((index, failure)) = rest.next() {
+            if let Err(e) = record_failure(ctx, self, index, &failure) {
+                self.held.push((index, failure));
+                self.held.extend(rest);
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -178,6 +184,10 @@ pub fn write_in_order(
             w.error = Some(e);
         }
     }
+    // Held customers that could not be recorded (the output failed) are not
+    // done: the journal never counted them, and the summary must not either.
+    w.next -= w.held.len();
+    w.held.clear();
     if w.error.is_none() && !w.reader_gone {
         if let Err(e) = w.checkpoint() {
             w.error = Some(e);

@@ -337,6 +337,11 @@ fn resume_keeps_a_relative_window() {
     // Let `now` move on by at least a second (the wire format's unit).
     std::thread::sleep(Duration::from_millis(1100));
 
+    let o = wd.export(&sim, &[&args[..], &["--dry-run"]].concat());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert!(plan.contains("keeping its window"), "{plan}");
+
     let o = wd.export(&sim, &args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
@@ -359,6 +364,20 @@ fn resume_keeps_a_relative_window() {
     let o = wd.export(&sim, &other);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("query"), "{}", stderr(&o));
+
+    // A fixed bound given differently is a different run too, even when
+    // the relative one is the same.
+    let mut fixed = args.to_vec();
+    fixed[3] = "u.csv";
+    fixed[5] = "2026-01-01";
+    let child = wd.spawn_export(&sim, &fixed);
+    std::thread::sleep(Duration::from_millis(400));
+    unsafe_kill(child.id(), "INT");
+    assert_eq!(code(&child.wait_with_output().unwrap()), 130);
+    fixed[5] = "2026-01-02";
+    let o = wd.export(&sim, &fixed);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("2026-01-01"), "{}", stderr(&o));
 }
 
 /// A second run on the same output while the first is alive refuses at

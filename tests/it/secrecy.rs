@@ -98,6 +98,8 @@ fn usage_errors_do_not_echo_a_pasted_key() {
     for toml in [
         format!("concurrency = \"{KEY}\"\n"),
         format!("api-key-file = \"{KEY}\"\n"),
+        format!("format = \"{KEY}\"\n"),
+        format!("timeout = \"{KEY}\"\n"),
     ] {
         wd.write("bad.toml", toml);
         let mut cmd = wd.cmd(&sim);
