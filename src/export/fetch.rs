@@ -5,6 +5,8 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use super::{Ctx, Failure, FailureKind, Outcome, StopCause};
 use crate::api::classify::classify_body;
 use crate::api::{Cause, StopReason, Verdict};
@@ -12,7 +14,10 @@ use crate::output::encode_customer;
 use crate::retry::{Decision, GiveUp};
 
 /// Fetch customer `index` until it succeeds, fails or the run stops.
-pub async fn fetch_customer(ctx: &Ctx, index: usize) -> Outcome {
+/// `first` is the in-flight permit of the first request, taken by the
+/// dispatcher.
+pub async fn fetch_customer(ctx: &Ctx, index: usize, first: OwnedSemaphorePermit) -> Outcome {
+    let mut first = Some(first);
     let id = ctx.ids.get(index);
     let mut retry = 0u32;
     let mut spent = 0u32;
@@ -20,10 +25,15 @@ pub async fn fetch_customer(ctx: &Ctx, index: usize) -> Outcome {
     // when it is decided (a stop during the backoff cancels it).
     let mut retrying: Option<Cause> = None;
     loop {
-        let permit = tokio::select! {
-            biased;
-            _ = ctx.control.drain.cancelled() => return Outcome::NotDone,
-            p = ctx.inflight.acquire() => p.expect("the in-flight semaphore is never closed"),
+        let permit = match first.take() {
+            Some(p) => p,
+            None => tokio::select! {
+                biased;
+                _ = ctx.control.drain.cancelled() => return Outcome::NotDone,
+                p = ctx.inflight.clone().acquire_owned() => {
+                    p.expect("the in-flight semaphore is never closed")
+                }
+            },
         };
         let ticket = tokio::select! {
             biased;

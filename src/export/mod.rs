@@ -146,7 +146,7 @@ pub struct Ctx {
     pub policy: RetryPolicy,
     pub health: Health,
     pub stats: Arc<LiveStats>,
-    pub inflight: Semaphore,
+    pub inflight: Arc<Semaphore>,
     pub encoder: Box<dyn RowEncoder>,
     pub control: Control,
     /// Encoded bytes finished but not yet written.
@@ -270,7 +270,7 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         policy: config.retry.clone(),
         health: Health::default(),
         stats: stats.clone(),
-        inflight: Semaphore::new(config.concurrency),
+        inflight: Arc::new(Semaphore::new(config.concurrency)),
         encoder,
         control: Control::default(),
         buffered: AtomicU64::new(0),
@@ -322,11 +322,21 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         if starved {
             reorder_stall += waiting_since.elapsed();
         }
+        // The first request's in-flight permit is taken here, in input
+        // order, so requests go out in input order (tasks are polled in any
+        // order); retries take theirs in the task.
+        let first = tokio::select! {
+            biased;
+            _ = ctx.control.drain.cancelled() => break,
+            p = ctx.inflight.clone().acquire_owned() => {
+                p.expect("the in-flight semaphore is never closed")
+            }
+        };
         let ctx = ctx.clone();
         let tx = tx.clone();
         ctx.in_progress.fetch_add(1, Relaxed);
         tokio::spawn(async move {
-            let outcome = fetch::fetch_customer(&ctx, index).await;
+            let outcome = fetch::fetch_customer(&ctx, index, first).await;
             ctx.in_progress.fetch_sub(1, Relaxed);
             if let Outcome::Rows { bytes, .. } = &outcome {
                 ctx.buffered.fetch_add(bytes.len() as u64, Relaxed);
