@@ -265,30 +265,21 @@ impl ExportConfig {
             now,
         )?;
         let end = pick_time(args.end.as_deref(), file.end.as_deref(), "--end", zone, now)?;
-        let relative_window = [
+        // Relative bounds, as given: a resume keeps what they resolved to.
+        let specs = [
             ("start", args.start.as_deref().or(file.start.as_deref())),
             ("end", args.end.as_deref().or(file.end.as_deref())),
         ]
-        .iter()
-        .filter_map(|(which, spec)| {
-            spec.filter(|s| is_relative(s))
-                .map(|s| format!("{which}={:?}", s.trim()))
-        })
-        .collect::<Vec<_>>();
-        let relative_bounds = (
-            args.start
-                .as_deref()
-                .or(file.start.as_deref())
-                .is_some_and(is_relative),
-            args.end
-                .as_deref()
-                .or(file.end.as_deref())
-                .is_some_and(is_relative),
-        );
-        let relative_window = if relative_window.is_empty() {
+        .map(|(which, spec)| (which, spec.filter(|s| is_relative(s))));
+        let relative_bounds = (specs[0].1.is_some(), specs[1].1.is_some());
+        let relative: Vec<String> = specs
+            .iter()
+            .filter_map(|(which, spec)| spec.map(|s| format!("{which}={:?}", s.trim())))
+            .collect();
+        let relative_window = if relative.is_empty() {
             String::new()
         } else {
-            format!("{} in {}", relative_window.join(" "), zone.name())
+            format!("{} in {}", relative.join(" "), zone.name())
         };
         let shard = args
             .shard
@@ -615,12 +606,7 @@ fn parse_base_url(text: &str) -> Result<reqwest::Url, UsageError> {
     // or a password. Errors name its scheme, host and port only.
     let url = reqwest::Url::parse(text.trim())
         .map_err(|e| UsageError::invalid(format!("--base-url: not a valid URL ({e})")))?;
-    let shown = format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default()
-    );
+    let shown = crate::api::client::origin(&url);
     let bad = |why: &str| UsageError::invalid(format!("--base-url {shown}: {why}"));
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(bad("the scheme must be http or https"));
@@ -628,6 +614,11 @@ fn parse_base_url(text: &str) -> Result<reqwest::Url, UsageError> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad(
             "give the base address only, without a query or fragment",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "give the address without a user or password (the key goes in YUJU_API_KEY)",
         ));
     }
     if url.cannot_be_a_base() || url.host().is_none() {

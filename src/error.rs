@@ -83,13 +83,21 @@ pub enum RunError {
     Interrupted(crate::shutdown::Signal),
 }
 
+impl From<crate::shutdown::Signal> for Exit {
+    fn from(signal: crate::shutdown::Signal) -> Exit {
+        match signal {
+            crate::shutdown::Signal::Interrupt => Exit::Interrupted,
+            crate::shutdown::Signal::Terminate => Exit::Terminated,
+        }
+    }
+}
+
 impl RunError {
     pub fn exit(&self) -> Exit {
         match self {
             RunError::Usage(_) => Exit::Usage,
             RunError::Output(_) => Exit::OutputError,
-            RunError::Interrupted(crate::shutdown::Signal::Interrupt) => Exit::Interrupted,
-            RunError::Interrupted(crate::shutdown::Signal::Terminate) => Exit::Terminated,
+            RunError::Interrupted(signal) => Exit::from(*signal),
         }
     }
 }

@@ -94,13 +94,7 @@ impl Fingerprint {
             compression: config.compression.name().into(),
             base_url: {
                 let u = &config.base_url;
-                format!(
-                    "{}://{}{}{}",
-                    u.scheme(),
-                    u.host_str().unwrap_or(""),
-                    u.port().map(|p| format!(":{p}")).unwrap_or_default(),
-                    u.path()
-                )
+                format!("{}{}", crate::api::client::origin(u), u.path())
             },
         }
     }

@@ -5,15 +5,14 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::config::{append_ext, ExportConfig, ResumeMode, Source, Target};
+use crate::config::{append_ext, ExportConfig, Source, Target};
 use crate::error::UsageError;
+use crate::export::pending::{self, Pending};
 use crate::input::read_ids;
-use crate::journal::{self, Fingerprint};
+use crate::journal;
 use crate::lock::OutputLock;
 use crate::output::check_creatable;
-use crate::output::failed::FailedFile;
 
-/// Check that a file could be created at `path` (without leaving one).
 fn duration(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs().max(1))).to_string()
 }
@@ -43,8 +42,7 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
     line("customers", customers);
     line("invalid lines", "none".into());
 
-    let mut url = crate::api::client::endpoint_url(&config.base_url, &config.api_key);
-    url.set_query(None);
+    let url = crate::api::client::endpoint(&config.base_url);
     line("request", format!("POST {url}?apiKey=<redacted>"));
     let example = if n > 0 { ids.get(0) } else { "<customer_id>" };
     let body = serde_json::to_string(&config.query.body(example)).expect("the body serialises");
@@ -78,65 +76,25 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
                     append_ext(p, ".partial").display()
                 ),
             );
-            let partial_len = std::fs::metadata(append_ext(p, ".partial")).map_or(0, |m| m.len());
-            let failed_len = FailedFile::partial_len(config.failed.as_deref());
             let jpath = journal::journal_path(p);
-            let partial_exists = append_ext(p, ".partial").exists();
-            // The same verdicts as the real run, so a dry run that passes
-            // means the run will start.
-            let state = match journal::load(&jpath, partial_len, failed_len) {
-                Ok(Some(_)) if !partial_exists => {
-                    "a stale journal whose partial output is gone: removed, a fresh start"
-                        .to_string()
-                }
-                Ok(None) => "no interrupted run: a fresh start".to_string(),
-                Ok(Some(found)) => {
+            let state = match pending::examine(config, p, &ids)? {
+                Pending::Nothing => "no interrupted run: a fresh start".to_string(),
+                Pending::Discarded(what) => format!("{what}: a fresh start"),
+                Pending::Resume { found, query } => {
                     let done = format!(
-                        "an interrupted run is pending ({} of {} customers done)",
+                        "an interrupted run ({} of {} customers done); --resume continues it",
                         found.checkpoint.next, found.total
                     );
-                    match config.resume {
-                        ResumeMode::Refuse => {
-                            return Err(UsageError::invalid(format!(
-                                "{done}: pass --resume to continue it or --restart to discard it"
-                            )))
-                        }
-                        ResumeMode::Restart => format!("{done}; --restart discards it"),
-                        ResumeMode::Resume => {
-                            let (query, diffs) =
-                                Fingerprint::resume_query(config, &ids, &found.fingerprint);
-                            if !diffs.is_empty() {
-                                return Err(UsageError::invalid(format!(
-                                    "{done}, but --resume cannot continue it: it was a \
-                                     different run.\n  {}\nRun it with its original settings, \
-                                     or pass --restart to discard it",
-                                    diffs.join("\n  ")
-                                )));
-                            }
-                            if query == config.query {
-                                format!("{done}; --resume continues it")
-                            } else {
-                                let kept = query.body("");
-                                format!(
-                                    "{done}; --resume continues it, keeping its window \
-                                     (start_time {:?}, end_time {:?}) instead of the body above",
-                                    kept.start_time, kept.end_time
-                                )
-                            }
-                        }
+                    if query == config.query {
+                        done
+                    } else {
+                        let kept = query.body("");
+                        format!(
+                            "{done}, keeping its window (start_time {:?}, end_time {:?}) \
+                             instead of the body above",
+                            kept.start_time, kept.end_time
+                        )
                     }
-                }
-                Err(_) if !partial_exists => {
-                    "a stale journal whose partial output is gone: removed, a fresh start"
-                        .to_string()
-                }
-                Err(e) if config.resume == ResumeMode::Restart => {
-                    format!("damaged ({e:#}); --restart discards it")
-                }
-                Err(e) => {
-                    return Err(UsageError::invalid(format!(
-                        "{e:#}. Pass --restart to discard the interrupted run and start afresh"
-                    )))
                 }
             };
             line("journal", format!("{} — {state}", jpath.display()));

@@ -13,6 +13,7 @@
 
 pub mod fetch;
 pub mod health;
+pub mod pending;
 pub mod writer;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -42,6 +43,7 @@ use crate::shutdown::{Shutdown, Signal};
 use crate::summary::{Customers, LiveStats, Summary};
 
 use health::Health;
+use pending::Pending;
 use writer::{checkpoint_interval, write_in_order, Done, Written};
 
 /// How long in-flight requests may run after the first Ctrl-C / SIGTERM.
@@ -368,10 +370,10 @@ fn open_fresh(
 ) -> Result<(Sink, FailedFile), UsageError> {
     let mut sink = Sink::create(&config.out, config.compression)
         .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    if let Some(path) = &config.failed {
+        crate::output::check_creatable(path, "failed file")?;
+    }
     let failed = FailedFile::new(config.failed.clone());
-    failed
-        .check_writable()
-        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
     let mut header = Vec::new();
     encoder.header(&mut header);
     sink.write(&header)
@@ -390,82 +392,29 @@ fn open_file_output(
 ) -> Result<(Written, Query), UsageError> {
     let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
     let journal_path = journal::journal_path(out);
-    let partial = crate::config::append_ext(out, ".partial");
-    let fingerprint = Fingerprint::of(config, ids);
-    let out_len = std::fs::metadata(&partial).map_or(0, |m| m.len());
-    let failed_len = FailedFile::partial_len(config.failed.as_deref());
-    if !partial.exists() && journal_path.exists() {
-        // The partial file was renamed into place (a run completed, then
-        // stopped before removing its journal) or deleted: nothing to resume.
-        tracing::info!(
-            "removing the stale journal {} (its partial output is gone)",
-            journal_path.display()
-        );
-        std::fs::remove_file(&journal_path).map_err(|e| {
-            UsageError::invalid(format!("cannot remove {}: {e}", journal_path.display()))
-        })?;
-    }
-    let found = match journal::load(&journal_path, out_len, failed_len) {
-        Ok(found) => found,
-        Err(e) if config.resume == ResumeMode::Restart => {
-            tracing::warn!("discarding a damaged journal: {e:#}");
-            None
-        }
-        Err(e) => {
-            return Err(UsageError::invalid(format!(
-                "{e:#}. Pass --restart to discard the interrupted run and start afresh"
-            )))
-        }
-    };
-    if let Some(found) = found {
-        let cp = &found.checkpoint;
-        match config.resume {
-            ResumeMode::Refuse => {
-                return Err(UsageError::invalid(format!(
-                    "an interrupted run of {} is pending: {} of {} customers exported (in {}). \
-                     Pass --resume to continue it, or --restart to discard it",
-                    out.display(),
-                    cp.next,
-                    found.total,
-                    partial.display()
-                )))
-            }
-            ResumeMode::Restart => {
+    match pending::examine(config, out, ids)? {
+        Pending::Resume { found, query } => {
+            let cp = &found.checkpoint;
+            let sink = Sink::resume(out, config.compression, cp.out_bytes).map_err(usage)?;
+            let failed = FailedFile::resume(config.failed.clone(), cp.failed_bytes, cp.failed)
+                .map_err(usage)?;
+            let journal = Journal::resume(&journal_path, &found).map_err(usage)?;
+            if query != config.query {
                 tracing::info!(
-                    "discarding the interrupted run of {} ({} of {} customers exported)",
-                    out.display(),
-                    cp.next,
-                    found.total
+                    "keeping the interrupted run's window ({}): start {:?}, end {:?}",
+                    config.relative_window,
+                    found.fingerprint.start_time,
+                    found.fingerprint.end_time
                 );
             }
-            ResumeMode::Resume => {
-                let (query, diffs) = Fingerprint::resume_query(config, ids, &found.fingerprint);
-                if !diffs.is_empty() {
-                    return Err(UsageError::invalid(format!(
-                        "cannot resume the interrupted run of {}: it was a different run.\n  {}\n\
-                         Run it with its original settings, or pass --restart to discard it",
-                        out.display(),
-                        diffs.join("\n  ")
-                    )));
-                }
-                let sink = Sink::resume(out, config.compression, cp.out_bytes).map_err(usage)?;
-                let failed = FailedFile::resume(config.failed.clone(), cp.failed_bytes, cp.failed)
-                    .map_err(usage)?;
-                let journal = Journal::resume(&journal_path, &found).map_err(usage)?;
-                if query != config.query {
-                    tracing::info!(
-                        "keeping the interrupted run's window ({}): start {:?}, end {:?}",
-                        config.relative_window,
-                        found.fingerprint.start_time,
-                        found.fingerprint.end_time
-                    );
-                }
-                let written = Written::new(sink, failed, Some(journal), cp.clone());
-                return Ok((written, query));
-            }
+            let written = Written::new(sink, failed, Some(journal), cp.clone());
+            return Ok((written, query));
         }
-    } else if config.resume == ResumeMode::Resume {
-        tracing::info!("nothing to resume for {}: starting afresh", out.display());
+        Pending::Discarded(what) => tracing::info!("{what}: starting afresh"),
+        Pending::Nothing if config.resume == ResumeMode::Resume => {
+            tracing::info!("nothing to resume for {}: starting afresh", out.display());
+        }
+        Pending::Nothing => {}
     }
 
     let (mut sink, failed) = open_fresh(config, encoder)?;
@@ -475,6 +424,7 @@ fn open_file_output(
             .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?,
         ..Checkpoint::default()
     };
+    let fingerprint = Fingerprint::of(config, ids);
     let journal =
         Journal::create(&journal_path, &fingerprint, ids.len() as u64, &first).map_err(usage)?;
     Ok((
@@ -510,11 +460,7 @@ fn spawn_signal_watcher(ctx: Arc<Ctx>, mut shutdown: Shutdown) -> tokio::task::J
              the summary (committed work is kept)",
             STUCK_WRITER_WAIT.as_secs()
         );
-        let exit = match signal {
-            Signal::Interrupt => Exit::Interrupted,
-            Signal::Terminate => Exit::Terminated,
-        };
-        std::process::exit(exit.code().into());
+        std::process::exit(Exit::from(signal).code().into());
     })
 }
 
@@ -612,8 +558,7 @@ fn finish(
     } else {
         match stop {
             Some(StopCause::Api(_)) => Exit::StoppedByApi,
-            Some(StopCause::Signal(Signal::Interrupt)) => Exit::Interrupted,
-            Some(StopCause::Signal(Signal::Terminate)) => Exit::Terminated,
+            Some(StopCause::Signal(signal)) => Exit::from(signal),
             Some(StopCause::OutputClosed) => Exit::Success,
             Some(StopCause::Output) | None => Exit::OutputError,
         }
@@ -678,7 +623,7 @@ fn finish(
 }
 
 /// Whether an output error is stdout's reader going away.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)

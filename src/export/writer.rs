@@ -7,7 +7,6 @@
 //! async workers.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -150,10 +149,7 @@ pub fn write_in_order(
                     break;
                 }
                 Err(e) => {
-                    let broken_pipe = e
-                        .downcast_ref::<io::Error>()
-                        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe);
-                    if broken_pipe {
+                    if super::is_broken_pipe(&e) {
                         w.reader_gone = true;
                         ctx.control.stop(StopCause::OutputClosed, true);
                     } else {

@@ -70,17 +70,6 @@ impl FailedFile {
             .map_or(0, |m| m.len())
     }
 
-    /// Check early that the failed file's directory is writable.
-    pub fn check_writable(&self) -> anyhow::Result<()> {
-        if let (Some(path), None) = (&self.path, &self.writer) {
-            let probe = append_ext(path, ".probe");
-            File::create(&probe)
-                .with_context(|| format!("cannot create the failed file {}", path.display()))?;
-            std::fs::remove_file(&probe).ok();
-        }
-        Ok(())
-    }
-
     /// Record one failed customer.
     pub fn add(&mut self, customer_id: &str, error: &str) -> anyhow::Result<()> {
         self.count += 1;

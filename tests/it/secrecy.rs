@@ -81,6 +81,24 @@ fn usage_errors_do_not_echo_a_pasted_key() {
     let err = stderr(&out);
     assert!(err.contains("--base-url"), "{err}");
     assert!(!err.contains(KEY), "the key was echoed: {err}");
+    let with_password = sim.url().replace("http://", &format!("http://user:{KEY}@"));
+    let out = wd.export(
+        &sim,
+        &[
+            "--ids",
+            "ids.txt",
+            "--out",
+            "x.csv",
+            "--base-url",
+            &with_password,
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains(KEY),
+        "the password was echoed: {}",
+        stderr(&out)
+    );
 
     // `api_key` is not a config key, and the line is not valid TOML either.
     wd.write("bad.toml", format!("concurrency = 4\napi_key = {KEY}\n"));
