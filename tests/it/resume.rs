@@ -12,6 +12,17 @@ use yuju_export::journal;
 use yuju_export::simulator::data::SplitMix;
 use yuju_export::simulator::Scenario;
 
+/// Start `export` with `args`, let it run for `after`, press Ctrl-C, and
+/// check that it stops with exit 130.
+#[cfg(unix)]
+fn interrupt_after(wd: &Workdir, sim: &Sim, args: &[&str], after: Duration) {
+    let child = wd.spawn_export(sim, args);
+    std::thread::sleep(after);
+    unsafe_kill(child.id(), "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{}", stderr(&out));
+}
+
 fn slow_sim() -> Sim {
     Sim::start(Scenario {
         latency: Duration::from_millis(15),
@@ -190,13 +201,12 @@ fn guards_around_an_interrupted_run() {
     let wd = Workdir::new();
     wd.ids("ids.txt", &list);
     let sim = slow_sim();
-    let child = wd.spawn_export(
+    interrupt_after(
+        &wd,
         &sim,
         &["--ids", "ids.txt", "--out", "x.csv", "--concurrency", "2"],
+        Duration::from_millis(400),
     );
-    std::thread::sleep(Duration::from_millis(400));
-    unsafe_kill(child.id(), "INT");
-    assert_eq!(code(&child.wait_with_output().unwrap()), 130);
     let before = sim.requests();
 
     let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv"]);
@@ -329,10 +339,7 @@ fn resume_keeps_a_relative_window() {
         "2",
         "--resume",
     ];
-    let child = wd.spawn_export(&sim, &args);
-    std::thread::sleep(Duration::from_millis(400));
-    unsafe_kill(child.id(), "INT");
-    assert_eq!(code(&child.wait_with_output().unwrap()), 130);
+    interrupt_after(&wd, &sim, &args, Duration::from_millis(400));
     assert!(sim.requests() > 0);
     // Let `now` move on by at least a second (the wire format's unit).
     std::thread::sleep(Duration::from_millis(1100));
@@ -356,10 +363,7 @@ fn resume_keeps_a_relative_window() {
     // A changed expression is a different run.
     let mut other = args.to_vec();
     other[3] = "v.csv";
-    let child = wd.spawn_export(&sim, &other);
-    std::thread::sleep(Duration::from_millis(400));
-    unsafe_kill(child.id(), "INT");
-    assert_eq!(code(&child.wait_with_output().unwrap()), 130);
+    interrupt_after(&wd, &sim, &other, Duration::from_millis(400));
     other[5] = "-2h";
     let o = wd.export(&sim, &other);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
@@ -370,10 +374,7 @@ fn resume_keeps_a_relative_window() {
     let mut fixed = args.to_vec();
     fixed[3] = "u.csv";
     fixed[5] = "2026-01-01";
-    let child = wd.spawn_export(&sim, &fixed);
-    std::thread::sleep(Duration::from_millis(400));
-    unsafe_kill(child.id(), "INT");
-    assert_eq!(code(&child.wait_with_output().unwrap()), 130);
+    interrupt_after(&wd, &sim, &fixed, Duration::from_millis(400));
     fixed[5] = "2026-01-02";
     let o = wd.export(&sim, &fixed);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
