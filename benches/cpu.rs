@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use yuju_export::api::classify::classify_body;
-use yuju_export::cli::Format;
+use yuju_export::output::Format;
 use yuju_export::output::{encode_customer, encoder, Column};
 use yuju_export::simulator::data::{success_body, DataProfile};
 

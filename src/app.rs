@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::cli::{Cli, Command, MockArgs};
 use crate::config::ExportConfig;
-use crate::error::Exit;
-use crate::export::{self, Report};
+use crate::error::{Exit, RunError};
+use crate::export;
 use crate::shutdown::Shutdown;
 use crate::simulator::{self, Fault, Scenario};
 
@@ -15,7 +15,7 @@ use crate::simulator::{self, Fault, Scenario};
 pub fn main_with(cli: Cli) -> Exit {
     match cli.command {
         Command::Export(args) => {
-            let config = match ExportConfig::from_args(&args, |k| std::env::var(k).ok()) {
+            let config = match ExportConfig::from_options(*args, |k| std::env::var(k).ok()) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("yuju-export: error: {e}");
@@ -43,8 +43,14 @@ pub fn main_with(cli: Cli) -> Exit {
                 };
                 match export::run(config, shutdown).await {
                     Ok(report) => {
-                        explain(&report);
+                        report.explain();
                         report.exit
+                    }
+                    // Found before any request: worded like every other
+                    // usage error, not as a log line.
+                    Err(e @ RunError::Usage(_)) => {
+                        eprintln!("yuju-export: error: {e}");
+                        e.exit()
                     }
                     Err(e) => {
                         tracing::error!("{e}");
@@ -66,12 +72,12 @@ pub fn main_with(cli: Cli) -> Exit {
             runtime().block_on(crate::demo::run(args))
         }
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut cmd = crate::cli::command();
             clap_complete::generate(shell, &mut cmd, "yuju-export", &mut std::io::stdout());
             Exit::Success
         }
         Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
+            let cmd = crate::cli::command();
             match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
                 Ok(()) => Exit::Success,
                 Err(e) => {
@@ -88,46 +94,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("a tokio runtime can be built")
-}
-
-/// Print the summary line and what to do next.
-pub fn explain(report: &Report) {
-    let s = &report.summary;
-    match report.exit {
-        Exit::Success => tracing::info!("{s}"),
-        Exit::SomeFailed => {
-            tracing::warn!("{s}");
-            if let Some(f) = &s.failed_file {
-                tracing::warn!(
-                    "{} customer(s) failed; they are listed in {f} (pass it as --ids to retry them)",
-                    s.customers.failed
-                );
-            } else {
-                tracing::warn!(
-                    "{} customer(s) failed (no failed file: pass --failed PATH)",
-                    s.customers.failed
-                );
-            }
-        }
-        _ => {
-            tracing::warn!("{s}");
-            let kept = s
-                .partial_output
-                .as_deref()
-                .map(|p| format!("; the rows fetched so far are kept in {p}"))
-                .unwrap_or_default();
-            let next = if s.resumable {
-                "Run the same command with --resume to continue where it stopped"
-            } else {
-                "Run the same command again to export them all"
-            };
-            tracing::warn!(
-                "the run did not finish: {} of {} customers exported{kept}. {next}",
-                s.customers.total - s.customers.not_done,
-                s.customers.total
-            );
-        }
-    }
 }
 
 async fn mock(args: MockArgs) -> Exit {

@@ -3,15 +3,13 @@
 //! progress bar, the retries and the summary without a key or a network.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{DemoArgs, Format};
-use crate::config::{ApiKey, ExportConfig, LogSettings, Source, Target};
+use crate::cli::DemoArgs;
+use crate::config::ExportConfig;
 use crate::error::Exit;
-use crate::output::Column;
-use crate::query::Query;
-use crate::retry::RetryPolicy;
+use crate::options::{ExportOptions, HumanDuration};
 use crate::shutdown::Shutdown;
 use crate::simulator::{self, data::SplitMix, Fault, Scenario, EXAMPLE_CUSTOMER};
 
@@ -66,45 +64,29 @@ async fn run_inner(args: &DemoArgs) -> anyhow::Result<Exit> {
     std::fs::write(&ids_path, text)?;
     let out = args.dir.join("chats.csv");
 
-    let config = ExportConfig {
-        ids: Source::File(ids_path.clone()),
-        out: Target::File(out.clone()),
-        format: Format::Csv,
-        compression: crate::cli::Compression::None,
-        resume: crate::config::ResumeMode::Restart,
-        base_url: sim.base_url().parse()?,
-        api_key: ApiKey::new(key)?,
-        concurrency: 16,
-        timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(5),
-        rate: None,
-        retry: RetryPolicy {
-            base: Duration::from_millis(200),
-            ..RetryPolicy::default()
-        },
-        query: Query {
-            days: Some(30),
-            ..Query::default()
-        },
-        columns: Column::ALL.to_vec(),
-        failed: Some(crate::config::append_ext(&out, ".failed.csv")),
-        summary: None,
-        progress: args.progress,
-        log: LogSettings::default(),
-        shard: None,
-        dry_run: false,
-        csv_bom: false,
-        csv_formula_guard: false,
-        zone: crate::query::Zone::Local,
-        relative_window: String::new(),
-        relative_bounds: (false, false),
+    // The demo's settings go through the same layering and checks as a
+    // real run's; only what differs from the defaults is named.
+    let options = ExportOptions {
+        ids: Some(ids_path.clone()),
+        out: Some(out.clone()),
+        restart: true,
+        base_url: Some(sim.base_url()),
+        concurrency: Some(16),
+        timeout: Some(HumanDuration(Duration::from_secs(10))),
+        connect_timeout: Some(HumanDuration(Duration::from_secs(5))),
+        retry_base: Some(HumanDuration(Duration::from_millis(200))),
+        progress: Some(args.progress),
+        ..ExportOptions::default()
     };
+    let config = ExportConfig::from_options(options, |name| {
+        (name == "YUJU_API_KEY").then(|| key.clone())
+    })?;
     eprintln!(
         "demo: a simulator of the API is listening on {} (3% of its answers are faults, retried)",
         sim.base_url()
     );
     let report = crate::export::run(config, Shutdown::from_signals()?).await?;
-    crate::app::explain(&report);
+    report.explain();
     if report.exit == Exit::Success {
         eprintln!("\n{}", next_steps(&out, &ids_path, report.summary.rows));
     }
@@ -115,9 +97,30 @@ fn next_steps(out: &Path, ids: &Path, rows: u64) -> String {
     format!(
         "Wrote {rows} rows to {out}. Against the real API:\n\n  \
          export YUJU_API_KEY=<your key>\n  \
-         yuju-export export --ids {ids} --out chats.csv\n\n\
-         (`yuju-export export --help` lists every flag.)",
+         {me} export --ids {ids} --out chats.csv\n\n\
+         (`{me} export --help` lists every flag.)",
         out = out.display(),
         ids = ids.display(),
+        me = command_name(),
     )
+}
+
+/// How to run this binary again: its name when the shell finds this very
+/// binary by it, else its full path (after `cargo run`, it is not on PATH).
+fn command_name() -> String {
+    let me = std::env::current_exe().ok();
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("yuju-export"))
+            .find(|p| p.is_file())
+    });
+    let same = |a: &PathBuf, b: &PathBuf| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    match (me, on_path) {
+        (Some(me), Some(found)) if same(&me, &found) => "yuju-export".to_string(),
+        (Some(me), _) => me.display().to_string(),
+        (None, _) => "yuju-export".to_string(),
+    }
 }

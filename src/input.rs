@@ -6,10 +6,27 @@
 //! with an offset table ([`IdList`]), about 4 bytes of overhead per ID, and
 //! deduplicated by sorting offsets, not by copying every string into a set.
 
+use std::fmt;
 use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::PathBuf;
 
-use crate::config::Source;
 use crate::error::UsageError;
+
+/// Where the customer IDs come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Stdin => f.write_str("<stdin>"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
 
 /// Longest accepted ID, in bytes.
 pub const MAX_ID_LEN: usize = 256;

@@ -18,7 +18,7 @@ use anyhow::Context;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{append_ext, ExportConfig};
+use crate::config::ExportConfig;
 use crate::input::IdList;
 use crate::query::{Query, WIRE_TIME_FORMAT};
 use crate::shard::fnv1a;
@@ -94,7 +94,7 @@ impl Fingerprint {
             compression: config.compression.name().into(),
             base_url: {
                 let u = &config.base_url;
-                format!("{}{}", crate::api::client::origin(u), u.path())
+                format!("{}{}", crate::api::endpoint::origin(u), u.path())
             },
         }
     }
@@ -177,6 +177,24 @@ struct Header {
     total: u64,
 }
 
+/// The customers, chats and rows a run has committed, cumulative over
+/// resumes. Only the writer changes it; the journal keeps it at each
+/// checkpoint, and the summary reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Customers exported with at least one row.
+    pub ok: u64,
+    /// Customers exported with no chats in the window.
+    pub empty: u64,
+    /// Customers in the failed file.
+    pub failed: u64,
+    pub chats: u64,
+    pub rows: u64,
+    /// Failed customers by kind of failure.
+    #[serde(default)]
+    pub failed_by_kind: BTreeMap<String, u64>,
+}
+
 /// A consistent point of the run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -186,13 +204,9 @@ pub struct Checkpoint {
     pub out_bytes: u64,
     /// Length of the partial failed file at this point.
     pub failed_bytes: u64,
-    pub ok: u64,
-    pub empty: u64,
-    pub failed: u64,
-    pub chats: u64,
-    pub rows: u64,
-    #[serde(default)]
-    pub failed_by_kind: BTreeMap<String, u64>,
+    /// What the committed customers held.
+    #[serde(flatten)]
+    pub tally: Tally,
 }
 
 /// A journal read back from disk.
@@ -212,7 +226,7 @@ pub struct Journal {
 
 /// `<out>.journal`.
 pub fn journal_path(out: &Path) -> PathBuf {
-    append_ext(out, ".journal")
+    crate::paths::journal(out)
 }
 
 impl Journal {
@@ -252,7 +266,7 @@ impl Journal {
     /// checkpoints beyond the resume point, which no longer describe the
     /// files once they are cut back.
     pub fn resume(path: &Path, found: &Found) -> anyhow::Result<Journal> {
-        let tmp = append_ext(path, ".tmp");
+        let tmp = crate::paths::temp(path);
         let journal = Journal::create(&tmp, &found.fingerprint, found.total, &found.checkpoint)?;
         std::fs::rename(&tmp, path)
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
@@ -404,7 +418,7 @@ mod tests {
         assert_eq!(found.checkpoint.next, 3);
         assert_eq!(found.fingerprint, fp());
         assert_eq!(found.total, 5);
-        assert!(!append_ext(&path, ".tmp").exists());
+        assert!(!crate::paths::temp(&path).exists());
     }
 
     #[test]

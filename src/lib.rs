@@ -1,7 +1,8 @@
 //! yuju-export: export chat records from the Yuju AI (语聚AI) open API.
 //!
 //! The binary is a thin shell over this library: [`cli`] parses the command
-//! line, [`config`] turns it (plus env and a TOML file) into a validated
+//! line, [`options`] defines and layers the settings (flags, env, a TOML
+//! file, defaults), [`config`] validates them into an
 //! [`config::ExportConfig`], and [`export::run`] performs the job. The
 //! [`simulator`] is a library too, so the `mock` and `demo` commands, the
 //! integration tests and the benchmarks all talk to the same fake platform.
@@ -18,7 +19,9 @@ pub mod input;
 pub mod journal;
 pub mod lock;
 pub mod logging;
+pub mod options;
 pub mod output;
+pub mod paths;
 pub mod plan;
 pub mod progress;
 pub mod query;
@@ -27,5 +30,4 @@ pub mod retry;
 pub mod shard;
 pub mod shutdown;
 pub mod simulator;
-pub mod summary;
 pub mod template;

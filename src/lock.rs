@@ -8,7 +8,6 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
-use crate::config::append_ext;
 use crate::error::UsageError;
 
 /// Held for the life of a run; released on drop (or by the OS on a crash).
@@ -20,7 +19,7 @@ pub struct OutputLock {
 
 /// `<out>.lock`.
 pub fn lock_path(out: &Path) -> PathBuf {
-    append_ext(out, ".lock")
+    crate::paths::lock(out)
 }
 
 impl OutputLock {

@@ -13,8 +13,32 @@ use indicatif::ProgressBar;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
-use crate::config::LogSettings;
+/// Format of the log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Log verbosity on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `-q` = -1, default 0, `-v` 1, `-vv` 2.
+    pub verbosity: i8,
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            verbosity: 0,
+            format: LogFormat::Text,
+        }
+    }
+}
 
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 

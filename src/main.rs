@@ -1,9 +1,8 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use yuju_export::{app, cli::Cli};
+use yuju_export::{app, cli};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     ExitCode::from(app::main_with(cli).code())
 }

@@ -5,13 +5,15 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::config::{append_ext, ExportConfig, Source, Target};
+use crate::config::ExportConfig;
 use crate::error::UsageError;
 use crate::export::pending::{self, Pending};
 use crate::input::read_ids;
+use crate::input::Source;
 use crate::journal;
 use crate::lock::OutputLock;
 use crate::output::check_creatable;
+use crate::output::Target;
 
 fn duration(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs().max(1))).to_string()
@@ -42,7 +44,7 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
     line("customers", customers);
     line("invalid lines", "none".into());
 
-    let url = crate::api::client::endpoint(&config.base_url);
+    let url = crate::api::endpoint::endpoint(&config.base_url);
     line("request", format!("POST {url}?apiKey=<redacted>"));
     let example = if n > 0 { ids.get(0) } else { "<customer_id>" };
     let body = serde_json::to_string(&config.query.body(example)).expect("the body serialises");
@@ -59,7 +61,7 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
             ),
         ),
         Target::File(p) => {
-            check_creatable(&append_ext(p, ".partial"), "output")?;
+            check_creatable(&crate::paths::partial(p), "output")?;
             // Only test an existing lock: a dry run creates no file.
             let _lock = if crate::lock::lock_path(p).exists() {
                 Some(OutputLock::acquire(p)?)
@@ -73,7 +75,7 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
                     p.display(),
                     format!("{:?}", config.format).to_lowercase(),
                     config.compression.name(),
-                    append_ext(p, ".partial").display()
+                    crate::paths::partial(p).display()
                 ),
             );
             let jpath = journal::journal_path(p);

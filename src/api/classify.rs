@@ -83,11 +83,10 @@ impl Cause {
     }
 }
 
-/// The verdict on one answer (or its absence).
+/// The verdict on an answer that is not a success (a success is the
+/// parsed [`Envelope`] itself).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// `Code` 2000: the body holds the chats.
-    Success,
     /// A non-2000 `Code`: this customer fails with `Msg`; not retried.
     Business { code: Option<i64>, msg: String },
     /// An HTTP status that is neither success nor transient; not retried.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 
 use super::classify::{classify_error, classify_status, Verdict};
-use crate::config::{ApiKey, RECORD_PATH};
+use super::endpoint::{endpoint_url, ApiKey};
 use crate::query::Query;
 
 /// Most bytes preallocated from a `Content-Length` header (a lying header
@@ -43,32 +43,6 @@ impl fmt::Debug for ApiClient {
             .field("query", &self.query)
             .finish_non_exhaustive()
     }
-}
-
-/// The endpoint URL under `base`, without the key: safe to show.
-pub fn endpoint(base: &reqwest::Url) -> reqwest::Url {
-    let mut url = base.clone();
-    let path = format!("{}{}", base.path().trim_end_matches('/'), RECORD_PATH);
-    url.set_path(&path);
-    url
-}
-
-/// The endpoint URL with the key in the query string: secret, never shown.
-fn endpoint_url(base: &reqwest::Url, key: &ApiKey) -> reqwest::Url {
-    let mut url = endpoint(base);
-    url.query_pairs_mut().append_pair("apiKey", key.expose());
-    url
-}
-
-/// `scheme://host[:port]` of a URL: what errors and the journal may show of
-/// the API's address (never a path's query, user or password).
-pub fn origin(url: &reqwest::Url) -> String {
-    format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default()
-    )
 }
 
 impl ApiClient {

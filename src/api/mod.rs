@@ -1,11 +1,14 @@
 //! Talking to the platform: the response shape ([`types`]), what each answer
-//! means ([`classify`]) and the HTTP client that keeps the key secret
+//! means ([`classify`]), where requests go and the key they carry
+//! ([`endpoint`]) and the HTTP client that keeps the key secret
 //! ([`client`]).
 
 pub mod classify;
 pub mod client;
+pub mod endpoint;
 pub mod types;
 
 pub use classify::{Cause, StopReason, Verdict};
 pub use client::ApiClient;
+pub use endpoint::ApiKey;
 pub use types::{Chat, Envelope, Message};

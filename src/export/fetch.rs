@@ -1,170 +1,323 @@
-//! One customer's fetch: permit, rate-limiter slot, request, verdict, retry.
+//! One customer's fetch: in-flight permit, rate-limiter slot, request,
+//! verdict, retry. The task encodes the rows itself (so parsing and
+//! encoding use every core) and hands the finished bytes to the writer.
 //!
-//! The task encodes the rows itself (so parsing and encoding use every core)
-//! and hands the finished bytes to the writer.
+//! What an answer teaches the run — the limiter, the retry budget and the
+//! platform's health — is recorded in one place, [`Fetcher::on_answer`].
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{Ctx, Failure, FailureKind, Outcome, StopCause};
+use super::control::Control;
+use super::health::Health;
+use super::outcome::{Failure, FailureKind, Outcome, StopCause};
 use crate::api::classify::classify_body;
-use crate::api::{Cause, StopReason, Verdict};
-use crate::output::encode_customer;
-use crate::retry::{Decision, GiveUp};
+use crate::api::{ApiClient, Cause, StopReason, Verdict};
+use crate::bufpool::BufPool;
+use crate::output::{encode_customer, RowEncoder};
+use crate::ratelimit::{RateLimiter, Ticket};
+use crate::retry::{Decision, GiveUp, RetryBudget, RetryPolicy};
 
-/// Fetch customer `index` until it succeeds, fails or the run stops.
-/// `first` is the in-flight permit of the first request, taken by the
-/// dispatcher.
-pub async fn fetch_customer(ctx: &Ctx, index: usize, first: OwnedSemaphorePermit) -> Outcome {
-    let mut first = Some(first);
-    let id = ctx.ids.get(index);
-    let mut retry = 0u32;
-    let mut spent = 0u32;
-    // The cause of the retry about to be sent: counted when it is sent, not
-    // when it is decided (a stop during the backoff cancels it).
-    let mut retrying: Option<Cause> = None;
-    loop {
-        let permit = match first.take() {
-            Some(p) => p,
-            None => tokio::select! {
-                biased;
-                _ = ctx.control.drain.cancelled() => return Outcome::NotDone,
-                p = ctx.inflight.clone().acquire_owned() => {
-                    p.expect("the in-flight semaphore is never closed")
-                }
-            },
-        };
-        let ticket = tokio::select! {
-            biased;
-            _ = ctx.control.drain.cancelled() => return Outcome::NotDone,
-            t = ctx.limiter.acquire() => t,
-        };
-        ctx.stats.requests.fetch_add(1, Relaxed);
-        if let Some(cause) = retrying.take() {
-            ctx.stats.add_retry(cause);
+/// Requests sent, counted when sent (a stop during a backoff cancels the
+/// retry, which then is not counted).
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    requests: AtomicU64,
+    retries: [AtomicU64; Cause::ALL.len()],
+}
+
+impl RequestStats {
+    fn sent(&self, retry_of: Option<Cause>) {
+        self.requests.fetch_add(1, Relaxed);
+        if let Some(cause) = retry_of {
+            self.retries[cause_index(cause)].fetch_add(1, Relaxed);
         }
-        let answer = tokio::select! {
-            biased;
-            _ = ctx.control.abort.cancelled() => return Outcome::NotDone,
-            a = ctx.client.post(id, &ctx.buffers) => a,
-        };
-        drop(permit);
+    }
 
-        let verdict = match &answer {
-            Ok(body) => match classify_body(body) {
-                Ok(envelope) => {
-                    ctx.limiter.on_success(&ticket);
-                    ctx.budget.on_success(spent);
-                    ctx.health.on_answer();
-                    // Rows take about as many bytes as the JSON they came from.
-                    let mut bytes = ctx.buffers.take(body.len() + body.len() / 4);
-                    let encoded = encode_customer(&*ctx.encoder, id, &envelope, &mut bytes);
-                    drop(envelope);
-                    if let Ok(body) = answer {
-                        ctx.buffers.give(body);
-                    }
-                    return if encoded.rows == 0 {
-                        ctx.buffers.give(bytes);
-                        Outcome::Empty {
-                            chats: encoded.chats,
-                        }
-                    } else {
-                        Outcome::Rows { bytes, encoded }
-                    };
-                }
-                Err(verdict) => verdict,
-            },
-            Err(verdict) => verdict.clone(),
-        };
-        drop(answer);
+    /// HTTP requests sent, first tries and retries.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Relaxed)
+    }
 
-        match verdict {
-            Verdict::Success => unreachable!("classify_body returns success as Ok"),
-            Verdict::Business { code, msg } => {
-                ctx.limiter.on_success(&ticket);
-                ctx.budget.on_success(spent);
-                ctx.health.on_answer();
-                let message = match code {
-                    Some(code) => format!("API Code {code}: {msg}"),
-                    None => format!("API error: {msg}"),
-                };
-                return Outcome::Failed(Failure {
-                    kind: FailureKind::Api,
-                    message,
-                });
-            }
-            Verdict::Rejected { status } => {
-                ctx.limiter.on_success(&ticket);
-                ctx.health.on_answer();
-                return Outcome::Failed(Failure {
-                    kind: FailureKind::Http,
-                    message: format!("HTTP {status}"),
-                });
-            }
-            Verdict::Stop(reason) => {
-                ctx.control.stop(StopCause::Api(reason), true);
+    /// Retries sent after a fault of `cause`.
+    pub fn retries(&self, cause: Cause) -> u64 {
+        self.retries[cause_index(cause)].load(Relaxed)
+    }
+}
+
+fn cause_index(cause: Cause) -> usize {
+    Cause::ALL
+        .iter()
+        .position(|c| *c == cause)
+        .expect("every cause is listed")
+}
+
+/// Everything a fetch task needs, shared by all of them.
+pub struct Fetcher {
+    pub client: ApiClient,
+    pub limiter: RateLimiter,
+    pub policy: RetryPolicy,
+    pub budget: RetryBudget,
+    pub health: Health,
+    /// Requests in flight: `--concurrency` permits.
+    pub inflight: Arc<Semaphore>,
+    pub encoder: Box<dyn RowEncoder>,
+    /// Buffers for answers and encoded rows, reused (the writer gives the
+    /// row buffers back).
+    pub buffers: Arc<BufPool>,
+    pub stats: RequestStats,
+    concurrency: usize,
+}
+
+/// One customer's attempts so far.
+struct Attempts {
+    /// The in-flight permit of the first request, taken by the dispatcher.
+    first: Option<OwnedSemaphorePermit>,
+    /// Retries decided.
+    retry: u32,
+    /// Retry-budget tokens spent on this customer.
+    spent: u32,
+    /// The cause of the retry about to be sent.
+    retrying: Option<Cause>,
+}
+
+impl Fetcher {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: ApiClient,
+        limiter: RateLimiter,
+        policy: RetryPolicy,
+        concurrency: usize,
+        encoder: Box<dyn RowEncoder>,
+        buffers: Arc<BufPool>,
+    ) -> Fetcher {
+        Fetcher {
+            client,
+            limiter,
+            budget: RetryBudget::new(policy.budget),
+            policy,
+            health: Health::default(),
+            inflight: Arc::new(Semaphore::new(concurrency)),
+            encoder,
+            buffers,
+            stats: RequestStats::default(),
+            concurrency,
+        }
+    }
+
+    /// Most requests in flight at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Wait for a request to be allowed in flight.
+    pub async fn permit(&self) -> OwnedSemaphorePermit {
+        self.inflight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the in-flight semaphore is never closed")
+    }
+
+    /// Fetch customer `id` until it succeeds, fails or the run stops.
+    /// `first` is the in-flight permit of the first request.
+    pub async fn fetch(&self, control: &Control, id: &str, first: OwnedSemaphorePermit) -> Outcome {
+        let mut attempts = Attempts {
+            first: Some(first),
+            retry: 0,
+            spent: 0,
+            retrying: None,
+        };
+        loop {
+            let Some((ticket, answer)) = self.attempt(control, id, &mut attempts).await else {
                 return Outcome::NotDone;
-            }
-            Verdict::Transient {
-                cause,
-                detail,
-                retry_after,
-            } => {
-                if cause == Cause::RateLimited {
-                    ctx.limiter.on_throttled(&ticket);
+            };
+            let verdict = match answer.map(|body| self.accept(id, &ticket, attempts.spent, body)) {
+                Ok(Ok(outcome)) => return outcome,
+                Ok(Err(verdict)) | Err(verdict) => verdict,
+            };
+            match verdict {
+                Verdict::Business { code, msg } => {
+                    self.on_answer(&ticket, Some(attempts.spent));
+                    let message = match code {
+                        Some(code) => format!("API Code {code}: {msg}"),
+                        None => format!("API error: {msg}"),
+                    };
+                    return failed(FailureKind::Api, message);
                 }
-                if ctx.control.drain.is_cancelled() {
+                Verdict::Rejected { status } => {
+                    self.on_answer(&ticket, None);
+                    return failed(FailureKind::Http, format!("HTTP {status}"));
+                }
+                Verdict::Stop(reason) => {
+                    control.stop(StopCause::Api(reason), true);
                     return Outcome::NotDone;
                 }
-                retry += 1;
-                let decision =
-                    ctx.policy
-                        .decide(retry, cause, retry_after, &ctx.budget, &mut rand::rng());
-                match decision {
-                    Decision::Retry(wait) => {
-                        retrying = Some(cause);
-                        spent += ctx.policy.cost(cause);
-                        tracing::debug!(
-                            customer = id,
-                            retry,
-                            cause = cause.name(),
-                            wait_ms = wait.as_millis() as u64,
-                            "transient fault, retrying: {detail}"
-                        );
-                        tokio::select! {
-                            biased;
-                            _ = ctx.control.drain.cancelled() => return Outcome::NotDone,
-                            _ = tokio::time::sleep(wait) => {}
-                        }
+                Verdict::Transient {
+                    cause,
+                    detail,
+                    retry_after,
+                } => {
+                    if cause == Cause::RateLimited {
+                        self.limiter.on_throttled(&ticket);
                     }
-                    Decision::GiveUp(GiveUp::BudgetExhausted) => {
-                        ctx.control
-                            .stop(StopCause::Api(StopReason::PlatformDown), false);
-                        return Outcome::NotDone;
-                    }
-                    Decision::GiveUp(why) => {
-                        if ctx.health.on_transient_failure() {
-                            ctx.control
-                                .stop(StopCause::Api(StopReason::PlatformDown), false);
-                        }
-                        let (kind, message) = match why {
-                            GiveUp::RetryAfterTooLong => (
-                                FailureKind::RetryAfterTooLong,
-                                format!(
-                                    "{detail}; the platform asked to wait {}s, over --max-retry-after",
-                                    retry_after.unwrap_or_default().as_secs()
-                                ),
-                            ),
-                            _ => (
-                                FailureKind::Transient(cause),
-                                format!("{detail} (gave up after {} attempts)", retry),
-                            ),
-                        };
-                        return Outcome::Failed(Failure { kind, message });
+                    let fault = Fault {
+                        cause,
+                        detail,
+                        retry_after,
+                    };
+                    if let Some(outcome) = self.after_fault(control, id, &mut attempts, fault).await
+                    {
+                        return outcome;
                     }
                 }
             }
         }
     }
+
+    /// Send one request; `None` when the run stops first.
+    async fn attempt(
+        &self,
+        control: &Control,
+        id: &str,
+        a: &mut Attempts,
+    ) -> Option<(Ticket, Result<Vec<u8>, Verdict>)> {
+        let permit = match a.first.take() {
+            Some(p) => p,
+            None => tokio::select! {
+                biased;
+                _ = control.drain.cancelled() => return None,
+                p = self.permit() => p,
+            },
+        };
+        let ticket = tokio::select! {
+            biased;
+            _ = control.drain.cancelled() => return None,
+            t = self.limiter.acquire() => t,
+        };
+        self.stats.sent(a.retrying.take());
+        let answer = tokio::select! {
+            biased;
+            _ = control.abort.cancelled() => return None,
+            answer = self.client.post(id, &self.buffers) => answer,
+        };
+        drop(permit);
+        Some((ticket, answer))
+    }
+
+    /// Judge a 200 body; a success becomes the customer's rows.
+    fn accept(
+        &self,
+        id: &str,
+        ticket: &Ticket,
+        spent: u32,
+        body: Vec<u8>,
+    ) -> Result<Outcome, Verdict> {
+        let envelope = match classify_body(&body) {
+            Ok(envelope) => envelope,
+            Err(verdict) => {
+                self.buffers.give(body);
+                return Err(verdict);
+            }
+        };
+        self.on_answer(ticket, Some(spent));
+        // Rows take about as many bytes as the JSON they came from.
+        let mut bytes = self.buffers.take(body.len() + body.len() / 4);
+        let encoded = encode_customer(&*self.encoder, id, &envelope, &mut bytes);
+        drop(envelope);
+        self.buffers.give(body);
+        Ok(if encoded.rows == 0 {
+            self.buffers.give(bytes);
+            Outcome::Empty {
+                chats: encoded.chats,
+            }
+        } else {
+            Outcome::Rows { bytes, encoded }
+        })
+    }
+
+    /// The platform answered (anything but a transient fault): the limiter
+    /// counts an accepted request, the platform is up, and the retries of
+    /// an answered customer (`refund`, their cost) go back to the budget.
+    fn on_answer(&self, ticket: &Ticket, refund: Option<u32>) {
+        self.limiter.on_success(ticket);
+        if let Some(spent) = refund {
+            self.budget.on_success(spent);
+        }
+        self.health.on_answer();
+    }
+
+    /// After a transient fault: wait and retry (`None`), or the outcome.
+    async fn after_fault(
+        &self,
+        control: &Control,
+        id: &str,
+        a: &mut Attempts,
+        fault: Fault,
+    ) -> Option<Outcome> {
+        if control.drain.is_cancelled() {
+            return Some(Outcome::NotDone);
+        }
+        a.retry += 1;
+        let decision = self.policy.decide(
+            a.retry,
+            fault.cause,
+            fault.retry_after,
+            &self.budget,
+            &mut rand::rng(),
+        );
+        let why = match decision {
+            Decision::Retry(wait) => {
+                a.retrying = Some(fault.cause);
+                a.spent += self.policy.cost(fault.cause);
+                tracing::debug!(
+                    customer = id,
+                    retry = a.retry,
+                    cause = fault.cause.name(),
+                    wait_ms = wait.as_millis() as u64,
+                    "transient fault, retrying: {}",
+                    fault.detail
+                );
+                return tokio::select! {
+                    biased;
+                    _ = control.drain.cancelled() => Some(Outcome::NotDone),
+                    _ = tokio::time::sleep(wait) => None,
+                };
+            }
+            Decision::GiveUp(why) => why,
+        };
+        if self.health.on_give_up(why) {
+            control.stop(StopCause::Api(StopReason::PlatformDown), false);
+        }
+        Some(match why {
+            // Not this customer's failure: the run stops, and it is
+            // fetched again by --resume.
+            GiveUp::BudgetExhausted => Outcome::NotDone,
+            GiveUp::RetryAfterTooLong => failed(
+                FailureKind::RetryAfterTooLong,
+                format!(
+                    "{}; the platform asked to wait {}s, over --max-retry-after",
+                    fault.detail,
+                    fault.retry_after.unwrap_or_default().as_secs()
+                ),
+            ),
+            GiveUp::RetriesExhausted => failed(
+                FailureKind::Transient(fault.cause),
+                format!("{} (gave up after {} attempts)", fault.detail, a.retry),
+            ),
+        })
+    }
+}
+
+/// A transient fault, as classified.
+struct Fault {
+    cause: Cause,
+    detail: String,
+    retry_after: Option<std::time::Duration>,
+}
+
+fn failed(kind: FailureKind, message: String) -> Outcome {
+    Outcome::Failed(Failure { kind, message })
 }

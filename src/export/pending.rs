@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::config::{append_ext, ExportConfig, ResumeMode};
+use crate::config::{ExportConfig, ResumeMode};
 use crate::error::UsageError;
 use crate::input::IdList;
 use crate::journal::{self, Fingerprint, Found};
@@ -27,7 +27,7 @@ pub enum Pending {
 /// Judge the leftovers of `out`; an error is the run's exit-2 message.
 pub fn examine(config: &ExportConfig, out: &Path, ids: &IdList) -> Result<Pending, UsageError> {
     let journal_path = journal::journal_path(out);
-    let partial = append_ext(out, ".partial");
+    let partial = crate::paths::partial(out);
     if !partial.exists() {
         // Renamed into place (a run completed, then stopped before removing
         // its journal) or deleted: whatever the journal says, nothing to resume.

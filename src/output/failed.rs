@@ -14,39 +14,29 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::sink::sync_dir;
-use crate::config::append_ext;
 
 /// Collects failures of one run.
 pub struct FailedFile {
     path: Option<PathBuf>,
     writer: Option<csv::Writer<File>>,
-    /// Bytes already in `<failed>.partial` from before a resume.
-    resumed_bytes: u64,
-    count: u64,
 }
 
 impl FailedFile {
     /// A fresh failed file; `path` = `None` when none is wanted.
     pub fn new(path: Option<PathBuf>) -> Self {
-        FailedFile {
-            path,
-            writer: None,
-            resumed_bytes: 0,
-            count: 0,
-        }
+        FailedFile { path, writer: None }
     }
 
     /// Continue `<failed>.partial` from `offset` bytes (a resumed run).
-    pub fn resume(path: Option<PathBuf>, offset: u64, count: u64) -> anyhow::Result<Self> {
+    pub fn resume(path: Option<PathBuf>, offset: u64) -> anyhow::Result<Self> {
         let mut f = FailedFile::new(path);
-        f.count = count;
         if offset == 0 {
             return Ok(f);
         }
         let Some(path) = &f.path else {
             return Ok(f);
         };
-        let partial = append_ext(path, ".partial");
+        let partial = crate::paths::partial(path);
         let mut file = OpenOptions::new()
             .write(true)
             .open(&partial)
@@ -58,26 +48,24 @@ impl FailedFile {
                 .has_headers(false)
                 .from_writer(file),
         );
-        f.resumed_bytes = offset;
         Ok(f)
     }
 
     /// Length of `<failed>.partial` when a run starts afresh or resumes
     /// (for checking the journal against it).
     pub fn partial_len(path: Option<&Path>) -> u64 {
-        path.map(|p| append_ext(p, ".partial"))
+        path.map(crate::paths::partial)
             .and_then(|p| std::fs::metadata(p).ok())
             .map_or(0, |m| m.len())
     }
 
     /// Record one failed customer.
     pub fn add(&mut self, customer_id: &str, error: &str) -> anyhow::Result<()> {
-        self.count += 1;
         let Some(path) = &self.path else {
             return Ok(());
         };
         if self.writer.is_none() {
-            let partial = append_ext(path, ".partial");
+            let partial = crate::paths::partial(path);
             let file = File::create(&partial)
                 .with_context(|| format!("cannot create {}", partial.display()))?;
             let mut w = csv::Writer::from_writer(file);
@@ -88,11 +76,6 @@ impl FailedFile {
         w.write_record([customer_id, error])
             .with_context(|| format!("cannot write the failed file for {}", path.display()))?;
         Ok(())
-    }
-
-    /// Failed customers so far (resumed ones included).
-    pub fn count(&self) -> u64 {
-        self.count
     }
 
     /// Flush and fsync; returns the length of `<failed>.partial`.
@@ -113,8 +96,9 @@ impl FailedFile {
         let Some(path) = self.path.clone() else {
             return Ok(None);
         };
-        let partial = append_ext(&path, ".partial");
-        if self.count > 0 && self.writer.is_some() {
+        let partial = crate::paths::partial(&path);
+        // A writer exists once a failure was recorded (now or before a resume).
+        if self.writer.is_some() {
             self.checkpoint()?;
             drop(self.writer.take());
             std::fs::rename(&partial, &path).with_context(|| {

@@ -11,18 +11,57 @@ pub mod failed;
 pub mod jsonl;
 pub mod sink;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::api::Envelope;
-use crate::cli::Format;
-use crate::config::append_ext;
 use crate::error::UsageError;
+
+/// Output format of the rows.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Compression of the output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Plain text.
+    None,
+    /// gzip (one member per checkpoint; any gzip reader reads them all).
+    Gzip,
+    /// Zstandard (one frame per checkpoint).
+    Zstd,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// Where the rows go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Stdout,
+    File(PathBuf),
+}
 
 /// Check, before any request, that a file the run writes at its end (the
 /// summary) can be created, by creating and removing a probe beside it: a
 /// typo in its directory must not cost a whole run.
 pub fn check_creatable(path: &Path, what: &str) -> Result<(), UsageError> {
-    let probe = append_ext(path, ".probe");
+    let probe = crate::paths::probe(path);
     std::fs::File::create(&probe).map_err(|e| {
         UsageError::invalid(format!("cannot write the {what} {}: {e}", path.display()))
     })?;

@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::Compression;
-use crate::config::{append_ext, Target};
+use super::{Compression, Target};
 
 /// Buffer size of the output: few, large write calls.
 const BUFFER: usize = 256 * 1024;
@@ -107,7 +106,7 @@ impl Sink {
         compression: Compression,
         resume_at: Option<u64>,
     ) -> anyhow::Result<Sink> {
-        let partial = append_ext(path, ".partial");
+        let partial = crate::paths::partial(path);
         let mut file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -268,7 +267,7 @@ mod tests {
                 "header\nrow 1\nrow 2\nrow 3\n",
                 "{compression:?}"
             );
-            assert!(!append_ext(&out, ".partial").exists());
+            assert!(!crate::paths::partial(&out).exists());
         }
     }
 }

@@ -1,0 +1,141 @@
+//! Opening a run's files before any request, so a bad path fails at once:
+//! a fresh output with its header, or the interrupted one resumed from its
+//! journal, as `--resume`, `--restart` and what is on disk say (see
+//! [`super::pending`]).
+
+use std::path::Path;
+
+use super::pending::{self, Pending};
+use super::writer::Files;
+use crate::config::{ExportConfig, ResumeMode};
+use crate::error::UsageError;
+use crate::input::IdList;
+use crate::journal::{self, Checkpoint, Fingerprint, Journal};
+use crate::lock::OutputLock;
+use crate::output::failed::FailedFile;
+use crate::output::sink::Sink;
+use crate::output::{RowEncoder, Target};
+use crate::query::Query;
+
+/// A run's open files.
+pub struct Opened {
+    pub files: Files,
+    /// Where the run starts: the journal's last checkpoint, or a fresh one.
+    pub start: Checkpoint,
+    /// The query to send: the interrupted run's, when a resume keeps its
+    /// relative window.
+    pub query: Query,
+    /// Held for the whole run (none for stdout).
+    pub lock: Option<OutputLock>,
+}
+
+/// Open the output, the failed file and the journal of `config`.
+pub fn open(
+    config: &ExportConfig,
+    ids: &IdList,
+    encoder: &dyn RowEncoder,
+) -> Result<Opened, UsageError> {
+    match &config.out {
+        Target::Stdout => {
+            let (sink, failed) = fresh(config, encoder)?;
+            Ok(Opened {
+                files: Files {
+                    sink,
+                    failed,
+                    journal: None,
+                },
+                start: Checkpoint::default(),
+                query: config.query.clone(),
+                lock: None,
+            })
+        }
+        Target::File(out) => {
+            let lock = OutputLock::acquire(out)?;
+            let mut opened = file_output(config, out, ids, encoder)?;
+            opened.lock = Some(lock);
+            Ok(opened)
+        }
+    }
+}
+
+/// Start a fresh output (with its header) and failed file.
+fn fresh(
+    config: &ExportConfig,
+    encoder: &dyn RowEncoder,
+) -> Result<(Sink, FailedFile), UsageError> {
+    let mut sink = Sink::create(&config.out, config.compression)
+        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    if let Some(path) = &config.failed {
+        crate::output::check_creatable(path, "failed file")?;
+    }
+    let failed = FailedFile::new(config.failed.clone());
+    let mut header = Vec::new();
+    encoder.header(&mut header);
+    sink.write(&header)
+        .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?;
+    Ok((sink, failed))
+}
+
+/// Open a file output: fresh, or resumed from its journal.
+fn file_output(
+    config: &ExportConfig,
+    out: &Path,
+    ids: &IdList,
+    encoder: &dyn RowEncoder,
+) -> Result<Opened, UsageError> {
+    let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
+    let journal_path = journal::journal_path(out);
+    match pending::examine(config, out, ids)? {
+        Pending::Resume { found, query } => {
+            let cp = &found.checkpoint;
+            let sink = Sink::resume(out, config.compression, cp.out_bytes).map_err(usage)?;
+            let failed =
+                FailedFile::resume(config.failed.clone(), cp.failed_bytes).map_err(usage)?;
+            let journal = Journal::resume(&journal_path, &found).map_err(usage)?;
+            if query != config.query {
+                tracing::info!(
+                    "keeping the interrupted run's window ({}): start {:?}, end {:?}",
+                    config.relative_window,
+                    found.fingerprint.start_time,
+                    found.fingerprint.end_time
+                );
+            }
+            return Ok(Opened {
+                files: Files {
+                    sink,
+                    failed,
+                    journal: Some(journal),
+                },
+                start: cp.clone(),
+                query,
+                lock: None,
+            });
+        }
+        Pending::Discarded(what) => tracing::info!("{what}: starting afresh"),
+        Pending::Nothing if config.resume == ResumeMode::Resume => {
+            tracing::info!("nothing to resume for {}: starting afresh", out.display());
+        }
+        Pending::Nothing => {}
+    }
+
+    let (mut sink, failed) = fresh(config, encoder)?;
+    let first = Checkpoint {
+        out_bytes: sink
+            .checkpoint()
+            .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?,
+        ..Checkpoint::default()
+    };
+    let fingerprint = Fingerprint::of(config, ids);
+    let journal =
+        Journal::create(&journal_path, &fingerprint, ids.len() as u64, &first).map_err(usage)?;
+    Ok(Opened {
+        files: Files {
+            sink,
+            failed,
+            journal: Some(journal),
+        },
+        start: first,
+        query: config.query.clone(),
+        lock: None,
+    })
+}

@@ -1,0 +1,353 @@
+//! How a run ended: its typed [`Status`], its exit code (one function,
+//! [`exit_for`], decides both), and the [`Summary`] printed as one line,
+//! written as JSON by `--summary`, and explained to the operator.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::fetch::RequestStats;
+use super::outcome::StopCause;
+use crate::api::{Cause, StopReason};
+use crate::error::Exit;
+use crate::shutdown::Signal;
+
+/// How a run ended, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every customer was exported or listed as failed.
+    Complete,
+    /// Stopped early by the API, the output, or an internal error.
+    Stopped,
+    /// Stopped early by a signal.
+    Interrupted,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Complete => "complete",
+            Status::Stopped => "stopped",
+            Status::Interrupted => "interrupted",
+        })
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedBecause {
+    BadKey,
+    QuotaExhausted,
+    PlatformDown,
+    Interrupt,
+    Terminate,
+    /// stdout's reader went away.
+    OutputClosed,
+    /// The output could not be written (exit 4).
+    OutputError,
+    /// The run ended early with no recorded cause (a bug; exit 4).
+    Internal,
+}
+
+/// How the run got to its end, as the end of the run sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    /// Every customer was committed and the files are in place.
+    pub complete: bool,
+    /// Customers in the failed file.
+    pub failed: u64,
+    /// The first cause of a stop, if any.
+    pub stop: Option<StopCause>,
+    /// Writing or committing the output failed.
+    pub output_error: bool,
+}
+
+/// The exit code, status and stop reason of a run that ended so: the one
+/// place the three are decided, so they always agree.
+pub fn exit_for(end: Ending) -> (Exit, Status, Option<StoppedBecause>) {
+    use StoppedBecause as Why;
+    if end.output_error {
+        return (Exit::OutputError, Status::Stopped, Some(Why::OutputError));
+    }
+    if end.complete {
+        let exit = if end.failed > 0 {
+            Exit::SomeFailed
+        } else {
+            Exit::Success
+        };
+        return (exit, Status::Complete, None);
+    }
+    match end.stop {
+        Some(StopCause::Api(reason)) => (
+            Exit::StoppedByApi,
+            Status::Stopped,
+            Some(match reason {
+                StopReason::BadKey => Why::BadKey,
+                StopReason::QuotaExhausted => Why::QuotaExhausted,
+                StopReason::PlatformDown => Why::PlatformDown,
+            }),
+        ),
+        Some(StopCause::Signal(signal)) => (
+            Exit::from(signal),
+            Status::Interrupted,
+            Some(match signal {
+                Signal::Interrupt => Why::Interrupt,
+                Signal::Terminate => Why::Terminate,
+            }),
+        ),
+        Some(StopCause::OutputClosed) => (Exit::Success, Status::Stopped, Some(Why::OutputClosed)),
+        Some(StopCause::Output) => (Exit::OutputError, Status::Stopped, Some(Why::OutputError)),
+        None => (Exit::OutputError, Status::Stopped, Some(Why::Internal)),
+    }
+}
+
+/// Customer counts of a run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Customers {
+    /// Distinct customer IDs in the input.
+    pub total: u64,
+    /// Exported with at least one row.
+    pub ok: u64,
+    /// Exported, but had no chats in the window.
+    pub empty: u64,
+    /// Failed (listed in the failed file).
+    pub failed: u64,
+    /// Input lines dropped as repeats of an earlier ID.
+    pub duplicate: u64,
+    /// Not exported because the run stopped early.
+    pub not_done: u64,
+}
+
+/// What a run did, for people and for machines.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// `complete`, `stopped` or `interrupted`.
+    pub status: Status,
+    /// The process exit code.
+    pub exit_code: u8,
+    /// Why the run stopped early, if it did.
+    pub stopped_because: Option<StoppedBecause>,
+    pub customers: Customers,
+    /// Customers already exported by earlier runs when this one resumed.
+    pub resumed_from: u64,
+    pub chats: u64,
+    pub rows: u64,
+    /// HTTP requests sent, first tries and retries.
+    pub requests: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// Retries by the cause of the fault: 429, 5xx, timeout, connection, bad_body.
+    pub retries_by_cause: BTreeMap<&'static str, u64>,
+    /// Failed customers by kind of failure.
+    pub failed_by_kind: BTreeMap<String, u64>,
+    /// Wall-clock seconds during which requests waited for the rate limiter.
+    pub throttled_secs: f64,
+    /// Time dispatching waited because finished customers could not be
+    /// written yet (an earlier one was still being fetched) while fewer
+    /// than `--concurrency` requests were in flight: the cost of keeping
+    /// input order.
+    pub reorder_stall_secs: f64,
+    /// Requests per second the limiter settled on (null = never limited).
+    pub settled_rate: Option<f64>,
+    pub elapsed_secs: f64,
+    /// The output file (null for stdout or when the run did not complete).
+    pub output: Option<String>,
+    /// The partial output kept by a run that stopped early.
+    pub partial_output: Option<String>,
+    /// The failed file, when written.
+    pub failed_file: Option<String>,
+    /// Whether `--resume` can continue this run.
+    pub resumable: bool,
+    /// The shard exported (`K/N`), if any.
+    pub shard: Option<String>,
+}
+
+impl Summary {
+    /// Write the summary as pretty JSON to `path`.
+    pub fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let json = serde_json::to_vec_pretty(self).expect("the summary serialises");
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the summary {}", path.display()))
+    }
+
+    /// Retries by the name of their cause, every cause listed.
+    pub fn retries_by_cause(stats: &RequestStats) -> BTreeMap<&'static str, u64> {
+        Cause::ALL
+            .iter()
+            .map(|&c| (c.name(), stats.retries(c)))
+            .collect()
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.customers;
+        write!(
+            f,
+            "{}: {} customers ({} ok, {} empty, {} failed, {} duplicate",
+            self.status, c.total, c.ok, c.empty, c.failed, c.duplicate
+        )?;
+        if c.not_done > 0 {
+            write!(f, ", {} not done", c.not_done)?;
+        }
+        write!(
+            f,
+            "), {} chats, {} rows; {} requests, {} retries",
+            self.chats, self.rows, self.requests, self.retries
+        )?;
+        let causes: Vec<String> = self
+            .retries_by_cause
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        if !causes.is_empty() {
+            write!(f, " ({})", causes.join(", "))?;
+        }
+        if self.throttled_secs >= 0.05 {
+            write!(f, "; throttled {:.1}s", self.throttled_secs)?;
+        }
+        if let Some(rate) = self.settled_rate {
+            write!(f, "; rate {rate:.1}/s")?;
+        }
+        write!(f, "; {:.1}s", self.elapsed_secs)
+    }
+}
+
+/// Print the summary line and what to do next.
+pub fn explain(s: &Summary, exit: Exit) {
+    match exit {
+        Exit::Success => tracing::info!("{s}"),
+        Exit::SomeFailed => {
+            tracing::warn!("{s}");
+            if let Some(f) = &s.failed_file {
+                tracing::warn!(
+                    "{} customer(s) failed; they are listed in {f} (pass it as --ids to retry them)",
+                    s.customers.failed
+                );
+            } else {
+                tracing::warn!(
+                    "{} customer(s) failed (no failed file: pass --failed PATH)",
+                    s.customers.failed
+                );
+            }
+        }
+        _ => {
+            tracing::warn!("{s}");
+            let kept = s
+                .partial_output
+                .as_deref()
+                .map(|p| format!("; the rows fetched so far are kept in {p}"))
+                .unwrap_or_default();
+            let next = if s.resumable {
+                "Run the same command with --resume to continue where it stopped"
+            } else {
+                "Run the same command again to export them all"
+            };
+            tracing::warn!(
+                "the run did not finish: {} of {} customers exported{kept}. {next}",
+                s.customers.total - s.customers.not_done,
+                s.customers.total
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(complete: bool, failed: u64, stop: Option<StopCause>, output_error: bool) -> Ending {
+        Ending {
+            complete,
+            failed,
+            stop,
+            output_error,
+        }
+    }
+
+    #[test]
+    fn a_complete_run_exits_by_its_failures() {
+        assert_eq!(
+            exit_for(end(true, 0, None, false)),
+            (Exit::Success, Status::Complete, None)
+        );
+        assert_eq!(
+            exit_for(end(true, 3, None, false)).0,
+            Exit::SomeFailed,
+            "failures that did not stop the run are exit 1"
+        );
+        // A complete run may still have been asked to stop at its very end.
+        let signal = Some(StopCause::Signal(Signal::Interrupt));
+        assert_eq!(exit_for(end(true, 0, signal, false)).1, Status::Complete);
+    }
+
+    #[test]
+    fn a_stopped_run_exits_by_its_first_cause() {
+        let api = Some(StopCause::Api(StopReason::QuotaExhausted));
+        assert_eq!(
+            exit_for(end(false, 0, api, false)),
+            (
+                Exit::StoppedByApi,
+                Status::Stopped,
+                Some(StoppedBecause::QuotaExhausted)
+            )
+        );
+        let term = Some(StopCause::Signal(Signal::Terminate));
+        assert_eq!(
+            exit_for(end(false, 0, term, false)),
+            (
+                Exit::Terminated,
+                Status::Interrupted,
+                Some(StoppedBecause::Terminate)
+            )
+        );
+        assert_eq!(
+            exit_for(end(false, 0, Some(StopCause::OutputClosed), false)).0,
+            Exit::Success,
+            "a reader that went away is not an error"
+        );
+        assert_eq!(
+            exit_for(end(false, 0, None, false)).2,
+            Some(StoppedBecause::Internal)
+        );
+    }
+
+    #[test]
+    fn an_output_error_wins_over_every_other_cause() {
+        for stop in [
+            None,
+            Some(StopCause::Api(StopReason::BadKey)),
+            Some(StopCause::Signal(Signal::Interrupt)),
+        ] {
+            assert_eq!(
+                exit_for(end(false, 5, stop, true)),
+                (
+                    Exit::OutputError,
+                    Status::Stopped,
+                    Some(StoppedBecause::OutputError)
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn status_and_reason_serialise_as_documented() {
+        assert_eq!(
+            serde_json::to_value(Status::Interrupted).unwrap(),
+            "interrupted"
+        );
+        assert_eq!(
+            serde_json::to_value(StoppedBecause::QuotaExhausted).unwrap(),
+            "quota_exhausted"
+        );
+        assert_eq!(
+            serde_json::to_value(StoppedBecause::OutputClosed).unwrap(),
+            "output_closed"
+        );
+    }
+}

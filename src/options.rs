@@ -1,0 +1,596 @@
+//! The settings of `export`, defined once.
+//!
+//! Each setting is one field of [`ExportOptions`]: its doc comment is the
+//! `--help` text, its `#[arg]` the flag, its name (kebab-case) the key of the
+//! `--config` TOML file. The same struct holds every layer — the command
+//! line (with the environment variables clap reads), the file, and
+//! [`ExportOptions::defaults`] — and [`ExportOptions::layered`] merges them
+//! in one pass (command line > environment > file > defaults). The help text
+//! shows the defaults from that same place (see [`crate::cli::command`]).
+//!
+//! Adding a setting means adding its field here, its use, and its check in
+//! [`crate::config`] if it has one; nothing else.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::ValueEnum;
+use serde::Deserialize;
+
+use crate::api::endpoint::DEFAULT_BASE_URL;
+use crate::error::UsageError;
+use crate::logging::LogFormat;
+use crate::output::{Compression, Format};
+use crate::progress::ProgressMode;
+use crate::retry::RetryPolicy;
+
+/// A duration written the human way (`30s`, `500ms`, `2m`), on the command
+/// line and in the file alike. A bad value is never echoed: it may be a key
+/// pasted into the wrong field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl FromStr for HumanDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        humantime::parse_duration(s.trim())
+            .map(HumanDuration)
+            .map_err(|e| format!("{e} (expected a duration such as 30s, 500ms or 2m)"))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("not a duration (write it like 30s, 500ms or 2m)")
+        })?;
+        text.parse().map_err(|_| {
+            serde::de::Error::custom("not a duration (write it like 30s, 500ms or 2m)")
+        })
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// How one field takes part in the layering: whether a layer gives it, how
+/// a higher layer's value covers a lower one's, and how a default is shown.
+trait Layer: Sized {
+    fn is_given(&self) -> bool;
+    fn over(self, lower: Self) -> Self;
+    fn show(&self) -> Option<String>;
+}
+
+impl<T: Show> Layer for Option<T> {
+    fn is_given(&self) -> bool {
+        self.is_some()
+    }
+    fn over(self, lower: Self) -> Self {
+        self.or(lower)
+    }
+    fn show(&self) -> Option<String> {
+        self.as_ref().map(Show::show)
+    }
+}
+
+/// A switch: on in any layer is on.
+impl Layer for bool {
+    fn is_given(&self) -> bool {
+        *self
+    }
+    fn over(self, lower: Self) -> Self {
+        self || lower
+    }
+    fn show(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A count (`-vv`): the highest layer that counts at all wins.
+impl Layer for u8 {
+    fn is_given(&self) -> bool {
+        *self > 0
+    }
+    fn over(self, lower: Self) -> Self {
+        if self > 0 {
+            self
+        } else {
+            lower
+        }
+    }
+    fn show(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A repeatable flag: the highest layer that lists any wins, whole.
+impl<T> Layer for Vec<T> {
+    fn is_given(&self) -> bool {
+        !self.is_empty()
+    }
+    fn over(self, lower: Self) -> Self {
+        if self.is_empty() {
+            lower
+        } else {
+            self
+        }
+    }
+    fn show(&self) -> Option<String> {
+        None
+    }
+}
+
+/// How a default value reads in `--help`.
+trait Show {
+    fn show(&self) -> String;
+}
+
+macro_rules! show_display {
+    ($($t:ty),*) => {$(
+        impl Show for $t {
+            fn show(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+show_display!(String, usize, u32, f64, HumanDuration);
+
+impl Show for PathBuf {
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+macro_rules! show_value_enum {
+    ($($t:ty),*) => {$(
+        impl Show for $t {
+            fn show(&self) -> String {
+                self.to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            }
+        }
+    )*};
+}
+show_value_enum!(Format, Compression, ProgressMode, LogFormat);
+
+/// Defines [`ExportOptions`] and its per-field layering from one list.
+macro_rules! export_options {
+    ($( $(#[$meta:meta])* pub $field:ident : $ty:ty, )*) => {
+        /// Every setting of `export`, as one layer gives it (`None`, `false`
+        /// or empty when that layer does not).
+        #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+        #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+        pub struct ExportOptions {
+            $( $(#[$meta])* pub $field: $ty, )*
+        }
+
+        impl ExportOptions {
+            /// This layer over `lower`, field by field.
+            fn over(self, lower: Self) -> Self {
+                ExportOptions { $( $field: Layer::over(self.$field, lower.$field), )* }
+            }
+
+            /// The settings this layer gives, by field name.
+            fn given(&self) -> Vec<&'static str> {
+                let mut names = Vec::new();
+                $( if Layer::is_given(&self.$field) { names.push(stringify!($field)); } )*
+                names
+            }
+
+            /// Drop one setting from this layer.
+            fn forget(&mut self, name: &str) {
+                match name {
+                    $( stringify!($field) => self.$field = Default::default(), )*
+                    _ => {}
+                }
+            }
+
+            /// The defaults as `--help` shows them, by field name.
+            pub fn shown(&self) -> Vec<(&'static str, String)> {
+                let mut shown = Vec::new();
+                $( if let Some(text) = Layer::show(&self.$field) {
+                    shown.push((stringify!($field), text));
+                } )*
+                shown
+            }
+        }
+    };
+}
+
+export_options! {
+    /// File of customer IDs, one per line (or a CSV with a `customer_id`
+    /// column); `-` reads stdin.
+    #[arg(long, value_name = "PATH")]
+    pub ids: Option<PathBuf>,
+
+    /// Output file; `-` writes stdout. Rows go to `<out>.partial` until the
+    /// run completes.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Output format. Inferred from the --out extension when absent
+    /// (.csv, .jsonl, .ndjson); csv for stdout.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Compress the output. Inferred from the --out extension when absent
+    /// (.gz, .zst); none for other names and for stdout.
+    #[arg(long, value_enum)]
+    pub compress: Option<Compression>,
+
+    /// Continue the interrupted run of the same --out (or start afresh when
+    /// there is none, so a crontab can always pass it).
+    #[arg(long, conflicts_with = "restart")]
+    #[serde(default)]
+    pub resume: bool,
+
+    /// Discard an interrupted run of the same --out and start afresh.
+    #[arg(long)]
+    #[serde(default)]
+    pub restart: bool,
+
+    /// Base URL of the API.
+    #[arg(long, env = "YUJU_BASE_URL", hide_env_values = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Read the API key from the first line of this file (otherwise from
+    /// the YUJU_API_KEY environment variable).
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Most requests in flight at once (1 to 1024).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Retries of one request after a transient fault (at most 100).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// Timeout of one request, e.g. 30s, 500ms, 2m.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<HumanDuration>,
+
+    /// Timeout of establishing one connection.
+    #[arg(long, value_name = "DURATION")]
+    pub connect_timeout: Option<HumanDuration>,
+
+    /// Cap on requests per second (fractions allowed). Without it the tool
+    /// finds the platform's limit by itself from its 429 answers.
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+
+    /// Longest Retry-After the run will wait for; a longer one fails the
+    /// customer instead.
+    #[arg(long, value_name = "DURATION")]
+    pub max_retry_after: Option<HumanDuration>,
+
+    /// First backoff step after a transient fault; retry n waits a random
+    /// time up to base * 2^(n-1).
+    #[arg(long, value_name = "DURATION")]
+    pub retry_base: Option<HumanDuration>,
+
+    /// Longest backoff step.
+    #[arg(long, value_name = "DURATION")]
+    pub retry_cap: Option<HumanDuration>,
+
+    /// Look back this many days [default: 30 when neither --start nor --end is given].
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+
+    /// Start of the time window: YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS", RFC 3339,
+    /// or relative: now, today, yesterday, -7d, -24h (resolved in --tz).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub start: Option<String>,
+
+    /// End of the time window, in the same forms as --start.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub end: Option<String>,
+
+    /// Time zone of relative times, {date} and RFC 3339 conversions: an IANA
+    /// name such as Asia/Shanghai, or "local".
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+
+    /// Export only shard K of N (0 ≤ K < N), a stable hash partition of the
+    /// IDs; "/N" takes K from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Read and check everything, print the plan, make no request.
+    #[arg(long)]
+    #[serde(default)]
+    pub dry_run: bool,
+
+    /// Start a CSV output with a UTF-8 byte order mark, so Excel shows
+    /// Chinese text correctly.
+    #[arg(long)]
+    #[serde(default)]
+    pub csv_bom: bool,
+
+    /// Prefix CSV cells starting with =, +, -, @, tab or CR with a single
+    /// quote, so spreadsheets do not run them as formulas (OWASP advice).
+    #[arg(long)]
+    #[serde(default)]
+    pub csv_formula_guard: bool,
+
+    /// Only chats from this channel (repeatable).
+    #[arg(long, value_name = "S")]
+    #[serde(default)]
+    pub chat_source: Vec<String>,
+
+    /// Only chats answered by this AI assistant (repeatable).
+    #[arg(long, value_name = "R")]
+    #[serde(default)]
+    pub chat_robot: Vec<String>,
+
+    /// Only chats handled by this human agent (repeatable).
+    #[arg(long, value_name = "M")]
+    #[serde(default)]
+    pub seat_member: Vec<String>,
+
+    /// Comma-separated subset and order of
+    /// customer_id,chat_id,seq,sender_type,message_type,content.
+    #[arg(long, value_name = "LIST")]
+    pub columns: Option<String>,
+
+    /// Where to list failed customers [default: <out>.failed.csv; none for
+    /// --out -]. --out, --failed and --summary may hold {date}, {start},
+    /// {end} and {shard}.
+    #[arg(long, value_name = "PATH")]
+    pub failed: Option<PathBuf>,
+
+    /// Write the run summary as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
+
+    /// Progress bar on stderr.
+    #[arg(long, value_enum)]
+    pub progress: Option<ProgressMode>,
+
+    /// More log detail (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    #[serde(default)]
+    pub verbose: u8,
+
+    /// Only warnings and errors; a successful run prints nothing.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub quiet: bool,
+
+    /// Log line format on stderr.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// A TOML file with the same settings (keys are the long flag names).
+    /// Precedence: command line > environment > file > defaults.
+    #[arg(long, value_name = "PATH")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+}
+
+impl ExportOptions {
+    /// The defaults: the bottom layer, and what `--help` shows.
+    pub fn defaults() -> ExportOptions {
+        let retry = RetryPolicy::default();
+        ExportOptions {
+            base_url: Some(DEFAULT_BASE_URL.to_string()),
+            concurrency: Some(8),
+            retries: Some(retry.max_retries),
+            timeout: Some(HumanDuration(Duration::from_secs(30))),
+            connect_timeout: Some(HumanDuration(Duration::from_secs(10))),
+            max_retry_after: Some(HumanDuration(retry.max_retry_after)),
+            retry_base: Some(HumanDuration(retry.base)),
+            retry_cap: Some(HumanDuration(retry.cap)),
+            tz: Some("local".to_string()),
+            progress: Some(ProgressMode::Auto),
+            log_format: Some(LogFormat::Text),
+            ..ExportOptions::default()
+        }
+    }
+
+    /// The settings a run uses: these (the command line, environment
+    /// included) over the `--config` file over the defaults. A setting
+    /// given on a higher layer also hides, on the lower ones, the settings
+    /// it excludes (`--restart` on the command line beats `resume = true`
+    /// in the file; `-v` beats `quiet = true`).
+    pub fn layered(self) -> Result<ExportOptions, UsageError> {
+        let file = match &self.config {
+            Some(path) => load_file(path)?,
+            None => ExportOptions::default(),
+        };
+        Ok(self.cover(file).cover(ExportOptions::defaults()))
+    }
+
+    /// This layer over `lower`, after hiding what this layer excludes.
+    fn cover(self, mut lower: ExportOptions) -> ExportOptions {
+        for name in self.given() {
+            for other in excluded_by(name) {
+                lower.forget(&other);
+            }
+        }
+        self.over(lower)
+    }
+}
+
+/// The settings `name` excludes, as its flags declare (either side).
+fn excluded_by(name: &str) -> Vec<String> {
+    use clap::Args as _;
+    let mut cmd = ExportOptions::augment_args(clap::Command::new("export"));
+    cmd.build();
+    let Some(arg) = cmd.get_arguments().find(|a| a.get_id() == name) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = cmd
+        .get_arg_conflicts_with(arg)
+        .iter()
+        .map(|a| a.get_id().to_string())
+        .collect();
+    for other in cmd.get_arguments() {
+        if cmd
+            .get_arg_conflicts_with(other)
+            .iter()
+            .any(|a| a.get_id() == name)
+        {
+            out.push(other.get_id().to_string());
+        }
+    }
+    out
+}
+
+/// Read and parse a config file; errors name the file, line and column.
+fn load_file(path: &Path) -> Result<ExportOptions, UsageError> {
+    let text = std::fs::read_to_string(path).map_err(|source| UsageError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e: toml::de::Error| {
+        // toml's Display quotes the offending source line, which may be
+        // the one holding a key: name the line and column instead.
+        let place = e
+            .span()
+            .map(|span| {
+                let before = text.get(..span.start).unwrap_or(&text);
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!(", line {line}, column {column}")
+            })
+            .unwrap_or_default();
+        UsageError::invalid(format!(
+            "config file {}{place}: {}",
+            path.display(),
+            hide_quoted(e.message().trim_end())
+        ))
+    })
+}
+
+/// Replace every double-quoted value in a parser's message (`invalid
+/// type: string "sk-…", expected usize`) by `"…"`: the value may be a key
+/// pasted into the wrong field. Key names (in backquotes) stay.
+fn hide_quoted(message: &str) -> String {
+    // serde names a bad enum value in backquotes: `unknown variant `x`,
+    // expected one of `csv`, `jsonl``; hide that one, keep the choices.
+    let hidden;
+    let message = match message.strip_prefix("unknown variant `") {
+        Some(rest) => {
+            hidden = format!(
+                "unknown variant `…`{}",
+                rest.split_once('`').map_or("", |(_, after)| after)
+            );
+            hidden.as_str()
+        }
+        None => message,
+    };
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        if i % 2 == 0 {
+            out.push_str("\"…");
+        } else {
+            out.push('"');
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn quoted_values_are_hidden_from_parser_messages() {
+        assert_eq!(
+            hide_quoted(r#"invalid type: string "sk-123", expected usize"#),
+            r#"invalid type: string "…", expected usize"#
+        );
+        assert_eq!(hide_quoted("unknown field `x`"), "unknown field `x`");
+        assert_eq!(
+            hide_quoted("unknown variant `sk-123`, expected `csv` or `jsonl`"),
+            "unknown variant `…`, expected `csv` or `jsonl`"
+        );
+        assert_eq!(hide_quoted(r#"a "b"#), r#"a "…"#);
+    }
+
+    #[test]
+    fn layers_are_command_line_then_file_then_defaults() {
+        let (_dir, path) = file(
+            "concurrency = 3\nretries = 9\ntimeout = \"5s\"\nchat-source = [\"a\"]\ncsv-bom = true\n",
+        );
+        let cli = ExportOptions {
+            config: Some(path),
+            concurrency: Some(4),
+            ..ExportOptions::default()
+        };
+        let o = cli.layered().unwrap();
+        assert_eq!(o.concurrency, Some(4), "the command line wins");
+        assert_eq!(o.retries, Some(9), "then the file");
+        assert_eq!(o.timeout, Some(HumanDuration(Duration::from_secs(5))));
+        assert_eq!(o.chat_source, vec!["a".to_string()]);
+        assert!(o.csv_bom);
+        assert_eq!(
+            o.connect_timeout,
+            ExportOptions::defaults().connect_timeout,
+            "then the defaults"
+        );
+    }
+
+    #[test]
+    fn a_flag_hides_what_it_excludes_on_lower_layers() {
+        let (_dir, path) = file("resume = true\nquiet = true\n");
+        let cli = ExportOptions {
+            config: Some(path),
+            restart: true,
+            verbose: 1,
+            ..ExportOptions::default()
+        };
+        let o = cli.layered().unwrap();
+        assert!(o.restart && !o.resume);
+        assert!(o.verbose == 1 && !o.quiet);
+    }
+
+    #[test]
+    fn bad_durations_in_the_file_name_the_place_not_the_value() {
+        let (_dir, path) = file("retries = 2\ntimeout = \"sk-LIVE-123\"\n");
+        let cli = ExportOptions {
+            config: Some(path),
+            ..ExportOptions::default()
+        };
+        let err = cli.layered().unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("not a duration"), "{err}");
+        assert!(!err.contains("sk-LIVE"), "{err}");
+    }
+
+    #[test]
+    fn defaults_are_shown_from_the_one_place_they_are_set() {
+        let shown = ExportOptions::defaults().shown();
+        let get = |name: &str| {
+            shown
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(get("concurrency").as_deref(), Some("8"));
+        assert_eq!(get("timeout").as_deref(), Some("30s"));
+        assert_eq!(get("max_retry_after").as_deref(), Some("2m"));
+        assert_eq!(get("progress").as_deref(), Some("auto"));
+        assert_eq!(get("ids"), None);
+    }
+}
