@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::api::endpoint::{parse_base_url, ApiKey};
 use crate::error::UsageError;
 use crate::input::Source;
-use crate::logging::{LogFormat, LogSettings};
+use crate::logging::LogSettings;
 use crate::options::ExportOptions;
 use crate::output::{Column, Compression, Format, Target};
 use crate::progress::ProgressMode;
@@ -106,48 +106,167 @@ impl ExportConfig {
         // file's api-key-file.
         let key_file_flag = given.api_key_file.clone();
         let o = given.layered()?;
-        let defaulted = |name: &str| -> ! { panic!("the setting {name} has a default") };
 
-        let zone = match o.tz.as_deref() {
-            Some(name) => {
-                Zone::parse(name).map_err(|e| UsageError::invalid(format!("--tz: {e}")))?
-            }
-            None => defaulted("tz"),
-        };
-        let now = zone.wall(chrono::Utc::now());
-        let start = pick_time(o.start.as_deref(), "--start", zone, now)?;
-        let end = pick_time(o.end.as_deref(), "--end", zone, now)?;
-        // Relative bounds, as given: a resume keeps what they resolved to.
-        let specs = [("start", o.start.as_deref()), ("end", o.end.as_deref())]
-            .map(|(which, spec)| (which, spec.filter(|s| is_relative(s))));
-        let relative_bounds = (specs[0].1.is_some(), specs[1].1.is_some());
-        let relative: Vec<String> = specs
-            .iter()
-            .filter_map(|(which, spec)| spec.map(|s| format!("{which}={:?}", s.trim())))
-            .collect();
-        let relative_window = if relative.is_empty() {
-            String::new()
-        } else {
-            format!("{} in {}", relative.join(" "), zone.name())
-        };
+        let window = Window::resolve(&o)?;
         let shard = o
             .shard
             .as_deref()
             .map(|s| Shard::parse(s, &env))
             .transpose()?;
         let vars = template::Vars {
-            today: now.date(),
-            start,
-            end,
+            today: window.now.date(),
+            start: window.query.start,
+            end: window.query.end,
             shard,
         };
+        let files = Files::resolve(&o, &vars)?;
+        if files.ids == Source::Stdin && key_file_flag.as_deref() == Some(Path::new("-")) {
+            return Err(UsageError::invalid(
+                "--ids - and --api-key-file - cannot both read stdin",
+            ));
+        }
+        let (format, compression) = output_format(&o, &files.out)?;
+        let resume = resume_mode(&o, &files.out)?;
+        let base_url = parse_base_url(
+            o.base_url
+                .as_deref()
+                .unwrap_or_else(|| defaulted("base_url")),
+        )?;
+        let api_key = api_key(key_file_flag.as_deref(), o.api_key_file.as_deref(), &env)?;
+        let (concurrency, rate) = pace(&o)?;
+        let (timeout, connect_timeout, retry) = timing(&o)?;
+        let columns = match o.columns.as_deref() {
+            Some(list) => Column::parse_list(list).map_err(UsageError::invalid)?,
+            None => Column::ALL.to_vec(),
+        };
+        if (o.csv_bom || o.csv_formula_guard) && format != Format::Csv {
+            return Err(UsageError::invalid(
+                "--csv-bom and --csv-formula-guard apply to CSV output only",
+            ));
+        }
+
+        Ok(ExportConfig {
+            ids: files.ids,
+            out: files.out,
+            format,
+            compression,
+            resume,
+            base_url,
+            api_key,
+            concurrency,
+            timeout,
+            connect_timeout,
+            rate,
+            retry,
+            query: window.query,
+            columns,
+            failed: files.failed,
+            summary: files.summary,
+            progress: o.progress.unwrap_or_else(|| defaulted("progress")),
+            log: LogSettings {
+                verbosity: if o.quiet { -1 } else { o.verbose.min(2) as i8 },
+                format: o.log_format.unwrap_or_else(|| defaulted("log_format")),
+            },
+            shard,
+            dry_run: o.dry_run,
+            csv_bom: o.csv_bom,
+            csv_formula_guard: o.csv_formula_guard,
+            zone: window.zone,
+            relative_window: window.relative,
+            relative_bounds: window.relative_bounds,
+        })
+    }
+
+    /// The partial file rows are written to before the final rename.
+    pub fn partial_path(&self) -> Option<PathBuf> {
+        match &self.out {
+            Target::File(p) => Some(crate::paths::partial(p)),
+            Target::Stdout => None,
+        }
+    }
+}
+
+/// A setting that [`ExportOptions::defaults`] always gives.
+fn defaulted(name: &str) -> ! {
+    panic!("the setting {name} has a default")
+}
+
+/// The time window and filters the API is asked for.
+struct Window {
+    query: Query,
+    zone: Zone,
+    /// Now, on the wall clock of `zone`.
+    now: chrono::NaiveDateTime,
+    /// The relative `--start`/`--end` as given (see the config field).
+    relative: String,
+    relative_bounds: (bool, bool),
+}
+
+impl Window {
+    fn resolve(o: &ExportOptions) -> Result<Window, UsageError> {
+        let name = o.tz.as_deref().unwrap_or_else(|| defaulted("tz"));
+        let zone = Zone::parse(name).map_err(|e| UsageError::invalid(format!("--tz: {e}")))?;
+        let now = zone.wall(chrono::Utc::now());
+        let start = pick_time(o.start.as_deref(), "--start", zone, now)?;
+        let end = pick_time(o.end.as_deref(), "--end", zone, now)?;
+        if let (Some(s), Some(e)) = (start, end) {
+            if s > e {
+                return Err(UsageError::invalid(format!(
+                    "--start ({s}) is after --end ({e}): the window is empty"
+                )));
+            }
+        }
+        // Relative bounds, as given: a resume keeps what they resolved to.
+        let specs = [("start", o.start.as_deref()), ("end", o.end.as_deref())]
+            .map(|(which, spec)| (which, spec.filter(|s| is_relative(s))));
+        let relative: Vec<String> = specs
+            .iter()
+            .filter_map(|(which, spec)| spec.map(|s| format!("{which}={:?}", s.trim())))
+            .collect();
+        let relative = if relative.is_empty() {
+            String::new()
+        } else {
+            format!("{} in {}", relative.join(" "), zone.name())
+        };
+        let days = match o.days {
+            Some(0) => return Err(UsageError::invalid("--days must be at least 1")),
+            Some(d) => Some(d),
+            None if start.is_none() && end.is_none() => Some(30),
+            None => None,
+        };
+        Ok(Window {
+            query: Query {
+                days,
+                start,
+                end,
+                chat_source: o.chat_source.clone(),
+                chat_robot: o.chat_robot.clone(),
+                seat_member: o.seat_member.clone(),
+            },
+            zone,
+            now,
+            relative,
+            relative_bounds: (specs[0].1.is_some(), specs[1].1.is_some()),
+        })
+    }
+}
+
+/// The files a run reads and writes, templates expanded.
+struct Files {
+    ids: Source,
+    out: Target,
+    failed: Option<PathBuf>,
+    summary: Option<PathBuf>,
+}
+
+impl Files {
+    fn resolve(o: &ExportOptions, vars: &template::Vars) -> Result<Files, UsageError> {
         let expand = |p: Option<PathBuf>, flag: &str| -> Result<Option<PathBuf>, UsageError> {
             match p {
-                Some(p) if p.as_os_str() != "-" => template::expand(&p, flag, &vars).map(Some),
+                Some(p) if p.as_os_str() != "-" => template::expand(&p, flag, vars).map(Some),
                 other => Ok(other),
             }
         };
-
         let ids = match o.ids.clone() {
             Some(p) if p.as_os_str() == "-" => Source::Stdin,
             Some(p) => Source::File(p),
@@ -166,129 +285,6 @@ impl ExportConfig {
                 ))
             }
         };
-        if ids == Source::Stdin && key_file_flag.as_deref() == Some(Path::new("-")) {
-            return Err(UsageError::invalid(
-                "--ids - and --api-key-file - cannot both read stdin",
-            ));
-        }
-
-        let compression = match o.compress {
-            Some(c) => c,
-            None => match &out {
-                Target::Stdout => Compression::None,
-                Target::File(p) => infer_compression(p),
-            },
-        };
-        let format = match o.format {
-            Some(f) => f,
-            None => match &out {
-                Target::Stdout => Format::Csv,
-                Target::File(p) => infer_format(p)?,
-            },
-        };
-        let resume = match (o.resume, o.restart) {
-            (true, true) => {
-                return Err(UsageError::invalid(
-                    "--resume and --restart exclude each other",
-                ))
-            }
-            (true, false) => ResumeMode::Resume,
-            (false, true) => ResumeMode::Restart,
-            (false, false) => ResumeMode::Refuse,
-        };
-        if resume == ResumeMode::Resume && out == Target::Stdout {
-            return Err(UsageError::invalid(
-                "--resume needs --out FILE: a run to stdout keeps no journal",
-            ));
-        }
-
-        let base_url = parse_base_url(
-            o.base_url
-                .as_deref()
-                .unwrap_or_else(|| defaulted("base_url")),
-        )?;
-
-        let api_key = if let Some(path) = &key_file_flag {
-            read_key_file(path)?
-        } else if let Some(key) = env("YUJU_API_KEY") {
-            ApiKey::new(key).map_err(|e| UsageError::invalid(format!("YUJU_API_KEY: {e}")))?
-        } else if let Some(path) = &o.api_key_file {
-            read_key_file(path)?
-        } else {
-            return Err(UsageError::invalid(
-                "no API key: set the YUJU_API_KEY environment variable or pass --api-key-file PATH",
-            ));
-        };
-
-        let concurrency = o.concurrency.unwrap_or_else(|| defaulted("concurrency"));
-        if !(1..=1024).contains(&concurrency) {
-            return Err(UsageError::invalid(format!(
-                "--concurrency must be between 1 and 1024, got {concurrency}"
-            )));
-        }
-        let retries = o.retries.unwrap_or_else(|| defaulted("retries"));
-        if retries > 100 {
-            return Err(UsageError::invalid(format!(
-                "--retries must be at most 100, got {retries}"
-            )));
-        }
-        let duration = |d: Option<crate::options::HumanDuration>, name: &str| -> Duration {
-            d.map_or_else(|| defaulted(name), |d| d.0)
-        };
-        let timeout = duration(o.timeout, "timeout");
-        let connect_timeout = duration(o.connect_timeout, "connect_timeout");
-        let max_retry_after = duration(o.max_retry_after, "max_retry_after");
-        let retry_base = duration(o.retry_base, "retry_base");
-        let retry_cap = duration(o.retry_cap, "retry_cap");
-        if retry_cap < retry_base {
-            return Err(UsageError::invalid(format!(
-                "--retry-cap ({}) is below --retry-base ({})",
-                humantime::format_duration(retry_cap),
-                humantime::format_duration(retry_base)
-            )));
-        }
-        if timeout.is_zero() || connect_timeout.is_zero() {
-            return Err(UsageError::invalid(
-                "--timeout and --connect-timeout must be above zero",
-            ));
-        }
-        let rate = o.rate;
-        if let Some(r) = rate {
-            if !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r)) {
-                return Err(UsageError::invalid(format!(
-                    "--rate must be a number of requests per second from {MIN_RATE:.4} \
-                     (one a minute) to {MAX_RATE}, got {r}"
-                )));
-            }
-        }
-
-        if let (Some(s), Some(e)) = (start, end) {
-            if s > e {
-                return Err(UsageError::invalid(format!(
-                    "--start ({s}) is after --end ({e}): the window is empty"
-                )));
-            }
-        }
-        let days = match o.days {
-            Some(0) => return Err(UsageError::invalid("--days must be at least 1")),
-            Some(d) => Some(d),
-            None if start.is_none() && end.is_none() => Some(30),
-            None => None,
-        };
-        let query = Query {
-            days,
-            start,
-            end,
-            chat_source: o.chat_source.clone(),
-            chat_robot: o.chat_robot.clone(),
-            seat_member: o.seat_member.clone(),
-        };
-
-        let columns = match o.columns.as_deref() {
-            Some(list) => Column::parse_list(list).map_err(UsageError::invalid)?,
-            None => Column::ALL.to_vec(),
-        };
-
         let failed = match expand(o.failed.clone(), "--failed")? {
             Some(p) => Some(p),
             None => match &out {
@@ -297,11 +293,6 @@ impl ExportConfig {
             },
         };
         let summary = expand(o.summary.clone(), "--summary")?;
-        if (o.csv_bom || o.csv_formula_guard) && format != Format::Csv {
-            return Err(UsageError::invalid(
-                "--csv-bom and --csv-formula-guard apply to CSV output only",
-            ));
-        }
         if let Target::File(out) = &out {
             for (flag, p) in [
                 ("--failed", failed.as_ref()),
@@ -314,54 +305,123 @@ impl ExportConfig {
                 }
             }
         }
-
-        let log = LogSettings {
-            verbosity: if o.quiet { -1 } else { o.verbose.min(2) as i8 },
-            format: o.log_format.unwrap_or(LogFormat::Text),
-        };
-
-        Ok(ExportConfig {
+        Ok(Files {
             ids,
             out,
-            format,
-            compression,
-            resume,
-            base_url,
-            api_key,
-            concurrency,
-            timeout,
-            connect_timeout,
-            rate,
-            retry: RetryPolicy {
-                max_retries: retries,
-                max_retry_after,
-                base: retry_base,
-                cap: retry_cap,
-                ..RetryPolicy::default()
-            },
-            query,
-            columns,
             failed,
             summary,
-            progress: o.progress.unwrap_or(ProgressMode::Auto),
-            log,
-            shard,
-            dry_run: o.dry_run,
-            csv_bom: o.csv_bom,
-            csv_formula_guard: o.csv_formula_guard,
-            zone,
-            relative_window,
-            relative_bounds,
         })
     }
+}
 
-    /// The partial file rows are written to before the final rename.
-    pub fn partial_path(&self) -> Option<PathBuf> {
-        match &self.out {
-            Target::File(p) => Some(crate::paths::partial(p)),
-            Target::Stdout => None,
+/// The row format and compression: given, or inferred from `--out`.
+fn output_format(o: &ExportOptions, out: &Target) -> Result<(Format, Compression), UsageError> {
+    let compression = match (o.compress, out) {
+        (Some(c), _) => c,
+        (None, Target::Stdout) => Compression::None,
+        (None, Target::File(p)) => infer_compression(p),
+    };
+    let format = match (o.format, out) {
+        (Some(f), _) => f,
+        (None, Target::Stdout) => Format::Csv,
+        (None, Target::File(p)) => infer_format(p)?,
+    };
+    Ok((format, compression))
+}
+
+fn resume_mode(o: &ExportOptions, out: &Target) -> Result<ResumeMode, UsageError> {
+    let resume = match (o.resume, o.restart) {
+        (true, true) => {
+            return Err(UsageError::invalid(
+                "--resume and --restart exclude each other",
+            ))
+        }
+        (true, false) => ResumeMode::Resume,
+        (false, true) => ResumeMode::Restart,
+        (false, false) => ResumeMode::Refuse,
+    };
+    if resume == ResumeMode::Resume && *out == Target::Stdout {
+        return Err(UsageError::invalid(
+            "--resume needs --out FILE: a run to stdout keeps no journal",
+        ));
+    }
+    Ok(resume)
+}
+
+/// The key: `--api-key-file` given on the command line, then
+/// `YUJU_API_KEY`, then the config file's `api-key-file`.
+fn api_key(
+    flag: Option<&Path>,
+    file: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<ApiKey, UsageError> {
+    if let Some(path) = flag {
+        read_key_file(path)
+    } else if let Some(key) = env("YUJU_API_KEY") {
+        ApiKey::new(key).map_err(|e| UsageError::invalid(format!("YUJU_API_KEY: {e}")))
+    } else if let Some(path) = file {
+        read_key_file(path)
+    } else {
+        Err(UsageError::invalid(
+            "no API key: set the YUJU_API_KEY environment variable or pass --api-key-file PATH",
+        ))
+    }
+}
+
+/// `--concurrency` and `--rate`.
+fn pace(o: &ExportOptions) -> Result<(usize, Option<f64>), UsageError> {
+    let concurrency = o.concurrency.unwrap_or_else(|| defaulted("concurrency"));
+    if !(1..=1024).contains(&concurrency) {
+        return Err(UsageError::invalid(format!(
+            "--concurrency must be between 1 and 1024, got {concurrency}"
+        )));
+    }
+    if let Some(r) = o.rate {
+        if !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r)) {
+            return Err(UsageError::invalid(format!(
+                "--rate must be a number of requests per second from {MIN_RATE:.4} \
+                 (one a minute) to {MAX_RATE}, got {r}"
+            )));
         }
     }
+    Ok((concurrency, o.rate))
+}
+
+/// The timeouts and the retry policy.
+fn timing(o: &ExportOptions) -> Result<(Duration, Duration, RetryPolicy), UsageError> {
+    let duration = |d: Option<crate::options::HumanDuration>, name: &str| -> Duration {
+        d.map_or_else(|| defaulted(name), |d| d.0)
+    };
+    let timeout = duration(o.timeout, "timeout");
+    let connect_timeout = duration(o.connect_timeout, "connect_timeout");
+    if timeout.is_zero() || connect_timeout.is_zero() {
+        return Err(UsageError::invalid(
+            "--timeout and --connect-timeout must be above zero",
+        ));
+    }
+    let retries = o.retries.unwrap_or_else(|| defaulted("retries"));
+    if retries > 100 {
+        return Err(UsageError::invalid(format!(
+            "--retries must be at most 100, got {retries}"
+        )));
+    }
+    let base = duration(o.retry_base, "retry_base");
+    let cap = duration(o.retry_cap, "retry_cap");
+    if cap < base {
+        return Err(UsageError::invalid(format!(
+            "--retry-cap ({}) is below --retry-base ({})",
+            humantime::format_duration(cap),
+            humantime::format_duration(base)
+        )));
+    }
+    let retry = RetryPolicy {
+        max_retries: retries,
+        max_retry_after: duration(o.max_retry_after, "max_retry_after"),
+        base,
+        cap,
+        ..RetryPolicy::default()
+    };
+    Ok((timeout, connect_timeout, retry))
 }
 
 fn lower_name(path: &Path) -> String {

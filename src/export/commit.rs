@@ -120,3 +120,102 @@ impl Committed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::writer::Files;
+    use crate::journal::{Checkpoint, Fingerprint, Journal};
+    use crate::output::failed::FailedFile;
+    use crate::output::sink::Sink;
+    use crate::output::Compression;
+
+    fn fingerprint() -> Fingerprint {
+        Fingerprint {
+            ids: "2 IDs".into(),
+            query: String::new(),
+            columns: String::new(),
+            format: "csv".into(),
+            compression: "none".into(),
+            base_url: String::new(),
+            relative_window: String::new(),
+            start_time: String::new(),
+            end_time: String::new(),
+        }
+    }
+
+    /// Open the files of `out` and write a row and, maybe, a failure.
+    fn files(out: &std::path::Path, fail: bool) -> Files {
+        let mut sink = Sink::create(&Target::File(out.to_path_buf()), Compression::None).unwrap();
+        sink.write(b"row\n").unwrap();
+        let mut failed = FailedFile::new(Some(crate::paths::default_failed(out)));
+        if fail {
+            failed.add("c1", "gone").unwrap();
+        }
+        let journal = Journal::create(
+            &crate::paths::journal(out),
+            &fingerprint(),
+            2,
+            &Checkpoint::default(),
+        )
+        .unwrap();
+        Files {
+            sink,
+            failed,
+            journal: Some(journal),
+        }
+    }
+
+    /// A run with every customer done puts the output and the failed file
+    /// in place and removes the journal and the partial files.
+    #[test]
+    fn a_complete_run_puts_its_files_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.csv");
+        let written = Written::for_test(files(&out, true), 2);
+        let c = commit(written, 2, &Target::File(out.clone()));
+        assert!(c.complete && c.error.is_none());
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "row\n");
+        let failed = crate::paths::default_failed(&out);
+        assert_eq!(c.failed_file.as_ref(), Some(&failed));
+        assert!(std::fs::read_to_string(&failed)
+            .unwrap()
+            .contains("c1,gone"));
+        for gone in [crate::paths::partial(&out), crate::paths::journal(&out)] {
+            assert!(!gone.exists(), "{}", gone.display());
+        }
+    }
+
+    /// A run that stopped early keeps the partial output, the partial
+    /// failed file and the journal, for --resume.
+    #[test]
+    fn a_stopped_run_keeps_what_resume_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.csv");
+        let written = Written::for_test(files(&out, true), 1);
+        let c = commit(written, 2, &Target::File(out.clone()));
+        assert!(!c.complete && c.error.is_none());
+        assert_eq!(c.partial_output, Some(crate::paths::partial(&out)));
+        assert!(!out.exists());
+        let failed = crate::paths::default_failed(&out);
+        assert!(crate::paths::partial(&failed).exists() && !failed.exists());
+        assert!(crate::paths::journal(&out).exists());
+    }
+
+    /// A complete run without failures leaves no failed file behind, not
+    /// even a stale one from an earlier run.
+    #[test]
+    fn a_clean_run_removes_a_stale_failed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.csv");
+        let failed = crate::paths::default_failed(&out);
+        std::fs::write(&failed, "customer_id,error\nold,x\n").unwrap();
+        let c = commit(
+            Written::for_test(files(&out, false), 2),
+            2,
+            &Target::File(out),
+        );
+        assert!(c.complete && c.failed_file.is_none());
+        assert!(!failed.exists());
+    }
+}

@@ -91,6 +91,14 @@ impl Window {
     }
 }
 
+#[cfg(test)]
+impl Window {
+    /// A place, for tests of the writer.
+    pub(crate) async fn slot_for_test(&self) -> Slot {
+        self.slot().await
+    }
+}
+
 /// One place in the reorder window.
 pub struct Slot {
     _permit: OwnedSemaphorePermit,

@@ -70,6 +70,18 @@ impl Written {
     pub fn tally(&self) -> &Tally {
         &self.state.tally
     }
+
+    /// A writer's result, for tests of the end of a run.
+    #[cfg(test)]
+    pub(crate) fn for_test(files: Files, done: usize) -> Written {
+        Written {
+            files,
+            done,
+            state: Checkpoint::default(),
+            error: None,
+            reader_gone: false,
+        }
+    }
 }
 
 /// The writer's state.
@@ -206,7 +218,7 @@ impl Writer {
                 self.release_held()?;
                 self.files.sink.write(&bytes)?;
                 self.buffers.give(bytes);
-                if self.files.sink.is_stdout() {
+                if self.files.sink.is_stream() {
                     self.files.sink.flush()?;
                 }
                 let t = &mut self.state.tally;
@@ -290,5 +302,196 @@ impl Writer {
             self.state.tally.rows,
             self.state.tally.failed,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::api::{Cause, StopReason};
+    use crate::export::dispatch::Window;
+    use crate::export::outcome::FailureKind;
+    use crate::output::Encoded;
+
+    /// An in-memory output.
+    #[derive(Clone, Default)]
+    struct Memory(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Memory {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Memory {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn rows(text: &str) -> Outcome {
+        Outcome::Rows {
+            bytes: text.as_bytes().to_vec(),
+            encoded: Encoded {
+                chats: 1,
+                rows: text.lines().count() as u64,
+            },
+        }
+    }
+
+    fn failure(kind: FailureKind) -> Outcome {
+        Outcome::Failed(Failure {
+            kind,
+            message: format!("{kind:?}"),
+        })
+    }
+
+    /// Feed `outcomes` (index, outcome) to a writer over memory, in the
+    /// order given, after `stop` (if any) was recorded; returns what it
+    /// wrote, its result and the failed file's text.
+    async fn write(
+        outcomes: Vec<(usize, Outcome)>,
+        stop: Option<StopCause>,
+    ) -> (String, Written, Option<String>, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let failed_path = dir.path().join("failed.csv");
+        let memory = Memory::default();
+        let n = outcomes.len();
+        let ids = Arc::new(IdList::from_ids(
+            (0..n)
+                .map(|i| format!("c{i}"))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str),
+        ));
+        let control = Arc::new(Control::default());
+        if let Some(cause) = stop {
+            control.stop(cause, false);
+        }
+        let files = Files {
+            sink: Sink::stream(Box::new(memory.clone()), Compression::None),
+            failed: FailedFile::new(Some(failed_path.clone())),
+            journal: None,
+        };
+        let writer = Writer::new(
+            files,
+            Checkpoint::default(),
+            ids,
+            control,
+            Arc::new(BufPool::new(1 << 20, 8)),
+            Duration::from_secs(3600),
+        );
+        let window = Window::new(n);
+        let (tx, rx) = mpsc::channel(n.max(1));
+        for (index, outcome) in outcomes {
+            let mut slot = window.slot_for_test().await;
+            if let Outcome::Rows { bytes, .. } = &outcome {
+                slot.hold(bytes.capacity());
+            }
+            tx.send(Done {
+                index,
+                outcome,
+                slot,
+            })
+            .await
+            .unwrap();
+        }
+        drop(tx);
+        let written = tokio::task::spawn_blocking(move || {
+            let progress = Progress::start(crate::progress::ProgressMode::Never, n as u64, || 0);
+            let written = writer.run(rx, &progress);
+            progress.finish();
+            written
+        })
+        .await
+        .unwrap();
+        let mut written = written;
+        let failed = std::mem::replace(&mut written.files.failed, FailedFile::new(None));
+        failed.keep_partial().unwrap();
+        let failed_text = std::fs::read_to_string(crate::paths::partial(&failed_path)).ok();
+        (memory.text(), written, failed_text, window.buffered())
+    }
+
+    /// Customers finished in any order are written in input order, every
+    /// count is the writer's, and each window place gives its bytes back.
+    #[tokio::test]
+    async fn writes_in_input_order_and_counts_once() {
+        let (text, written, failed, buffered) = write(
+            vec![
+                (2, rows("c\n")),
+                (0, rows("a1\na2\n")),
+                (3, failure(FailureKind::Api)),
+                (1, Outcome::Empty { chats: 2 }),
+                (4, rows("e\n")),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(text, "a1\na2\nc\ne\n");
+        assert_eq!(written.done(), 5);
+        let t = written.tally();
+        assert_eq!((t.ok, t.empty, t.failed, t.rows, t.chats), (3, 1, 1, 4, 5));
+        assert_eq!(t.failed_by_kind.get("api_code"), Some(&1));
+        let failed = failed.unwrap();
+        assert_eq!(
+            failed.lines().collect::<Vec<_>>(),
+            ["customer_id,error", "c3,Api"]
+        );
+        assert_eq!(buffered, 0);
+    }
+
+    /// A customer not done stops the writing there: nothing after it is
+    /// written, and it is not counted.
+    #[tokio::test]
+    async fn a_customer_not_done_ends_the_output_there() {
+        let (text, written, _, _) = write(
+            vec![(0, rows("a\n")), (1, Outcome::NotDone), (2, rows("c\n"))],
+            None,
+        )
+        .await;
+        assert_eq!(text, "a\n");
+        assert_eq!(written.done(), 1);
+        assert_eq!(written.tally().ok, 1);
+    }
+
+    /// Transient failures at the end of an outage are its victims: not
+    /// done, not in the failed file, so --resume fetches them again.
+    #[tokio::test]
+    async fn an_outages_victims_are_left_not_done() {
+        let transient = || failure(FailureKind::Transient(Cause::Server));
+        let outcomes = vec![(0, rows("a\n")), (1, transient()), (2, transient())];
+        let down = Some(StopCause::Api(StopReason::PlatformDown));
+        let (_, written, failed, _) = write(outcomes, down).await;
+        assert_eq!(written.done(), 1);
+        assert_eq!(written.tally().failed, 0);
+        assert_eq!(failed, None);
+    }
+
+    /// The same failures under any other end are committed, in order.
+    #[tokio::test]
+    async fn held_failures_are_committed_when_there_was_no_outage() {
+        let transient = || failure(FailureKind::Transient(Cause::Timeout));
+        let outcomes = vec![(1, transient()), (0, transient()), (2, rows("c\n"))];
+        let (text, written, failed, _) = write(outcomes.into_iter().collect(), None).await;
+        assert_eq!(text, "c\n");
+        assert_eq!(written.done(), 3);
+        assert_eq!(
+            written.tally().failed_by_kind.get("transient_timeout"),
+            Some(&2)
+        );
+        let failed = failed.unwrap();
+        let ids: Vec<_> = failed
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(ids, ["c0", "c1"]);
     }
 }

@@ -83,16 +83,25 @@ impl Sink {
     /// file output starts a fresh `<out>.partial`.
     pub fn create(target: &Target, compression: Compression) -> anyhow::Result<Sink> {
         match target {
-            Target::Stdout => Ok(Sink {
-                stream: Some(Stream::Idle(Counted {
-                    inner: Box::new(BufWriter::with_capacity(BUFFER, io::stdout())),
-                    file: None,
-                    pos: 0,
-                })),
+            Target::Stdout => Ok(Sink::stream(
+                Box::new(BufWriter::with_capacity(BUFFER, io::stdout())),
                 compression,
-                paths: None,
-            }),
+            )),
             Target::File(path) => Sink::open_file(path, compression, None),
+        }
+    }
+
+    /// A sink over any byte stream (stdout; a buffer in tests): no partial
+    /// file, no fsync, flushed after every customer.
+    pub fn stream(inner: Box<dyn Write + Send>, compression: Compression) -> Sink {
+        Sink {
+            stream: Some(Stream::Idle(Counted {
+                inner,
+                file: None,
+                pos: 0,
+            })),
+            compression,
+            paths: None,
         }
     }
 
@@ -161,7 +170,8 @@ impl Sink {
         }
     }
 
-    pub fn is_stdout(&self) -> bool {
+    /// Whether this is a stream (stdout), not a file.
+    pub fn is_stream(&self) -> bool {
         self.paths.is_none()
     }
 

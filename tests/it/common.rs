@@ -6,6 +6,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use clap::Parser;
+use yuju_export::cli::{Cli, Command as Command_};
+use yuju_export::config::ExportConfig;
+use yuju_export::export::{self, Report};
+use yuju_export::shutdown::{Shutdown, Signal};
 use yuju_export::simulator::{self, data, DataProfile, Scenario, SimStats, Simulator};
 
 pub const KEY: &str = "test-key-5f3c9a1d7e";
@@ -123,6 +128,43 @@ impl Workdir {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         c.spawn().unwrap()
+    }
+
+    /// Run `export` with `args` in this process, through the library, and
+    /// ask it to stop (as Ctrl-C does, through [`Shutdown::manual`]) once
+    /// the simulator has received `after` more requests. File arguments are
+    /// taken relative to the workdir, as the binary's are.
+    pub fn interrupt_in_process(&self, sim: &Sim, args: &[&str], after: u64) -> Report {
+        let mut argv = vec!["yuju-export".to_string(), "export".to_string()];
+        let mut file_next = false;
+        for a in args {
+            argv.push(if file_next && *a != "-" {
+                self.path(a).display().to_string()
+            } else {
+                a.to_string()
+            });
+            file_next = matches!(*a, "--ids" | "--out" | "--failed" | "--summary");
+        }
+        let Command_::Export(mut options) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!("an export command line")
+        };
+        options.base_url = Some(sim.url());
+        let config =
+            ExportConfig::from_options(*options, |k| (k == "YUJU_API_KEY").then(|| KEY.into()))
+                .unwrap();
+        let (trigger, shutdown) = Shutdown::manual();
+        let stats = sim.stats().clone();
+        let until = stats.requests.load(Relaxed) + after;
+        let watcher = std::thread::spawn(move || {
+            while stats.requests.load(Relaxed) < until {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            trigger.request(Signal::Interrupt);
+        });
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let report = rt.block_on(export::run(config, shutdown)).unwrap();
+        watcher.join().unwrap();
+        report
     }
 
     /// Names of every file in the workdir.

@@ -44,6 +44,19 @@ fn invalid_ids_exit_2_naming_file_line_and_reason() {
     assert!(!wd.path("x.csv").exists() && !wd.path("x.csv.partial").exists());
 }
 
+/// A missing --ids file is worded like every other usage error: one
+/// `yuju-export: error:` line naming the file, not a timestamped log line.
+#[test]
+fn a_missing_ids_file_reads_like_a_usage_error() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    let out = wd.export(&sim, &["--ids", "nowhere.txt", "--out", "x.csv"]);
+    assert_usage_error(&sim, &out, &["nowhere.txt"]);
+    let err = stderr(&out);
+    assert!(err.starts_with("yuju-export: error: "), "{err}");
+    assert!(!err.contains("ERROR"), "{err}");
+}
+
 /// Bad settings each exit 2 with a message that names the problem, and
 /// nothing is fetched.
 #[test]

@@ -8,19 +8,22 @@ use std::time::Duration;
 
 use crate::common::*;
 use crate::export::unsafe_kill;
+use yuju_export::error::Exit;
 use yuju_export::journal;
 use yuju_export::simulator::data::SplitMix;
 use yuju_export::simulator::Scenario;
 
-/// Start `export` with `args`, let it run for `after`, press Ctrl-C, and
-/// check that it stops with exit 130.
-#[cfg(unix)]
-fn interrupt_after(wd: &Workdir, sim: &Sim, args: &[&str], after: Duration) {
-    let child = wd.spawn_export(sim, args);
-    std::thread::sleep(after);
-    unsafe_kill(child.id(), "INT");
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(code(&out), 130, "{}", stderr(&out));
+/// Run `export` with `args`, ask it to stop as Ctrl-C does once 20
+/// requests were sent, and check that it stops as interrupted (exit 130)
+/// with customers left to do.
+fn interrupt_after(wd: &Workdir, sim: &Sim, args: &[&str]) {
+    let report = wd.interrupt_in_process(sim, args, 20);
+    assert_eq!(report.exit, Exit::Interrupted, "{:?}", report.summary);
+    assert!(
+        report.summary.customers.not_done > 0,
+        "{:?}",
+        report.summary
+    );
 }
 
 fn slow_sim() -> Sim {
@@ -205,7 +208,6 @@ fn guards_around_an_interrupted_run() {
         &wd,
         &sim,
         &["--ids", "ids.txt", "--out", "x.csv", "--concurrency", "2"],
-        Duration::from_millis(400),
     );
     let before = sim.requests();
 
@@ -339,7 +341,7 @@ fn resume_keeps_a_relative_window() {
         "2",
         "--resume",
     ];
-    interrupt_after(&wd, &sim, &args, Duration::from_millis(400));
+    interrupt_after(&wd, &sim, &args);
     assert!(sim.requests() > 0);
     // Let `now` move on by at least a second (the wire format's unit).
     std::thread::sleep(Duration::from_millis(1100));
@@ -363,7 +365,7 @@ fn resume_keeps_a_relative_window() {
     // A changed expression is a different run.
     let mut other = args.to_vec();
     other[3] = "v.csv";
-    interrupt_after(&wd, &sim, &other, Duration::from_millis(400));
+    interrupt_after(&wd, &sim, &other);
     other[5] = "-2h";
     let o = wd.export(&sim, &other);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
@@ -374,7 +376,7 @@ fn resume_keeps_a_relative_window() {
     let mut fixed = args.to_vec();
     fixed[3] = "u.csv";
     fixed[5] = "2026-01-01";
-    interrupt_after(&wd, &sim, &fixed, Duration::from_millis(400));
+    interrupt_after(&wd, &sim, &fixed);
     fixed[5] = "2026-01-02";
     let o = wd.export(&sim, &fixed);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
