@@ -546,6 +546,44 @@ fn memory(b: &mut Bench) {
     );
 }
 
+/// Large answers at a small concurrency, five times over: peak RSS is
+/// bounded by the reorder window's byte budget (counted in allocated
+/// capacity), the buffer pool and the answers in flight, whatever the
+/// order in which answers come back.
+fn window(b: &mut Bench) {
+    let profile = DataProfile::Fixed {
+        messages: 2000,
+        bytes: 600,
+    };
+    let sim = b.sim(Scenario {
+        latency: Duration::from_millis(20),
+        jitter_sigma: 0.8,
+        data: profile.clone(),
+        ..Scenario::default()
+    });
+    let body = success_body("x", &profile, 0).len() as u64;
+    let n = b.scale(300);
+    let ids = b.ids("window.txt", n);
+    let mut peaks = Vec::new();
+    for _ in 0..5 {
+        let (cost, _) = b.export(&sim, &ids, "window.csv", &["--concurrency", "8"]);
+        peaks.push(cost.max_rss_kib);
+        std::fs::remove_file(b.dir.path().join("window.csv")).ok();
+    }
+    let (lo, hi) = (*peaks.iter().min().unwrap(), *peaks.iter().max().unwrap());
+    // The design's bound: 16 MiB of rows waiting in the window, 32 MiB of
+    // pooled buffers, and for each of the 8 requests in flight its answer
+    // and its rows (about 2.25 × the body), over a 16 MiB process.
+    let bound_mib = 16 + 32 + 16 + (8 * body * 9 / 4) / (1 << 20);
+    b.row(
+        &format!("memory: {n} × 2000 msgs of ~600 B, 20 ms σ 0.8, conc 8, 5 runs"),
+        "peak RSS, min – max",
+        format!("{} – {}", mib(lo), mib(hi)),
+        &format!("≤ {bound_mib} MiB"),
+        Some(hi <= bound_mib * 1024),
+    );
+}
+
 /// 5. Peers on the latency-bound scenario.
 fn peers(b: &mut Bench) {
     let n = b.scale(2000);
@@ -629,6 +667,7 @@ impl Bench {
             ("cpu", cpu),
             ("http", http_floor),
             ("memory", memory),
+            ("window", window),
             ("peers", peers),
         ]
     }
