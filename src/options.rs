@@ -593,4 +593,38 @@ mod tests {
         assert_eq!(get("progress").as_deref(), Some("auto"));
         assert_eq!(get("ids"), None);
     }
+
+    /// The example config file parses once uncommented, and names every
+    /// setting a file may hold.
+    #[test]
+    fn the_example_config_lists_every_key_and_parses() {
+        let example = include_str!("../config/yuju-export.example.toml");
+        let mut text = String::new();
+        let mut keys = Vec::new();
+        for line in example.lines() {
+            let Some(setting) = line.strip_prefix("# ") else {
+                continue;
+            };
+            let Some((key, _)) = setting.split_once(" = ") else {
+                continue;
+            };
+            if key.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+                keys.push(key.to_string());
+                text.push_str(setting);
+                text.push('\n');
+            }
+        }
+        // `resume` and `restart` exclude each other; the example shows both.
+        let text = text.replace("resume = true", "resume = false");
+        let parsed: Result<ExportOptions, _> = toml::from_str(&text);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        use clap::Args as _;
+        let cmd = ExportOptions::augment_args(clap::Command::new("export"));
+        for arg in cmd.get_arguments() {
+            let key = arg.get_id().as_str().replace('_', "-");
+            if key != "config" {
+                assert!(keys.contains(&key), "{key} is not in the example config");
+            }
+        }
+    }
 }
