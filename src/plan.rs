@@ -8,8 +8,7 @@ use std::time::Duration;
 use crate::config::ExportConfig;
 use crate::error::UsageError;
 use crate::export::pending::{self, Pending};
-use crate::input::read_ids;
-use crate::input::Source;
+use crate::input::{read_ids, IdList, Source};
 use crate::journal;
 use crate::lock::OutputLock;
 use crate::output::check_creatable;
@@ -19,17 +18,34 @@ fn duration(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs().max(1))).to_string()
 }
 
+/// The plan's lines, label and value.
+type Lines = Vec<(String, String)>;
+
 /// Print the plan of `config` to `out`; an error means the run would fail.
 pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), UsageError> {
+    let mut lines = Lines::new();
+    let ids = customers(config, &mut lines)?;
+    request(config, &ids, &mut lines);
+    output(config, &ids, &mut lines)?;
+    side_files(config, &mut lines)?;
+    lines.push(("estimate".into(), estimate(config, ids.len())));
+
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut text = String::from("dry run: no request is made, nothing is written\n");
+    for (k, v) in lines {
+        text.push_str(&format!("  {k:<width$}  {v}\n"));
+    }
+    out.write_all(text.as_bytes())
+        .map_err(|e| UsageError::invalid(format!("cannot print the plan: {e}")))
+}
+
+/// Read the IDs (an error is the run's), keep the shard's, describe them.
+fn customers(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageError> {
     let mut ids = read_ids(&config.ids)?;
     let distinct = ids.len();
     if let Some(shard) = config.shard {
         ids.retain(|id| shard.contains(id));
     }
-    let n = ids.len();
-    let mut lines: Vec<(String, String)> = Vec::new();
-    let mut line = |k: &str, v: String| lines.push((k.to_string(), v));
-
     let source = match &config.ids {
         Source::Stdin => "stdin".to_string(),
         Source::File(p) => p.display().to_string(),
@@ -39,88 +55,109 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
         customers.push_str(&format!(", {} duplicate line(s) dropped", ids.duplicates));
     }
     if let Some(shard) = config.shard {
-        customers.push_str(&format!("; shard {shard}: {n} of them"));
+        customers.push_str(&format!("; shard {shard}: {} of them", ids.len()));
     }
-    line("customers", customers);
-    line("invalid lines", "none".into());
+    lines.push(("customers".into(), customers));
+    lines.push(("invalid lines".into(), "none".into()));
+    Ok(ids)
+}
 
+/// The request as it would be sent, the key redacted.
+fn request(config: &ExportConfig, ids: &IdList, lines: &mut Lines) {
     let url = crate::api::endpoint::endpoint(&config.base_url);
-    line("request", format!("POST {url}?apiKey=<redacted>"));
-    let example = if n > 0 { ids.get(0) } else { "<customer_id>" };
+    lines.push(("request".into(), format!("POST {url}?apiKey=<redacted>")));
+    let example = if ids.is_empty() {
+        "<customer_id>"
+    } else {
+        ids.get(0)
+    };
     let body = serde_json::to_string(&config.query.body(example)).expect("the body serialises");
-    line("body", body);
-    line("key", "present (redacted)".into());
+    lines.push(("body".into(), body));
+    lines.push(("key".into(), "present (redacted)".into()));
+}
 
-    match &config.out {
-        Target::Stdout => line(
-            "output",
-            format!(
-                "stdout ({:?}, {})",
-                config.format,
-                config.compression.name()
-            ),
-        ),
-        Target::File(p) => {
-            check_creatable(&crate::paths::partial(p), "output")?;
-            // Only test an existing lock: a dry run creates no file.
-            let _lock = if crate::lock::lock_path(p).exists() {
-                Some(OutputLock::acquire(p)?)
-            } else {
-                None
-            };
-            line(
-                "output",
+/// The output, its lock and what its journal holds.
+fn output(config: &ExportConfig, ids: &IdList, lines: &mut Lines) -> Result<(), UsageError> {
+    let p = match &config.out {
+        Target::Stdout => {
+            lines.push((
+                "output".into(),
                 format!(
-                    "{} ({}, compression {}), written as {} until complete",
-                    p.display(),
-                    format!("{:?}", config.format).to_lowercase(),
-                    config.compression.name(),
-                    crate::paths::partial(p).display()
+                    "stdout ({:?}, {})",
+                    config.format,
+                    config.compression.name()
                 ),
-            );
-            let jpath = journal::journal_path(p);
-            let state = match pending::examine(config, p, &ids)? {
-                Pending::Nothing => "no interrupted run: a fresh start".to_string(),
-                Pending::Discarded(what) => format!("{what}: a fresh start"),
-                Pending::Resume { found, query } => {
-                    let done = format!(
-                        "an interrupted run ({} of {} customers done); --resume continues it",
-                        found.checkpoint.next, found.total
-                    );
-                    if query == config.query {
-                        done
-                    } else {
-                        let kept = query.body("");
-                        format!(
-                            "{done}, keeping its window (start_time {:?}, end_time {:?}) \
-                             instead of the body above",
-                            kept.start_time, kept.end_time
-                        )
-                    }
-                }
-            };
-            line("journal", format!("{} — {state}", jpath.display()));
+            ));
+            return Ok(());
         }
-    }
-    match &config.failed {
+        Target::File(p) => p,
+    };
+    check_creatable(&crate::paths::partial(p), "output")?;
+    // Only test an existing lock: a dry run creates no file.
+    let _lock = if crate::paths::lock(p).exists() {
+        Some(OutputLock::acquire(p)?)
+    } else {
+        None
+    };
+    lines.push((
+        "output".into(),
+        format!(
+            "{} ({}, compression {}), written as {} until complete",
+            p.display(),
+            format!("{:?}", config.format).to_lowercase(),
+            config.compression.name(),
+            crate::paths::partial(p).display()
+        ),
+    ));
+    let state = match pending::examine(config, p, ids)? {
+        Pending::Nothing => "no interrupted run: a fresh start".to_string(),
+        Pending::Discarded(what) => format!("{what}: a fresh start"),
+        Pending::Resume { found, query } => {
+            let done = format!(
+                "an interrupted run ({} of {} customers done); --resume continues it",
+                found.checkpoint.next, found.total
+            );
+            if query == config.query {
+                done
+            } else {
+                let kept = query.body("");
+                format!(
+                    "{done}, keeping its window (start_time {:?}, end_time {:?}) \
+                     instead of the body above",
+                    kept.start_time, kept.end_time
+                )
+            }
+        }
+    };
+    let journal = journal::journal_path(p);
+    lines.push(("journal".into(), format!("{} — {state}", journal.display())));
+    Ok(())
+}
+
+/// The failed file and the summary, checked writable.
+fn side_files(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError> {
+    let failed = match &config.failed {
         Some(f) => {
             check_creatable(f, "failed file")?;
-            line(
-                "failed file",
-                format!("{} (only if some customer fails)", f.display()),
-            );
+            format!("{} (only if some customer fails)", f.display())
         }
-        None => line("failed file", "none".into()),
-    }
-    match &config.summary {
+        None => "none".into(),
+    };
+    lines.push(("failed file".into(), failed));
+    let summary = match &config.summary {
         Some(s) => {
             check_creatable(s, "summary")?;
-            line("summary", s.display().to_string());
+            s.display().to_string()
         }
-        None => line("summary", "none".into()),
-    }
+        None => "none".into(),
+    };
+    lines.push(("summary".into(), summary));
+    Ok(())
+}
 
-    let estimate = match config.rate {
+/// How long the run may take.
+fn estimate(config: &ExportConfig, n: usize) -> String {
+    match config.rate {
         Some(rate) => format!(
             "about {} at --rate {rate}/s (more if the platform's limit is lower)",
             duration(Duration::from_secs_f64(n as f64 / rate))
@@ -138,14 +175,5 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
                 config.concurrency
             )
         }
-    };
-    line("estimate", estimate);
-
-    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let mut text = String::from("dry run: no request is made, nothing is written\n");
-    for (k, v) in lines {
-        text.push_str(&format!("  {k:<width$}  {v}\n"));
     }
-    out.write_all(text.as_bytes())
-        .map_err(|e| UsageError::invalid(format!("cannot print the plan: {e}")))
 }
