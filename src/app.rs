@@ -23,6 +23,9 @@ pub fn main_with(cli: Cli) -> Exit {
                 }
             };
             crate::logging::init(&config.log);
+            for notice in &config.notices {
+                tracing::warn!("{notice}");
+            }
             if config.dry_run {
                 return match crate::plan::print_plan(&config, &mut std::io::stdout().lock()) {
                     Ok(()) => Exit::Success,

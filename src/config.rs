@@ -16,6 +16,7 @@ use crate::output::{Column, Compression, Format, Target};
 use crate::progress::ProgressMode;
 use crate::query::{is_relative, parse_time, Query, Zone};
 use crate::retry::RetryPolicy;
+use crate::safefs::{self, FileMode};
 use crate::shard::Shard;
 use crate::template;
 
@@ -65,6 +66,10 @@ pub struct ExportConfig {
     pub failed: Option<PathBuf>,
     /// Summary JSON file.
     pub summary: Option<PathBuf>,
+    /// Permission bits of the files the run creates.
+    pub file_mode: FileMode,
+    /// Warnings found while validating, logged once logging is set up.
+    pub notices: Vec<String>,
     /// Whether to draw the progress bar.
     pub progress: ProgressMode,
     /// Only this shard of the IDs.
@@ -132,9 +137,21 @@ impl ExportConfig {
                 .as_deref()
                 .unwrap_or_else(|| defaulted("base_url")),
         )?;
-        let api_key = api_key(key_file_flag.as_deref(), o.api_key_file.as_deref(), &env)?;
+        let mut notices = Vec::new();
+        let api_key = api_key(
+            key_file_flag.as_deref(),
+            o.api_key_file.as_deref(),
+            &env,
+            &mut notices,
+        )?;
         let (concurrency, rate) = pace(&o)?;
         let (timeout, connect_timeout, retry) = timing(&o)?;
+        let file_mode = FileMode::parse(
+            o.file_mode
+                .as_deref()
+                .unwrap_or_else(|| defaulted("file_mode")),
+        )
+        .map_err(|e| UsageError::invalid(format!("--file-mode {e}")))?;
         let columns = match o.columns.as_deref() {
             Some(list) => Column::parse_list(list).map_err(UsageError::invalid)?,
             None => Column::ALL.to_vec(),
@@ -162,6 +179,8 @@ impl ExportConfig {
             columns,
             failed: files.failed,
             summary: files.summary,
+            file_mode,
+            notices,
             progress: o.progress.unwrap_or_else(|| defaulted("progress")),
             log: LogSettings {
                 verbosity: if o.quiet { -1 } else { o.verbose.min(2) as i8 },
@@ -179,10 +198,7 @@ impl ExportConfig {
 
     /// The partial file rows are written to before the final rename.
     pub fn partial_path(&self) -> Option<PathBuf> {
-        match &self.out {
-            Target::File(p) => Some(crate::paths::partial(p)),
-            Target::Stdout => None,
-        }
+        self.out.file().map(crate::paths::partial)
     }
 }
 
@@ -278,7 +294,7 @@ impl Files {
         };
         let out = match expand(o.out.clone(), "--out")? {
             Some(p) if p.as_os_str() == "-" => Target::Stdout,
-            Some(p) => Target::File(p),
+            Some(p) => Target::of_path(p)?,
             None => {
                 return Err(UsageError::invalid(
                     "--out is required: the output file, or - for stdout",
@@ -287,30 +303,68 @@ impl Files {
         };
         let failed = match expand(o.failed.clone(), "--failed")? {
             Some(p) => Some(p),
-            None => match &out {
-                Target::File(p) => Some(crate::paths::default_failed(p)),
-                Target::Stdout => None,
-            },
+            None => out.file().map(crate::paths::default_failed),
         };
         let summary = expand(o.summary.clone(), "--summary")?;
-        if let Target::File(out) = &out {
-            for (flag, p) in [
-                ("--failed", failed.as_ref()),
-                ("--summary", summary.as_ref()),
-            ] {
-                if p == Some(out) {
-                    return Err(UsageError::invalid(format!(
-                        "{flag} must not be the same file as --out"
-                    )));
-                }
-            }
-        }
-        Ok(Files {
+        let files = Files {
             ids,
             out,
             failed,
             summary,
-        })
+        };
+        files.check()?;
+        Ok(files)
+    }
+
+    /// Every file the run reads or writes, by role.
+    fn roles(&self) -> Vec<(String, PathBuf)> {
+        let mut all = Vec::new();
+        if let Source::File(p) = &self.ids {
+            all.push(("--ids".to_string(), p.clone()));
+        }
+        if let Some(out) = self.out.file() {
+            all.push(("--out".into(), out.to_path_buf()));
+            all.push(("the partial output".into(), crate::paths::partial(out)));
+            all.push(("the journal".into(), crate::paths::journal(out)));
+            all.push(("the output's lock".into(), crate::paths::lock(out)));
+        }
+        if let Some(f) = &self.failed {
+            all.push(("--failed".into(), f.clone()));
+            all.push(("the partial failed file".into(), crate::paths::partial(f)));
+            all.push(("the failed file's lock".into(), crate::paths::lock(f)));
+        }
+        if let Some(s) = &self.summary {
+            all.push(("--summary".into(), s.clone()));
+            all.push(("the summary's lock".into(), crate::paths::lock(s)));
+        }
+        all
+    }
+
+    /// No two roles may name one file (compared after resolving their
+    /// directories and links), and no file the run writes may be a link
+    /// or anything but a regular file (`--out` itself excepted: see
+    /// [`Target::of_path`]).
+    fn check(&self) -> Result<(), UsageError> {
+        let roles = self.roles();
+        let resolved: Vec<PathBuf> = roles.iter().map(|(_, p)| safefs::resolved(p)).collect();
+        for (i, (role, path)) in roles.iter().enumerate() {
+            if let Some(j) = (0..i).find(|&j| resolved[j] == resolved[i]) {
+                let (other, other_path) = &roles[j];
+                return Err(UsageError::invalid(format!(
+                    "{other} ({}) and {role} ({}) are the same file: give them different paths",
+                    other_path.display(),
+                    path.display()
+                )));
+            }
+        }
+        for (role, path) in &roles {
+            if role == "--ids" || role == "--out" {
+                continue;
+            }
+            safefs::check_writable_name(path)
+                .map_err(|e| UsageError::invalid(format!("{role}: {e}")))?;
+        }
+        Ok(())
     }
 }
 
@@ -318,13 +372,13 @@ impl Files {
 fn output_format(o: &ExportOptions, out: &Target) -> Result<(Format, Compression), UsageError> {
     let compression = match (o.compress, out) {
         (Some(c), _) => c,
-        (None, Target::Stdout) => Compression::None,
         (None, Target::File(p)) => infer_compression(p),
+        (None, _) => Compression::None,
     };
     let format = match (o.format, out) {
         (Some(f), _) => f,
-        (None, Target::Stdout) => Format::Csv,
         (None, Target::File(p)) => infer_format(p)?,
+        (None, _) => Format::Csv,
     };
     Ok((format, compression))
 }
@@ -340,9 +394,10 @@ fn resume_mode(o: &ExportOptions, out: &Target) -> Result<ResumeMode, UsageError
         (false, true) => ResumeMode::Restart,
         (false, false) => ResumeMode::Refuse,
     };
-    if resume == ResumeMode::Resume && *out == Target::Stdout {
+    if resume == ResumeMode::Resume && out.file().is_none() {
         return Err(UsageError::invalid(
-            "--resume needs --out FILE: a run to stdout keeps no journal",
+            "--resume needs --out FILE: a run to stdout, a device, a FIFO or a socket \
+             keeps no journal",
         ));
     }
     Ok(resume)
@@ -354,13 +409,14 @@ fn api_key(
     flag: Option<&Path>,
     file: Option<&Path>,
     env: impl Fn(&str) -> Option<String>,
+    notices: &mut Vec<String>,
 ) -> Result<ApiKey, UsageError> {
     if let Some(path) = flag {
-        read_key_file(path)
+        read_key_file(path, notices)
     } else if let Some(key) = env("YUJU_API_KEY") {
         ApiKey::new(key).map_err(|e| UsageError::invalid(format!("YUJU_API_KEY: {e}")))
     } else if let Some(path) = file {
-        read_key_file(path)
+        read_key_file(path, notices)
     } else {
         Err(UsageError::invalid(
             "no API key: set the YUJU_API_KEY environment variable or pass --api-key-file PATH",
@@ -468,11 +524,27 @@ fn looks_like_a_path(path: &Path) -> bool {
         || path.extension().is_some_and(|e| (1..=5).contains(&e.len()))
 }
 
-fn read_key_file(path: &Path) -> Result<ApiKey, UsageError> {
+/// Most bytes read from a key file: a key is short, and `/dev/zero` is
+/// not a key file.
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+fn read_key_file(path: &Path, notices: &mut Vec<String>) -> Result<ApiKey, UsageError> {
+    use std::io::Read;
+    let read = |r: &mut dyn Read| -> std::io::Result<String> {
+        let mut bytes = Vec::new();
+        r.take(MAX_KEY_FILE).read_to_end(&mut bytes)?;
+        String::from_utf8(bytes)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+    };
     let text = if path.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin())
+        read(&mut std::io::stdin())
     } else {
-        std::fs::read_to_string(path)
+        std::fs::File::open(path).and_then(|mut f| {
+            if let Some(warning) = key_file_exposed(&f, path) {
+                notices.push(warning);
+            }
+            read(&mut f)
+        })
     }
     .map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound && !looks_like_a_path(path) {
@@ -496,6 +568,27 @@ fn read_key_file(path: &Path) -> Result<ApiKey, UsageError> {
         .unwrap_or("");
     ApiKey::new(first)
         .map_err(|e| UsageError::invalid(format!("--api-key-file {}: {e}", path.display())))
+}
+
+/// A warning when others than the owner may read the key file (as ssh
+/// warns of a private key). Kubernetes mounts secrets 0644 by default, so
+/// this warns rather than refuses.
+fn key_file_exposed(file: &std::fs::File, path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata().ok()?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Some(format!(
+                "the API key file {} is readable by others than its owner (mode {mode:04o}): \
+                 run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    let _ = (file, path);
+    None
 }
 
 fn pick_time(

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ExportConfig;
 use crate::input::IdList;
 use crate::query::{Query, WIRE_TIME_FORMAT};
+use crate::safefs::{self, Existing, FileMode};
 use crate::shard::fnv1a;
 
 const MAGIC: &str = "yuju-export journal";
@@ -236,9 +237,21 @@ impl Journal {
         fingerprint: &Fingerprint,
         total: u64,
         first: &Checkpoint,
+        mode: FileMode,
     ) -> anyhow::Result<Journal> {
-        let mut file = File::create(path)
+        let file = safefs::open(path, mode, Existing::Truncate, false)
             .with_context(|| format!("cannot create the journal {}", path.display()))?;
+        Journal::start(file, path, fingerprint, total, first)
+    }
+
+    /// Write the header and the first checkpoint into a new journal file.
+    fn start(
+        mut file: File,
+        path: &Path,
+        fingerprint: &Fingerprint,
+        total: u64,
+        first: &Checkpoint,
+    ) -> anyhow::Result<Journal> {
         let header = Header {
             journal: MAGIC.into(),
             version: VERSION,
@@ -249,9 +262,10 @@ impl Journal {
         text.push('\n');
         text.push_str(&serde_json::to_string(first)?);
         text.push('\n');
-        file.write_all(text.as_bytes())?;
-        file.sync_data()?;
-        crate::output::sink::sync_dir(path);
+        file.write_all(text.as_bytes())
+            .and_then(|_| file.sync_data())
+            .with_context(|| format!("cannot write the journal {}", path.display()))?;
+        safefs::sync_dir(path);
         Ok(Journal {
             file,
             path: path.to_path_buf(),
@@ -265,12 +279,20 @@ impl Journal {
     /// appends would otherwise extend into one unreadable line, and the
     /// checkpoints beyond the resume point, which no longer describe the
     /// files once they are cut back.
-    pub fn resume(path: &Path, found: &Found) -> anyhow::Result<Journal> {
-        let tmp = crate::paths::temp(path);
-        let journal = Journal::create(&tmp, &found.fingerprint, found.total, &found.checkpoint)?;
-        std::fs::rename(&tmp, path)
+    pub fn resume(path: &Path, found: &Found, mode: FileMode) -> anyhow::Result<Journal> {
+        let (file, tmp) = safefs::temp_beside(path, mode)
+            .with_context(|| format!("cannot create a journal beside {}", path.display()))?;
+        let journal = Journal::start(
+            file,
+            &tmp,
+            &found.fingerprint,
+            found.total,
+            &found.checkpoint,
+        )?;
+        safefs::check_writable_name(path)
+            .and_then(|_| std::fs::rename(&tmp, path))
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-        crate::output::sink::sync_dir(path);
+        safefs::sync_dir(path);
         Ok(Journal {
             file: journal.file,
             path: path.to_path_buf(),
@@ -365,7 +387,7 @@ mod tests {
             out_bytes: 10,
             ..Checkpoint::default()
         };
-        let mut j = Journal::create(&path, &fp(), 3, &first).unwrap();
+        let mut j = Journal::create(&path, &fp(), 3, &first, FileMode::default()).unwrap();
         for (next, out) in [(1, 50), (2, 90)] {
             j.append(&Checkpoint {
                 next,
@@ -392,7 +414,8 @@ mod tests {
     fn resuming_drops_the_torn_line_so_later_checkpoints_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.journal");
-        let mut j = Journal::create(&path, &fp(), 5, &Checkpoint::default()).unwrap();
+        let mut j =
+            Journal::create(&path, &fp(), 5, &Checkpoint::default(), FileMode::default()).unwrap();
         j.append(&Checkpoint {
             next: 1,
             out_bytes: 40,
@@ -406,7 +429,7 @@ mod tests {
 
         let found = load(&path, 100, 0).unwrap().unwrap();
         assert_eq!(found.checkpoint.next, 1);
-        let mut j = Journal::resume(&path, &found).unwrap();
+        let mut j = Journal::resume(&path, &found, FileMode::default()).unwrap();
         j.append(&Checkpoint {
             next: 3,
             out_bytes: 80,

@@ -27,6 +27,7 @@ pub mod progress;
 pub mod query;
 pub mod ratelimit;
 pub mod retry;
+pub mod safefs;
 pub mod shard;
 pub mod shutdown;
 pub mod simulator;

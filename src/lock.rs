@@ -1,14 +1,17 @@
-//! The advisory lock that keeps two runs off the same output: cron can
-//! start tonight's run while last night's is still going.
+//! The advisory lock that keeps two runs off the same file: cron can start
+//! tonight's run while last night's is still going, and two shards may be
+//! given one failed file. A run locks its output, its failed file and its
+//! summary.
 //!
 //! The lock is held on `<out>.lock` for the whole run. The file itself is
 //! left in place (an empty file): deleting it at the end would let a run
 //! that opened it just before lock a file no other run can see.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use crate::error::UsageError;
+use crate::safefs::{self, Existing, FileMode};
 
 /// Held for the life of a run; released on drop (or by the OS on a crash).
 #[derive(Debug)]
@@ -23,21 +26,16 @@ pub fn lock_path(out: &Path) -> PathBuf {
 }
 
 impl OutputLock {
-    /// Take the lock of `out`, or fail at once if another run holds it.
-    pub fn acquire(out: &Path) -> Result<OutputLock, UsageError> {
+    /// Take the lock of the file `out`, or fail at once if another run
+    /// holds it.
+    pub fn acquire(out: &Path, mode: FileMode) -> Result<OutputLock, UsageError> {
         let path = lock_path(out);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| {
-                UsageError::invalid(format!(
-                    "cannot create the lock file {}: {e}",
-                    path.display()
-                ))
-            })?;
+        let file = safefs::open(&path, mode, Existing::Keep, true).map_err(|e| {
+            UsageError::invalid(format!(
+                "cannot create the lock file {}: {e}",
+                path.display()
+            ))
+        })?;
         match file.try_lock() {
             Ok(()) => Ok(OutputLock { _file: file, path }),
             Err(TryLockError::WouldBlock) => Err(UsageError::invalid(format!(
@@ -61,10 +59,11 @@ mod tests {
     fn a_second_lock_on_the_same_output_is_refused_until_released() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("x.csv");
-        let first = OutputLock::acquire(&out).unwrap();
-        let err = OutputLock::acquire(&out).unwrap_err().to_string();
+        let mode = FileMode::default();
+        let first = OutputLock::acquire(&out, mode).unwrap();
+        let err = OutputLock::acquire(&out, mode).unwrap_err().to_string();
         assert!(err.contains("another yuju-export run"), "{err}");
         drop(first);
-        OutputLock::acquire(&out).unwrap();
+        OutputLock::acquire(&out, mode).unwrap();
     }
 }

@@ -350,6 +350,12 @@ export_options! {
     #[arg(long, value_name = "PATH")]
     pub summary: Option<PathBuf>,
 
+    /// Permission bits of every file the run creates, in octal: 0640 lets
+    /// the file's group read them (owner read and write are required; no
+    /// execute bits, no write for others).
+    #[arg(long, value_name = "MODE")]
+    pub file_mode: Option<String>,
+
     /// Progress bar on stderr.
     #[arg(long, value_enum)]
     pub progress: Option<ProgressMode>,
@@ -389,6 +395,7 @@ impl ExportOptions {
             retry_base: Some(HumanDuration(retry.base)),
             retry_cap: Some(HumanDuration(retry.cap)),
             tz: Some("local".to_string()),
+            file_mode: Some(crate::safefs::FileMode::default().to_string()),
             progress: Some(ProgressMode::Auto),
             log_format: Some(LogFormat::Text),
             ..ExportOptions::default()

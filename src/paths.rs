@@ -17,8 +17,6 @@ const LOCK: &str = ".lock";
 const FAILED: &str = ".failed.csv";
 /// A file written whole, then renamed over the real one.
 const TEMP: &str = ".tmp";
-/// A file created and removed at once, to check a directory is writable.
-const PROBE: &str = ".probe";
 
 /// `path` with `ext` appended to its file name (`a.csv` + `.partial`).
 pub fn append_ext(path: &Path, ext: &str) -> PathBuf {
@@ -50,11 +48,6 @@ pub fn default_failed(out: &Path) -> PathBuf {
 /// `<path>.tmp`: a file written whole, then renamed onto `path`.
 pub fn temp(path: &Path) -> PathBuf {
     append_ext(path, TEMP)
-}
-
-/// `<path>.probe`: created and removed to check that `path` can be created.
-pub fn probe(path: &Path) -> PathBuf {
-    append_ext(path, PROBE)
 }
 
 #[cfg(test)]

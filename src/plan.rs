@@ -90,12 +90,24 @@ fn output(config: &ExportConfig, ids: &IdList, lines: &mut Lines) -> Result<(), 
             ));
             return Ok(());
         }
+        Target::Special(p) => {
+            lines.push((
+                "output".into(),
+                format!(
+                    "{} ({}, compression {}), streamed in place: no partial file, journal or lock",
+                    p.display(),
+                    format!("{:?}", config.format).to_lowercase(),
+                    config.compression.name()
+                ),
+            ));
+            return Ok(());
+        }
         Target::File(p) => p,
     };
     check_creatable(&crate::paths::partial(p), "output")?;
     // Only test an existing lock: a dry run creates no file.
     let _lock = if crate::paths::lock(p).exists() {
-        Some(OutputLock::acquire(p)?)
+        Some(OutputLock::acquire(p, config.file_mode)?)
     } else {
         None
     };

@@ -53,7 +53,7 @@ fn complete(written: Written, out: &Target) -> Committed {
             Committed {
                 complete: true,
                 output: match out {
-                    Target::File(p) => Some(p.clone()),
+                    Target::File(p) | Target::Special(p) => Some(p.clone()),
                     Target::Stdout => None,
                 },
                 failed_file: failed,
@@ -71,10 +71,7 @@ fn complete(written: Written, out: &Target) -> Committed {
             if let Some(path) = &failed {
                 let _ = std::fs::rename(path, crate::paths::partial(path));
             }
-            let partial_output = match out {
-                Target::File(p) => Some(crate::paths::partial(p)).filter(|p| p.exists()),
-                Target::Stdout => None,
-            };
+            let partial_output = out.file().map(crate::paths::partial).filter(|p| p.exists());
             Committed {
                 partial_output,
                 error: Some(e),
@@ -146,9 +143,15 @@ mod tests {
 
     /// Open the files of `out` and write a row and, maybe, a failure.
     fn files(out: &std::path::Path, fail: bool) -> Files {
-        let mut sink = Sink::create(&Target::File(out.to_path_buf()), Compression::None).unwrap();
+        let mut sink = Sink::create(
+            &Target::File(out.to_path_buf()),
+            Compression::None,
+            Default::default(),
+        )
+        .unwrap();
         sink.write(b"row\n").unwrap();
-        let mut failed = FailedFile::new(Some(crate::paths::default_failed(out)));
+        let mut failed =
+            FailedFile::new(Some(crate::paths::default_failed(out)), Default::default());
         if fail {
             failed.add("c1", "gone").unwrap();
         }
@@ -157,6 +160,7 @@ mod tests {
             &fingerprint(),
             2,
             &Checkpoint::default(),
+            Default::default(),
         )
         .unwrap();
         Files {

@@ -40,7 +40,7 @@ use crate::bufpool::BufPool;
 use crate::config::ExportConfig;
 use crate::error::{Exit, RunError, UsageError};
 use crate::input::{read_ids, IdList};
-use crate::output::{encoder, CsvOptions, Target};
+use crate::output::{encoder, CsvOptions};
 use crate::progress::Progress;
 use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
@@ -90,7 +90,7 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
     );
     let opened = open::open(&config, &ids, &*encoder)?;
     config.query = opened.query;
-    let _lock = opened.lock;
+    let _locks = opened.locks;
     let resumed_from = opened.start.next as usize;
 
     let buffers = Arc::new(BufPool::new(POOL_BYTES, 4 * config.concurrency + 16));
@@ -192,10 +192,7 @@ fn announce(config: &ExportConfig, total: usize, resumed_from: usize) {
         concurrency = config.concurrency,
         rate = config.rate,
         "exporting {total} customers to {}",
-        match &config.out {
-            Target::Stdout => "stdout".to_string(),
-            Target::File(p) => p.display().to_string(),
-        }
+        config.out.describe()
     );
 }
 
@@ -255,10 +252,13 @@ fn finish(
         output: shown(&committed.output),
         partial_output: shown(&committed.partial_output),
         failed_file: shown(&committed.failed_file),
-        resumable: !committed.complete && matches!(config.out, Target::File(_)),
+        resumable: !committed.complete && config.out.file().is_some(),
         shard: config.shard.map(|s| s.to_string()),
     };
-    let written_summary = config.summary.as_ref().map(|path| summary.write(path));
+    let written_summary = config
+        .summary
+        .as_ref()
+        .map(|path| summary.write(path, config.file_mode));
     if let Some(err) = committed.error {
         if let Some(Err(e)) = written_summary {
             tracing::warn!("{e:#}");

@@ -14,7 +14,7 @@ use crate::journal::{self, Checkpoint, Fingerprint, Journal};
 use crate::lock::OutputLock;
 use crate::output::failed::FailedFile;
 use crate::output::sink::Sink;
-use crate::output::{RowEncoder, Target};
+use crate::output::RowEncoder;
 use crate::query::Query;
 
 /// A run's open files.
@@ -25,8 +25,9 @@ pub struct Opened {
     /// The query to send: the interrupted run's, when a resume keeps its
     /// relative window.
     pub query: Query,
-    /// Held for the whole run (none for stdout).
-    pub lock: Option<OutputLock>,
+    /// Held for the whole run: the output's, the failed file's and the
+    /// summary's locks.
+    pub locks: Vec<OutputLock>,
 }
 
 /// Open the output, the failed file and the journal of `config`.
@@ -35,10 +36,11 @@ pub fn open(
     ids: &IdList,
     encoder: &dyn RowEncoder,
 ) -> Result<Opened, UsageError> {
-    match &config.out {
-        Target::Stdout => {
+    let locks = lock_all(config)?;
+    let mut opened = match config.out.file() {
+        None => {
             let (sink, failed) = fresh(config, encoder)?;
-            Ok(Opened {
+            Opened {
                 files: Files {
                     sink,
                     failed,
@@ -46,16 +48,29 @@ pub fn open(
                 },
                 start: Checkpoint::default(),
                 query: config.query.clone(),
-                lock: None,
-            })
+                locks: Vec::new(),
+            }
         }
-        Target::File(out) => {
-            let lock = OutputLock::acquire(out)?;
-            let mut opened = file_output(config, out, ids, encoder)?;
-            opened.lock = Some(lock);
-            Ok(opened)
-        }
-    }
+        Some(out) => file_output(config, out, ids, encoder)?,
+    };
+    opened.locks = locks;
+    Ok(opened)
+}
+
+/// Lock every file the run writes that another run could be given too:
+/// the output, a failed file other than the output's own, the summary.
+fn lock_all(config: &ExportConfig) -> Result<Vec<OutputLock>, UsageError> {
+    let out = config.out.file();
+    let own_failed = out.map(crate::paths::default_failed);
+    let failed = config
+        .failed
+        .as_deref()
+        .filter(|f| Some(*f) != own_failed.as_deref());
+    [out, failed, config.summary.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|path| OutputLock::acquire(path, config.file_mode))
+        .collect()
 }
 
 /// Start a fresh output (with its header) and failed file.
@@ -63,12 +78,12 @@ fn fresh(
     config: &ExportConfig,
     encoder: &dyn RowEncoder,
 ) -> Result<(Sink, FailedFile), UsageError> {
-    let mut sink = Sink::create(&config.out, config.compression)
+    let mut sink = Sink::create(&config.out, config.compression, config.file_mode)
         .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
     if let Some(path) = &config.failed {
         crate::output::check_creatable(path, "failed file")?;
     }
-    let failed = FailedFile::new(config.failed.clone());
+    let failed = FailedFile::new(config.failed.clone(), config.file_mode);
     let mut header = Vec::new();
     encoder.header(&mut header);
     sink.write(&header)
@@ -88,10 +103,13 @@ fn file_output(
     match pending::examine(config, out, ids)? {
         Pending::Resume { found, query } => {
             let cp = &found.checkpoint;
-            let sink = Sink::resume(out, config.compression, cp.out_bytes).map_err(usage)?;
+            let sink = Sink::resume(out, config.compression, cp.out_bytes, config.file_mode)
+                .map_err(usage)?;
             let failed =
-                FailedFile::resume(config.failed.clone(), cp.failed_bytes).map_err(usage)?;
-            let journal = Journal::resume(&journal_path, &found).map_err(usage)?;
+                FailedFile::resume(config.failed.clone(), cp.failed_bytes, config.file_mode)
+                    .map_err(usage)?;
+            let journal =
+                Journal::resume(&journal_path, &found, config.file_mode).map_err(usage)?;
             if query != config.query {
                 tracing::info!(
                     "keeping the interrupted run's window ({}): start {:?}, end {:?}",
@@ -108,7 +126,7 @@ fn file_output(
                 },
                 start: cp.clone(),
                 query,
-                lock: None,
+                locks: Vec::new(),
             });
         }
         Pending::Discarded(what) => tracing::info!("{what}: starting afresh"),
@@ -126,8 +144,14 @@ fn file_output(
         ..Checkpoint::default()
     };
     let fingerprint = Fingerprint::of(config, ids);
-    let journal =
-        Journal::create(&journal_path, &fingerprint, ids.len() as u64, &first).map_err(usage)?;
+    let journal = Journal::create(
+        &journal_path,
+        &fingerprint,
+        ids.len() as u64,
+        &first,
+        config.file_mode,
+    )
+    .map_err(usage)?;
     Ok(Opened {
         files: Files {
             sink,
@@ -136,6 +160,6 @@ fn file_output(
         },
         start: first,
         query: config.query.clone(),
-        lock: None,
+        locks: Vec::new(),
     })
 }

@@ -167,10 +167,14 @@ pub struct Summary {
 
 impl Summary {
     /// Write the summary as pretty JSON to `path`.
-    pub fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
+    pub fn write(
+        &self,
+        path: &std::path::Path,
+        mode: crate::safefs::FileMode,
+    ) -> anyhow::Result<()> {
         use anyhow::Context;
         let json = serde_json::to_vec_pretty(self).expect("the summary serialises");
-        std::fs::write(path, json)
+        crate::safefs::write_atomic(path, &json, mode)
             .with_context(|| format!("cannot write the summary {}", path.display()))
     }
 

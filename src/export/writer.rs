@@ -377,7 +377,7 @@ mod tests {
         }
         let files = Files {
             sink: Sink::stream(Box::new(memory.clone()), Compression::None),
-            failed: FailedFile::new(Some(failed_path.clone())),
+            failed: FailedFile::new(Some(failed_path.clone()), Default::default()),
             journal: None,
         };
         let writer = Writer::new(
@@ -413,7 +413,10 @@ mod tests {
         .await
         .unwrap();
         let mut written = written;
-        let failed = std::mem::replace(&mut written.files.failed, FailedFile::new(None));
+        let failed = std::mem::replace(
+            &mut written.files.failed,
+            FailedFile::new(None, Default::default()),
+        );
         failed.keep_partial().unwrap();
         let failed_text = std::fs::read_to_string(crate::paths::partial(&failed_path)).ok();
         (memory.text(), written, failed_text, window.buffered())

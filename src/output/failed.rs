@@ -7,29 +7,34 @@
 //! resumed run cuts `<failed>.partial` back to the journal's offset and
 //! appends, so each failed customer is listed once across resumes.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::sink::sync_dir;
+use crate::safefs::{self, Existing, FileMode};
 
 /// Collects failures of one run.
 pub struct FailedFile {
     path: Option<PathBuf>,
+    mode: FileMode,
     writer: Option<csv::Writer<File>>,
 }
 
 impl FailedFile {
     /// A fresh failed file; `path` = `None` when none is wanted.
-    pub fn new(path: Option<PathBuf>) -> Self {
-        FailedFile { path, writer: None }
+    pub fn new(path: Option<PathBuf>, mode: FileMode) -> Self {
+        FailedFile {
+            path,
+            mode,
+            writer: None,
+        }
     }
 
     /// Continue `<failed>.partial` from `offset` bytes (a resumed run).
-    pub fn resume(path: Option<PathBuf>, offset: u64) -> anyhow::Result<Self> {
-        let mut f = FailedFile::new(path);
+    pub fn resume(path: Option<PathBuf>, offset: u64, mode: FileMode) -> anyhow::Result<Self> {
+        let mut f = FailedFile::new(path, mode);
         if offset == 0 {
             return Ok(f);
         }
@@ -37,9 +42,7 @@ impl FailedFile {
             return Ok(f);
         };
         let partial = crate::paths::partial(path);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .open(&partial)
+        let mut file = safefs::open(&partial, f.mode, Existing::Keep, false)
             .with_context(|| format!("cannot open {}", partial.display()))?;
         file.set_len(offset)?;
         file.seek(SeekFrom::Start(offset))?;
@@ -66,7 +69,7 @@ impl FailedFile {
         };
         if self.writer.is_none() {
             let partial = crate::paths::partial(path);
-            let file = File::create(&partial)
+            let file = safefs::open(&partial, self.mode, Existing::Truncate, false)
                 .with_context(|| format!("cannot create {}", partial.display()))?;
             let mut w = csv::Writer::from_writer(file);
             w.write_record(["customer_id", "error"])?;
@@ -104,7 +107,7 @@ impl FailedFile {
             std::fs::rename(&partial, &path).with_context(|| {
                 format!("cannot rename {} to {}", partial.display(), path.display())
             })?;
-            sync_dir(&path);
+            safefs::sync_dir(&path);
             return Ok(Some(path));
         }
         drop(self.writer.take());

@@ -53,19 +53,58 @@ impl Compression {
 /// Where the rows go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// `--out -`.
     Stdout,
+    /// A regular file, written as `<out>.partial` and renamed when complete.
     File(PathBuf),
+    /// An existing character device, FIFO or socket (`/dev/null`,
+    /// `/dev/stdout`, a named pipe): streamed into in place, as stdout is.
+    Special(PathBuf),
+}
+
+impl Target {
+    /// What `--out PATH` names: an existing device, FIFO or socket is
+    /// written in place; anything else is a regular file to create.
+    pub fn of_path(path: PathBuf) -> Result<Target, UsageError> {
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => Err(UsageError::invalid(format!(
+                "--out {} is a directory: name a file in it",
+                path.display()
+            ))),
+            Ok(meta) if !meta.is_file() => Ok(Target::Special(path)),
+            _ => Ok(Target::File(path)),
+        }
+    }
+
+    /// The regular file this target is, if it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Target::File(p) => Some(p),
+            Target::Stdout | Target::Special(_) => None,
+        }
+    }
+
+    /// How logs name it.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Stdout => "stdout".to_string(),
+            Target::File(p) | Target::Special(p) => p.display().to_string(),
+        }
+    }
 }
 
 /// Check, before any request, that a file the run writes at its end (the
 /// summary) can be created, by creating and removing a probe beside it: a
 /// typo in its directory must not cost a whole run.
 pub fn check_creatable(path: &Path, what: &str) -> Result<(), UsageError> {
-    let probe = crate::paths::probe(path);
-    std::fs::File::create(&probe).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         UsageError::invalid(format!("cannot write the {what} {}: {e}", path.display()))
-    })?;
-    std::fs::remove_file(&probe).ok();
+    };
+    crate::safefs::check_writable_name(path).map_err(cannot)?;
+    let (probe, name) =
+        crate::safefs::temp_beside(path, crate::safefs::FileMode::default()).map_err(cannot)?;
+    drop(probe);
+    std::fs::remove_file(&name).ok();
     Ok(())
 }
 

@@ -7,13 +7,14 @@
 //! cutting the file back to it. Both formats allow concatenation: any gzip
 //! or zstd reader decodes the whole file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use super::{Compression, Target};
+use crate::safefs::{self, Existing, FileMode};
 
 /// Buffer size of the output: few, large write calls.
 const BUFFER: usize = 256 * 1024;
@@ -81,13 +82,25 @@ pub struct Sink {
 impl Sink {
     /// Open the output before any request, so a bad path fails at once. A
     /// file output starts a fresh `<out>.partial`.
-    pub fn create(target: &Target, compression: Compression) -> anyhow::Result<Sink> {
+    pub fn create(
+        target: &Target,
+        compression: Compression,
+        mode: FileMode,
+    ) -> anyhow::Result<Sink> {
         match target {
             Target::Stdout => Ok(Sink::stream(
                 Box::new(BufWriter::with_capacity(BUFFER, io::stdout())),
                 compression,
             )),
-            Target::File(path) => Sink::open_file(path, compression, None),
+            Target::Special(path) => {
+                let inner = open_special(path)
+                    .with_context(|| format!("cannot open {} for writing", path.display()))?;
+                Ok(Sink::stream(
+                    Box::new(BufWriter::with_capacity(BUFFER, inner)),
+                    compression,
+                ))
+            }
+            Target::File(path) => Sink::open_file(path, compression, None, mode),
         }
     }
 
@@ -106,21 +119,27 @@ impl Sink {
     }
 
     /// Reopen `<out>.partial`, cut back to `offset`, to append to it.
-    pub fn resume(path: &Path, compression: Compression, offset: u64) -> anyhow::Result<Sink> {
-        Sink::open_file(path, compression, Some(offset))
+    pub fn resume(
+        path: &Path,
+        compression: Compression,
+        offset: u64,
+        mode: FileMode,
+    ) -> anyhow::Result<Sink> {
+        Sink::open_file(path, compression, Some(offset), mode)
     }
 
     fn open_file(
         path: &Path,
         compression: Compression,
         resume_at: Option<u64>,
+        mode: FileMode,
     ) -> anyhow::Result<Sink> {
         let partial = crate::paths::partial(path);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(resume_at.is_none())
-            .open(&partial)
+        let existing = match resume_at {
+            Some(_) => Existing::Keep,
+            None => Existing::Truncate,
+        };
+        let mut file = safefs::open(&partial, mode, existing, false)
             .with_context(|| format!("cannot create {}", partial.display()))?;
         let pos = resume_at.unwrap_or(0);
         if resume_at.is_some() {
@@ -198,7 +217,7 @@ impl Sink {
             std::fs::rename(partial, path).with_context(|| {
                 format!("cannot rename {} to {}", partial.display(), path.display())
             })?;
-            sync_dir(path);
+            safefs::sync_dir(path);
         }
         Ok(())
     }
@@ -210,21 +229,24 @@ impl Sink {
     }
 }
 
+/// Open an existing device, FIFO or socket to stream rows into. The
+/// operator named it, and it is not a file the run could replace, so a
+/// link to it (`/dev/stdout`) is followed.
+fn open_special(path: &Path) -> io::Result<Box<dyn Write + Send>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::metadata(path)?.file_type().is_socket() {
+            return Ok(Box::new(std::os::unix::net::UnixStream::connect(path)?));
+        }
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    Ok(Box::new(file))
+}
+
 /// The error of every call after the output failed to end a member.
 fn broken() -> io::Error {
     io::Error::other("the output failed earlier and cannot be written any more")
-}
-
-/// Make a rename durable by syncing its directory (best effort: not every
-/// platform lets a directory be opened).
-pub fn sync_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
 }
 
 #[cfg(test)]
@@ -258,7 +280,8 @@ mod tests {
         for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
             let dir = tempfile::tempdir().unwrap();
             let out = dir.path().join("x.out");
-            let mut sink = Sink::create(&Target::File(out.clone()), compression).unwrap();
+            let mut sink =
+                Sink::create(&Target::File(out.clone()), compression, FileMode::default()).unwrap();
             sink.write(b"header\n").unwrap();
             sink.write(b"row 1\n").unwrap();
             let offset = sink.checkpoint().unwrap();
@@ -266,7 +289,7 @@ mod tests {
             sink.flush().unwrap();
             drop(sink);
 
-            let mut sink = Sink::resume(&out, compression, offset).unwrap();
+            let mut sink = Sink::resume(&out, compression, offset, FileMode::default()).unwrap();
             sink.write(b"row 2\n").unwrap();
             sink.checkpoint().unwrap();
             sink.write(b"row 3\n").unwrap();
