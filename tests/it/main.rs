@@ -9,3 +9,4 @@ mod input;
 mod request;
 mod resume;
 mod secrecy;
+mod security;
