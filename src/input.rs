@@ -32,6 +32,13 @@ impl fmt::Display for Source {
 pub const MAX_ID_LEN: usize = 256;
 /// How many bad lines an input error lists.
 const MAX_REPORTED: usize = 10;
+/// Longest input line, in bytes: a CSV line may hold other columns, but a
+/// longer one (`--ids /dev/zero`) is not a list of IDs, and reading it
+/// whole would take all memory.
+pub const MAX_LINE: usize = 64 * 1024;
+/// Most bytes of distinct IDs (the offsets are 32-bit): about 16 million
+/// IDs of 256 bytes, far more than a run fetches in a day.
+const MAX_ID_BYTES: usize = u32::MAX as usize;
 
 /// Customer IDs in input order, duplicates removed, stored compactly.
 #[derive(Debug, Default, Clone)]
@@ -47,15 +54,20 @@ impl IdList {
     pub fn from_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
         let mut list = IdList::default();
         for id in ids {
-            list.push(id);
+            assert!(list.push(id), "an ID list in memory fits the offsets");
         }
         list.dedup();
         list
     }
 
-    fn push(&mut self, id: &str) {
+    /// Append an ID; `false` when the list is full (see [`MAX_ID_BYTES`]).
+    fn push(&mut self, id: &str) -> bool {
+        if self.buf.len() + id.len() > MAX_ID_BYTES {
+            return false;
+        }
         self.buf.push_str(id);
         self.ends.push(self.buf.len() as u32);
+        true
     }
 
     /// Number of distinct IDs.
@@ -174,15 +186,69 @@ fn shorten(s: &str) -> String {
 pub fn read_ids(source: &Source) -> Result<IdList, UsageError> {
     let name = source.to_string();
     match source {
-        Source::Stdin => read_from(std::io::stdin().lock(), &name),
+        Source::Stdin => read_from(std::io::stdin(), &name),
         Source::File(path) => {
             let file = std::fs::File::open(path).map_err(|source| UsageError::Read {
                 path: path.clone(),
                 source,
             })?;
-            read_from(BufReader::with_capacity(1 << 16, file), &name)
+            read_from(file, &name)
         }
     }
+}
+
+/// A reader that fails once a line runs past [`MAX_LINE`] bytes, naming
+/// it: whatever the input, the reader above it never holds more than one
+/// bounded line.
+struct LineBounded<R> {
+    inner: R,
+    /// Bytes since the last newline.
+    run: usize,
+    /// Newlines seen.
+    lines: u64,
+}
+
+impl<R> LineBounded<R> {
+    fn new(inner: R) -> Self {
+        LineBounded {
+            inner,
+            run: 0,
+            lines: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for LineBounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let got = &buf[..n];
+        match memchr::memrchr(b'\n', got) {
+            Some(last) => {
+                self.lines += memchr::memchr_iter(b'\n', got).count() as u64;
+                self.run = n - last - 1;
+            }
+            None => self.run += n,
+        }
+        if self.run > MAX_LINE {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "line {} is longer than {} KiB: this is not a list of customer IDs",
+                    self.lines + 1,
+                    MAX_LINE / 1024
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// The error for an ID list past [`MAX_ID_BYTES`].
+fn too_many(name: &str) -> UsageError {
+    UsageError::invalid(format!(
+        "{name}: more than 4 GiB of distinct customer IDs: split the list into several runs \
+         (--shard K/N)"
+    ))
 }
 
 /// Collects bad lines while reading.
@@ -218,8 +284,10 @@ impl Problems {
     }
 }
 
-/// Read IDs from any reader; `name` is used in error messages.
-pub fn read_from<R: BufRead>(mut reader: R, name: &str) -> Result<IdList, UsageError> {
+/// Read IDs from any reader, a line at a time (each bounded by
+/// [`MAX_LINE`]); `name` is used in error messages.
+pub fn read_from<R: Read>(reader: R, name: &str) -> Result<IdList, UsageError> {
+    let mut reader = BufReader::with_capacity(1 << 16, LineBounded::new(reader));
     let io_err = |e: std::io::Error| UsageError::invalid(format!("cannot read {name}: {e}"));
     let mut problems = Problems {
         name: name.to_string(),
@@ -255,7 +323,8 @@ pub fn read_from<R: BufRead>(mut reader: R, name: &str) -> Result<IdList, UsageE
                     }
                     match id_problem(id) {
                         Some(why) => problems.add(number, why),
-                        None => list.push(id),
+                        None if !list.push(id) => return Err(too_many(name)),
+                        None => {}
                     }
                 }
             }
@@ -305,8 +374,15 @@ fn read_csv<R: Read>(
                 let id = record.get(column).unwrap_or("").trim();
                 match id_problem(id) {
                     Some(why) => problems.add(line, why),
-                    None => list.push(id),
+                    None if !list.push(id) => return Err(too_many(&problems.name)),
+                    None => {}
                 }
+            }
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                return Err(UsageError::invalid(format!(
+                    "cannot read {}: {e}",
+                    problems.name
+                )));
             }
             Err(e) => {
                 let line = e.position().map_or(line, |p| p.line());
@@ -330,6 +406,23 @@ mod tests {
 
     fn read(text: &[u8]) -> Result<IdList, UsageError> {
         read_from(text, "ids.txt")
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_naming_it() {
+        let mut text = b"a1\nb2\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        let err = read(&text).unwrap_err().to_string();
+        assert!(err.contains("line 3 is longer than 64 KiB"), "{err}");
+        let mut csv = b"customer_id,note\na1,".to_vec();
+        csv.extend(std::iter::repeat_n(b'y', 3 * MAX_LINE));
+        let err = read(&csv).unwrap_err().to_string();
+        assert!(err.contains("longer than 64 KiB"), "{err}");
+        // A long line that ends in time is just a line.
+        let mut ok = b"customer_id,note\na1,".to_vec();
+        ok.extend(std::iter::repeat_n(b'z', MAX_LINE - 100));
+        ok.extend(b"\nb2,x\n");
+        assert_eq!(read(&ok).unwrap().len(), 2);
     }
 
     #[test]

@@ -57,6 +57,17 @@ fn a_missing_ids_file_reads_like_a_usage_error() {
     assert!(!err.contains("ERROR"), "{err}");
 }
 
+/// `--ids /dev/zero` (one endless line) is refused at once with exit 2 and
+/// a message, without reading it all into memory.
+#[cfg(unix)]
+#[test]
+fn an_endless_input_is_refused() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    let out = wd.export(&sim, &["--ids", "/dev/zero", "--out", "x.csv"]);
+    assert_usage_error(&sim, &out, &["/dev/zero", "line 1 is longer than 64 KiB"]);
+}
+
 /// Bad settings each exit 2 with a message that names the problem, and
 /// nothing is fetched.
 #[test]
