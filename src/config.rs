@@ -54,6 +54,10 @@ pub struct ExportConfig {
     pub timeout: Duration,
     /// Timeout of establishing one connection.
     pub connect_timeout: Duration,
+    /// Largest answer accepted, decompressed.
+    pub max_response_bytes: u64,
+    /// Extra root certificates (PEM).
+    pub ca_cert: Option<PathBuf>,
     /// Fixed cap on requests per second; `None` = adaptive only.
     pub rate: Option<f64>,
     /// Backoff, retry budget and Retry-After limits.
@@ -137,6 +141,13 @@ impl ExportConfig {
                 .as_deref()
                 .unwrap_or_else(|| defaulted("base_url")),
         )?;
+        if base_url.scheme() == "http" && !is_loopback(&base_url) && !o.allow_insecure_http {
+            return Err(UsageError::invalid(format!(
+                "--base-url {}: plain http to a host other than this machine would send the \
+                 API key in clear text; use https, or pass --allow-insecure-http",
+                crate::api::endpoint::origin(&base_url)
+            )));
+        }
         let mut notices = Vec::new();
         let api_key = api_key(
             key_file_flag.as_deref(),
@@ -173,6 +184,11 @@ impl ExportConfig {
             concurrency,
             timeout,
             connect_timeout,
+            max_response_bytes: o
+                .max_response_bytes
+                .unwrap_or_else(|| defaulted("max_response_bytes"))
+                .0,
+            ca_cert: o.ca_cert.clone(),
             rate,
             retry,
             query: window.query,
@@ -200,6 +216,17 @@ impl ExportConfig {
     pub fn partial_path(&self) -> Option<PathBuf> {
         self.out.file().map(crate::paths::partial)
     }
+}
+
+/// Whether a URL's host is this machine (`localhost`, 127.0.0.0/8, ::1).
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or("");
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A setting that [`ExportOptions::defaults`] always gives.

@@ -52,6 +52,64 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// A size in bytes: a number, optionally with a unit (`256MiB`, `64KiB`,
+/// `1GiB`, `500000`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (number, unit) = s.split_at(digits);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| "expected a size such as 256MiB, 64KiB or 1000000".to_string())?;
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1 << 10,
+            "m" | "mib" => 1 << 20,
+            "g" | "gib" => 1 << 30,
+            _ => return Err(format!("{unit:?}: the units are KiB, MiB and GiB")),
+        };
+        number
+            .checked_mul(scale)
+            .map(ByteSize)
+            .ok_or_else(|| "too large".to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::Number(n)) => Ok(ByteSize(n)),
+            Ok(Raw::Text(t)) => t.parse().map_err(serde::de::Error::custom),
+            Err(_) => Err(serde::de::Error::custom(
+                "not a size (write it like \"256MiB\" or 1000000)",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if n >= scale && n.is_multiple_of(scale) {
+                return write!(f, "{}{unit}", n / scale);
+            }
+        }
+        write!(f, "{n}")
+    }
+}
+
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", humantime::format_duration(self.0))
@@ -139,7 +197,7 @@ macro_rules! show_display {
         }
     )*};
 }
-show_display!(String, usize, u32, f64, HumanDuration);
+show_display!(String, usize, u32, f64, HumanDuration, ByteSize);
 
 impl Show for PathBuf {
     fn show(&self) -> String {
@@ -239,6 +297,22 @@ export_options! {
     /// Base URL of the API.
     #[arg(long, env = "YUJU_BASE_URL", hide_env_values = true, value_name = "URL")]
     pub base_url: Option<String>,
+
+    /// Allow a plain http:// --base-url to a host other than loopback (the
+    /// key would cross the network in clear text).
+    #[arg(long)]
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+
+    /// Also trust the root certificates in this PEM file (a private CA, a
+    /// TLS-inspecting proxy's), beside the system's and the bundled ones.
+    #[arg(long, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Largest answer accepted, counted after decompression (256MiB, 64KiB,
+    /// a number of bytes); a larger one fails that customer, unretried.
+    #[arg(long, value_name = "SIZE")]
+    pub max_response_bytes: Option<ByteSize>,
 
     /// Read the API key from the first line of this file (otherwise from
     /// the YUJU_API_KEY environment variable).
@@ -388,6 +462,7 @@ impl ExportOptions {
         ExportOptions {
             base_url: Some(DEFAULT_BASE_URL.to_string()),
             concurrency: Some(8),
+            max_response_bytes: Some(ByteSize(256 << 20)),
             retries: Some(retry.max_retries),
             timeout: Some(HumanDuration(Duration::from_secs(30))),
             connect_timeout: Some(HumanDuration(Duration::from_secs(10))),

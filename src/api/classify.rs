@@ -7,7 +7,9 @@
 //! | 401                                      | stop the run: bad key            |
 //! | 402                                      | stop the run: quota exhausted    |
 //! | 408, 425, 429, 5xx                       | transient: retry with backoff    |
-//! | other status                             | this customer fails, not retried |
+//! | other status (3xx, 403, 404, ...)        | this customer fails, not retried; 20 in a row with one status stop the run |
+//! | an answer over `--max-response-bytes`    | this customer fails, not retried |
+//! | a TLS certificate refused                | stop the run                     |
 //! | timeout, connect error, reset            | transient                        |
 //! | truncated, non-JSON or shapeless body    | transient                        |
 
@@ -28,20 +30,39 @@ pub enum StopReason {
     QuotaExhausted,
     /// Transient failures dominate: the platform looks down.
     PlatformDown,
+    /// The platform's TLS certificate was refused.
+    Certificate,
+    /// Customer after customer got the same non-retryable status: the
+    /// base URL is probably wrong.
+    Misdirected {
+        /// The HTTP status they all got.
+        status: u16,
+    },
 }
 
 impl StopReason {
     /// What to tell the operator.
-    pub fn message(self) -> &'static str {
+    pub fn message(self) -> String {
         match self {
+            StopReason::Certificate => {
+                "the platform's TLS certificate was refused (the reason is above). For a \
+                 TLS-inspecting proxy or a private CA, pass its certificate with --ca-cert PATH \
+                 or install it in the system's trust store"
+                    .into()
+            }
+            StopReason::Misdirected { status } => format!(
+                "the API answered HTTP {status} to {} customers in a row: --base-url \
+                 probably names the wrong address",
+                crate::export::health::REJECTED_LIMIT
+            ),
             StopReason::BadKey => {
-                "the API answered 401: the API key is invalid or expired. Check YUJU_API_KEY or --api-key-file"
+                "the API answered 401: the API key is invalid or expired. Check YUJU_API_KEY or --api-key-file".into()
             }
             StopReason::QuotaExhausted => {
-                "the API answered 402: the account's resource package (quota) is exhausted. Top it up, then run again"
+                "the API answered 402: the account's resource package (quota) is exhausted. Top it up, then run again".into()
             }
             StopReason::PlatformDown => {
-                "the platform looks down: transient failures dominate (see the summary). Try again later"
+                "the platform looks down: transient failures dominate (see the summary). Try again later".into()
             }
         }
     }
@@ -90,7 +111,17 @@ pub enum Verdict {
     /// A non-2000 `Code`: this customer fails with `Msg`; not retried.
     Business { code: Option<i64>, msg: String },
     /// An HTTP status that is neither success nor transient; not retried.
-    Rejected { status: u16 },
+    Rejected {
+        status: u16,
+        /// Where a redirect points, without its query (server text: made
+        /// safe before it is shown).
+        location: Option<String>,
+    },
+    /// The answer passed `--max-response-bytes` (counted decompressed);
+    /// not retried: the same answer would come back.
+    TooLarge { limit: u64 },
+    /// The TLS certificate was refused: the run stops.
+    Certificate { detail: String },
     /// The run must stop.
     Stop(StopReason),
     /// Worth retrying after a backoff.
@@ -122,12 +153,45 @@ pub fn classify_status(status: StatusCode, headers: &HeaderMap) -> Option<Verdic
             "HTTP 429 Too Many Requests".into(),
         )),
         408 | 425 | 500..=599 => Some(transient(Cause::Server, format!("HTTP {status}"))),
-        other => Some(Verdict::Rejected { status: other }),
+        other => Some(Verdict::Rejected {
+            status: other,
+            location: (300..400)
+                .contains(&other)
+                .then(|| headers.get(reqwest::header::LOCATION))
+                .flatten()
+                .and_then(|v| v.to_str().ok())
+                .map(without_query),
+        }),
     }
+}
+
+/// A redirect target without its query or fragment (they may carry
+/// tokens), as the operator may be shown it.
+fn without_query(location: &str) -> String {
+    let end = location.find(['?', '#']).unwrap_or(location.len());
+    location[..end].to_string()
+}
+
+/// Whether a transport error is a TLS certificate being refused.
+fn is_certificate_error(err: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        let text = s.to_string().to_ascii_lowercase();
+        if text.contains("certificate") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Judge a transport error. The description never holds the URL.
 pub fn classify_error(err: &reqwest::Error) -> Verdict {
+    if is_certificate_error(err) {
+        return Verdict::Certificate {
+            detail: describe_error(err),
+        };
+    }
     let cause = if err.is_timeout() {
         Cause::Timeout
     } else if err.is_body() || err.is_decode() {
@@ -244,7 +308,13 @@ mod tests {
         for s in [500, 502, 503, 504, 408] {
             assert_eq!(cause(status(s)), Some(Cause::Server), "{s}");
         }
-        assert_eq!(status(404), Some(Verdict::Rejected { status: 404 }));
+        assert_eq!(
+            status(404),
+            Some(Verdict::Rejected {
+                status: 404,
+                location: None
+            })
+        );
     }
 
     #[test]

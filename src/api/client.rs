@@ -5,9 +5,11 @@
 //! [`super::classify::describe_error`]) and `Debug` redacts it.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::classify::{classify_error, classify_status, Verdict};
 use super::endpoint::{endpoint_url, ApiKey};
@@ -15,7 +17,14 @@ use crate::query::Query;
 
 /// Most bytes preallocated from a `Content-Length` header (a lying header
 /// must not make us allocate gigabytes up front).
-const MAX_PREALLOC: u64 = 256 * 1024 * 1024;
+const MAX_PREALLOC: u64 = 16 * 1024 * 1024;
+
+/// An answer past this size needs the client's one large-answer pass to
+/// grow further: however many requests are in flight, at most one answer
+/// (and its rows) is large at a time, so memory stays near
+/// `--max-response-bytes` plus a few of these per request, whatever the
+/// server sends.
+pub const LARGE_ANSWER: usize = 4 * 1024 * 1024;
 
 /// Settings of the HTTP client.
 #[derive(Debug, Clone)]
@@ -26,6 +35,19 @@ pub struct ClientSettings {
     pub connect_timeout: Duration,
     /// Idle connections kept per host (the concurrency).
     pub pool_size: usize,
+    /// Largest answer accepted, counted after decompression.
+    pub max_response_bytes: u64,
+    /// A PEM file of extra root certificates (a private CA, a
+    /// TLS-inspecting proxy's).
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+/// A 200 answer's body. While it holds the large-answer pass, no other
+/// answer may grow past [`LARGE_ANSWER`]: keep it only as long as the body
+/// (and the rows made from it) are needed.
+pub struct Answer {
+    pub body: Vec<u8>,
+    _large: Option<OwnedSemaphorePermit>,
 }
 
 /// Posts one customer's query and returns the raw answer.
@@ -33,7 +55,12 @@ pub struct ApiClient {
     http: reqwest::Client,
     /// The endpoint URL with `apiKey` in its query: secret.
     url: reqwest::Url,
+    /// The key, to keep it out of server text shown (see [`Self::shown`]).
+    key: ApiKey,
     query: Query,
+    max_response_bytes: u64,
+    /// The one pass to grow an answer past [`LARGE_ANSWER`].
+    large: Arc<Semaphore>,
 }
 
 impl fmt::Debug for ApiClient {
@@ -52,33 +79,47 @@ impl ApiClient {
         query: Query,
         settings: &ClientSettings,
     ) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("yuju-export/", env!("CARGO_PKG_VERSION")))
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
             .pool_max_idle_per_host(settings.pool_size)
             .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = &settings.ca_cert {
+            for cert in read_ca_cert(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {}", e.without_url()))?;
         Ok(ApiClient {
             http,
             url: endpoint_url(base, key),
+            key: key.clone(),
             query,
+            max_response_bytes: settings.max_response_bytes,
+            large: Arc::new(Semaphore::new(1)),
         })
+    }
+
+    /// Server text made safe to show (see [`super::untrusted`]).
+    pub fn shown(&self, text: &str) -> String {
+        super::untrusted::shown(text, &self.key)
     }
 
     /// One attempt for one customer: the body of a 200, or the verdict on
     /// what came back instead. The body is not judged here.
     ///
-    /// The body is read chunk by chunk into one buffer sized from
-    /// `Content-Length`, so a large answer costs its size once, not twice.
-    /// Fetch one customer's answer into a buffer from `pool`.
+    /// The body is read chunk by chunk into one buffer from `pool`, sized
+    /// from `Content-Length` (up to a bound), and never past
+    /// `--max-response-bytes`, counted after decompression.
     pub async fn post(
         &self,
         customer_id: &str,
         pool: &crate::bufpool::BufPool,
-    ) -> Result<Vec<u8>, Verdict> {
+    ) -> Result<Answer, Verdict> {
         let body = serde_json::to_vec(&self.query.body(customer_id))
             .expect("the request body always serialises");
         let response = self
@@ -92,12 +133,52 @@ impl ApiClient {
         if let Some(verdict) = classify_status(response.status(), response.headers()) {
             return Err(verdict);
         }
+        let limit = self.max_response_bytes;
+        let too_large = Verdict::TooLarge { limit };
         let mut response = response;
-        let expected = response.content_length().unwrap_or(0).min(MAX_PREALLOC) as usize;
-        let mut body = pool.take(expected);
+        let announced = response.content_length().unwrap_or(0);
+        if announced > limit {
+            return Err(too_large);
+        }
+        let mut body = pool.take(announced.min(MAX_PREALLOC) as usize);
+        let mut large = None;
         while let Some(chunk) = response.chunk().await.map_err(|e| classify_error(&e))? {
+            let len = body.len() + chunk.len();
+            if len as u64 > limit {
+                pool.give(body);
+                return Err(too_large);
+            }
+            if len > LARGE_ANSWER && large.is_none() {
+                large = Some(
+                    self.large
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("the large-answer semaphore is never closed"),
+                );
+            }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok(Answer {
+            body,
+            _large: large,
+        })
     }
+}
+
+/// The certificates of a PEM file given as `--ca-cert`.
+fn read_ca_cert(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("--ca-cert: cannot read {}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        anyhow::anyhow!(
+            "--ca-cert {}: not PEM certificates: {}",
+            path.display(),
+            e.without_url()
+        )
+    })?;
+    if certs.is_empty() {
+        anyhow::bail!("--ca-cert {}: no certificate in it", path.display());
+    }
+    Ok(certs)
 }

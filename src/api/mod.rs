@@ -7,6 +7,7 @@ pub mod classify;
 pub mod client;
 pub mod endpoint;
 pub mod types;
+pub mod untrusted;
 
 pub use classify::{Cause, StopReason, Verdict};
 pub use client::ApiClient;

@@ -14,6 +14,7 @@ use super::control::Control;
 use super::health::Health;
 use super::outcome::{Failure, FailureKind, Outcome, StopCause};
 use crate::api::classify::classify_body;
+use crate::api::client::Answer;
 use crate::api::{ApiClient, Cause, StopReason, Verdict};
 use crate::bufpool::BufPool;
 use crate::output::{encode_customer, RowEncoder};
@@ -141,15 +142,42 @@ impl Fetcher {
             match verdict {
                 Verdict::Business { code, msg } => {
                     self.on_answer(&ticket, Some(attempts.spent));
+                    let msg = self.client.shown(&msg);
                     let message = match code {
                         Some(code) => format!("API Code {code}: {msg}"),
                         None => format!("API error: {msg}"),
                     };
                     return failed(FailureKind::Api, message);
                 }
-                Verdict::Rejected { status } => {
-                    self.on_answer(&ticket, None);
-                    return failed(FailureKind::Http, format!("HTTP {status}"));
+                Verdict::Rejected { status, location } => {
+                    self.limiter.on_success(&ticket);
+                    let location = location.map(|l| self.client.shown(&l));
+                    let message = match &location {
+                        Some(to) => format!("HTTP {status}, redirected to {to}"),
+                        None => format!("HTTP {status}"),
+                    };
+                    if self.health.on_rejected(status) {
+                        if let Some(to) = &location {
+                            tracing::error!("the API's address redirects to {to}");
+                        }
+                        control.stop(StopCause::Api(StopReason::Misdirected { status }), true);
+                    }
+                    return failed(FailureKind::Http, message);
+                }
+                Verdict::TooLarge { limit } => {
+                    self.on_answer(&ticket, Some(attempts.spent));
+                    return failed(
+                        FailureKind::TooLarge,
+                        format!(
+                            "the answer is larger than --max-response-bytes ({limit} bytes, \
+                             counted decompressed)"
+                        ),
+                    );
+                }
+                Verdict::Certificate { detail } => {
+                    tracing::error!("{}", self.client.shown(&detail));
+                    control.stop(StopCause::Api(StopReason::Certificate), true);
+                    return Outcome::NotDone;
                 }
                 Verdict::Stop(reason) => {
                     control.stop(StopCause::Api(reason), true);
@@ -165,7 +193,7 @@ impl Fetcher {
                     }
                     let fault = Fault {
                         cause,
-                        detail,
+                        detail: self.client.shown(&detail),
                         retry_after,
                     };
                     if let Some(outcome) = self.after_fault(control, id, &mut attempts, fault).await
@@ -183,7 +211,7 @@ impl Fetcher {
         control: &Control,
         id: &str,
         a: &mut Attempts,
-    ) -> Option<(Ticket, Result<Vec<u8>, Verdict>)> {
+    ) -> Option<(Ticket, Result<Answer, Verdict>)> {
         let permit = match a.first.take() {
             Some(p) => p,
             None => tokio::select! {
@@ -213,8 +241,9 @@ impl Fetcher {
         id: &str,
         ticket: &Ticket,
         spent: u32,
-        body: Vec<u8>,
+        mut answer: Answer,
     ) -> Result<Outcome, Verdict> {
+        let body = std::mem::take(&mut answer.body);
         let envelope = match classify_body(&body) {
             Ok(envelope) => envelope,
             Err(verdict) => {
@@ -228,6 +257,8 @@ impl Fetcher {
         let encoded = encode_customer(&*self.encoder, id, &envelope, &mut bytes);
         drop(envelope);
         self.buffers.give(body);
+        // The rows are made: another answer may grow large now.
+        drop(answer);
         Ok(if encoded.rows == 0 {
             self.buffers.give(bytes);
             Outcome::Empty {

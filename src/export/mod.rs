@@ -102,6 +102,8 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,
             pool_size: config.concurrency,
+            max_response_bytes: config.max_response_bytes,
+            ca_cert: config.ca_cert.clone(),
         },
     )
     .map_err(|e| UsageError::invalid(format!("{e:#}")))?;

@@ -37,6 +37,8 @@ pub enum FailureKind {
     Transient(Cause),
     /// The platform asked to wait longer than `--max-retry-after`.
     RetryAfterTooLong,
+    /// The answer passed `--max-response-bytes`.
+    TooLarge,
 }
 
 impl FailureKind {
@@ -47,6 +49,7 @@ impl FailureKind {
             FailureKind::Http => "http_status".into(),
             FailureKind::Transient(c) => format!("transient_{}", c.name()),
             FailureKind::RetryAfterTooLong => "retry_after_too_long".into(),
+            FailureKind::TooLarge => "response_too_large".into(),
         }
     }
 }

@@ -42,6 +42,10 @@ pub enum StoppedBecause {
     BadKey,
     QuotaExhausted,
     PlatformDown,
+    /// The platform's TLS certificate was refused.
+    Certificate,
+    /// Customer after customer got the same 3xx, 403 or 404.
+    Misdirected,
     Interrupt,
     Terminate,
     /// stdout's reader went away.
@@ -88,6 +92,8 @@ pub fn exit_for(end: Ending) -> (Exit, Status, Option<StoppedBecause>) {
                 StopReason::BadKey => Why::BadKey,
                 StopReason::QuotaExhausted => Why::QuotaExhausted,
                 StopReason::PlatformDown => Why::PlatformDown,
+                StopReason::Certificate => Why::Certificate,
+                StopReason::Misdirected { .. } => Why::Misdirected,
             }),
         ),
         Some(StopCause::Signal(signal)) => (

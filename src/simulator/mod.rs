@@ -6,10 +6,12 @@
 //! per-second rate limit (429 `Too Many Requests in one second`, fixed
 //! one-second windows) and a quota after which it answers 402. Special IDs:
 //! the documented example customer; `unknown…` answers `Code` 4000;
-//! `empty…` has no chats; `null…` answers `Data: null`.
+//! `empty…` has no chats; `null…` answers `Data: null`; [`hostile`] lists
+//! the IDs of answers a hostile server might send.
 
 pub mod data;
 pub mod faults;
+pub mod hostile;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -18,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{Response, StatusCode};
 use axum::routing::post;
 use axum::Router;
@@ -227,6 +229,7 @@ fn code(code: i64, msg: &str) -> Response<Body> {
 async fn handle(
     State(shared): State<Arc<Shared>>,
     Query(params): Query<Params>,
+    RawQuery(raw_query): RawQuery,
     body: Bytes,
 ) -> Response<Body> {
     let sc = &shared.scenario;
@@ -316,6 +319,9 @@ async fn handle(
     let id = request.customer_id.as_str();
     if id.starts_with("unknown") {
         return code(4000, "客户不存在");
+    }
+    if let Some(answer) = hostile::respond(id, raw_query.as_deref().unwrap_or("")) {
+        return answer;
     }
     let good = data::success_body(id, &sc.data, n);
     match fault {

@@ -5,6 +5,7 @@ mod common;
 mod cron;
 mod export;
 mod faults;
+mod hostile;
 mod input;
 mod request;
 mod resume;
