@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use tokio::sync::mpsc;
 
 use super::control::Control;
@@ -93,6 +94,8 @@ pub struct Writer {
     interval: Duration,
     /// Counts as of the customers taken so far.
     state: Checkpoint,
+    /// The last checkpoint the journal holds: what a resume continues from.
+    committed: Checkpoint,
     /// Customers taken in input order, from the first (committed ones and
     /// the held streak below).
     next: usize,
@@ -124,6 +127,7 @@ impl Writer {
             buffers,
             interval,
             next: start.next as usize,
+            committed: start.clone(),
             state: start,
             held: Vec::new(),
             error: None,
@@ -162,6 +166,12 @@ impl Writer {
             if let Err(e) = self.checkpoint() {
                 self.error = Some(e);
             }
+        }
+        if self.error.is_some() && self.files.journal.is_some() {
+            // What was written since the last checkpoint is cut off by the
+            // next resume: the counts are those of what is committed.
+            self.state = self.committed.clone();
+            self.next = self.committed.next as usize;
         }
         self.show(progress);
         Written {
@@ -216,11 +226,17 @@ impl Writer {
             }
             Outcome::Rows { bytes, encoded } => {
                 self.release_held()?;
-                self.files.sink.write(&bytes)?;
+                let sink = &mut self.files.sink;
+                sink.write(&bytes)
+                    .and_then(|_| {
+                        if sink.is_stream() {
+                            sink.flush()
+                        } else {
+                            Ok(())
+                        }
+                    })
+                    .with_context(|| format!("cannot write the output {}", sink.name()))?;
                 self.buffers.give(bytes);
-                if self.files.sink.is_stream() {
-                    self.files.sink.flush()?;
-                }
                 let t = &mut self.state.tally;
                 t.ok += 1;
                 t.chats += encoded.chats;
@@ -290,10 +306,15 @@ impl Writer {
         if self.state.next == committed {
             return Ok(());
         }
-        self.state.out_bytes = self.files.sink.checkpoint()?;
+        let sink = &mut self.files.sink;
+        self.state.out_bytes = sink
+            .checkpoint()
+            .with_context(|| format!("cannot write the output {}", sink.name()))?;
         self.state.failed_bytes = self.files.failed.checkpoint()?;
         self.state.next = committed;
-        journal.append(&self.state)
+        journal.append(&self.state)?;
+        self.committed = self.state.clone();
+        Ok(())
     }
 
     fn show(&self, progress: &Progress) {
@@ -376,7 +397,7 @@ mod tests {
             control.stop(cause, false);
         }
         let files = Files {
-            sink: Sink::stream(Box::new(memory.clone()), Compression::None),
+            sink: Sink::stream(Box::new(memory.clone()), Compression::None, "memory"),
             failed: FailedFile::new(Some(failed_path.clone()), Default::default()),
             journal: None,
         };

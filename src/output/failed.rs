@@ -83,15 +83,22 @@ impl FailedFile {
 
     /// Flush and fsync; returns the length of `<failed>.partial`.
     pub fn checkpoint(&mut self) -> anyhow::Result<u64> {
-        match &mut self.writer {
-            None => Ok(0),
-            Some(w) => {
-                w.flush()?;
-                let mut file: &File = w.get_ref();
-                file.sync_data()?;
-                Ok(file.stream_position()?)
-            }
-        }
+        let Some(w) = &mut self.writer else {
+            return Ok(0);
+        };
+        let synced = w.flush().and_then(|_| {
+            let mut file: &File = w.get_ref();
+            file.sync_data()?;
+            file.stream_position()
+        });
+        synced.with_context(|| {
+            let path = self
+                .path
+                .as_deref()
+                .map(crate::paths::partial)
+                .unwrap_or_default();
+            format!("cannot write the failed file {}", path.display())
+        })
     }
 
     /// The run is complete: put the file in place, or remove a stale one.

@@ -77,6 +77,8 @@ pub struct Sink {
     compression: Compression,
     /// (partial, final) paths for a file output.
     paths: Option<(PathBuf, PathBuf)>,
+    /// How errors name it.
+    name: String,
 }
 
 impl Sink {
@@ -91,6 +93,7 @@ impl Sink {
             Target::Stdout => Ok(Sink::stream(
                 Box::new(BufWriter::with_capacity(BUFFER, io::stdout())),
                 compression,
+                "stdout",
             )),
             Target::Special(path) => {
                 let inner = open_special(path)
@@ -98,6 +101,7 @@ impl Sink {
                 Ok(Sink::stream(
                     Box::new(BufWriter::with_capacity(BUFFER, inner)),
                     compression,
+                    &path.display().to_string(),
                 ))
             }
             Target::File(path) => Sink::open_file(path, compression, None, mode),
@@ -106,7 +110,7 @@ impl Sink {
 
     /// A sink over any byte stream (stdout; a buffer in tests): no partial
     /// file, no fsync, flushed after every customer.
-    pub fn stream(inner: Box<dyn Write + Send>, compression: Compression) -> Sink {
+    pub fn stream(inner: Box<dyn Write + Send>, compression: Compression, name: &str) -> Sink {
         Sink {
             stream: Some(Stream::Idle(Counted {
                 inner,
@@ -115,6 +119,7 @@ impl Sink {
             })),
             compression,
             paths: None,
+            name: name.to_string(),
         }
     }
 
@@ -157,6 +162,7 @@ impl Sink {
                 pos,
             })),
             compression,
+            name: partial.display().to_string(),
             paths: Some((partial, path.to_path_buf())),
         })
     }
@@ -189,6 +195,11 @@ impl Sink {
         }
     }
 
+    /// How errors name the output: the partial file, or the stream.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Whether this is a stream (stdout), not a file.
     pub fn is_stream(&self) -> bool {
         self.paths.is_none()
@@ -211,7 +222,8 @@ impl Sink {
 
     /// The run is complete: checkpoint, then rename the partial file into place.
     pub fn commit(mut self) -> anyhow::Result<()> {
-        self.checkpoint().context("cannot write the output")?;
+        self.checkpoint()
+            .with_context(|| format!("cannot write the output {}", self.name))?;
         if let Some((partial, path)) = &self.paths {
             drop(self.stream.take());
             std::fs::rename(partial, path).with_context(|| {
@@ -224,7 +236,8 @@ impl Sink {
 
     /// The run stopped early: checkpoint and keep the partial file.
     pub fn keep_partial(mut self) -> anyhow::Result<Option<PathBuf>> {
-        self.checkpoint().context("cannot write the output")?;
+        self.checkpoint()
+            .with_context(|| format!("cannot write the output {}", self.name))?;
         Ok(self.paths.take().map(|(partial, _)| partial))
     }
 }

@@ -311,3 +311,52 @@ fn a_failed_file_shared_by_two_live_runs_is_refused() {
         stderr(&o)
     );
 }
+
+/// A full disk (here a file-size limit, which fails writes with EFBIG the
+/// same way): exit 4 naming the file, a summary whose counts are what the
+/// journal committed, and a resume that completes the same export.
+#[test]
+fn a_full_disk_names_the_file_and_counts_only_what_was_committed() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    let list = ids(300);
+    wd.ids("ids.txt", &list);
+    let mut cmd = wd.cmd(&sim);
+    cmd.args([
+        "-c",
+        "trap '' XFSZ; ulimit -f 40; exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_yuju-export"),
+        "export",
+        "--ids",
+        "ids.txt",
+        "--out",
+        "x.csv",
+        "--summary",
+        "s.json",
+    ]);
+    let mut bash = std::process::Command::new("bash");
+    bash.args(cmd.get_args())
+        .current_dir(wd.dir.path())
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    let o = bash.output().unwrap();
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("x.csv.partial"), "{}", stderr(&o));
+    let s = read_summary(&wd.path("s.json"));
+    let c = &s["customers"];
+    let done =
+        c["ok"].as_u64().unwrap() + c["empty"].as_u64().unwrap() + c["failed"].as_u64().unwrap();
+    let journal = yuju_export::journal::load(
+        &wd.path("x.csv.journal"),
+        std::fs::metadata(wd.path("x.csv.partial")).unwrap().len(),
+        0,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(done, journal.checkpoint.next, "{s}");
+    assert_eq!(s["rows"].as_u64().unwrap(), journal.checkpoint.tally.rows);
+    assert!(done < 300);
+    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
+}
