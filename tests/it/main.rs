@@ -6,6 +6,7 @@ mod cron;
 mod export;
 mod faults;
 mod input;
+mod limits;
 mod request;
 mod resume;
 mod secrecy;
