@@ -3,9 +3,9 @@
 //! one table. Run it with `bench/run.sh` (or `cargo bench --bench loopback`).
 //!
 //! Arguments (after `--`): scenario names to run (default: all of
-//! `latency rate adaptive cpu http memory peers`); `--quick` divides the sizes by
-//! ten for a smoke run. Figures are printed, never asserted: a regression
-//! shows in the table.
+//! `latency rate adaptive limits schedule shared cap cpu http memory peers`);
+//! `--quick` divides the sizes by ten for a smoke run. Figures are printed,
+//! never asserted: a regression shows in the table.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use yuju_export::api::classify::classify_body;
 use yuju_export::output::Format;
 use yuju_export::output::{encode_customer, encoder, Column};
 use yuju_export::simulator::data::{success_body, DataProfile, SplitMix};
-use yuju_export::simulator::{self, Scenario, Simulator};
+use yuju_export::simulator::{self, LimitModel, Scenario, Simulator};
 
 const KEY: &str = "bench-key";
 const BIN: &str = env!("CARGO_BIN_EXE_yuju-export");
@@ -354,6 +354,239 @@ fn adaptive(b: &mut Bench) {
     );
 }
 
+/// The platform limit the limiter benchmarks run against: 20/s, accepted
+/// answers after 10 ms.
+const LIMIT: u32 = 20;
+
+/// A simulator limited to [`LIMIT`] per second, counted by `model`.
+fn limited(model: LimitModel, burst: Option<u32>, throttle_delay: Duration) -> Scenario {
+    Scenario {
+        rate_limit: Some(LIMIT),
+        limit_model: model,
+        burst,
+        throttle_delay,
+        latency: Duration::from_millis(10),
+        ..Scenario::default()
+    }
+}
+
+/// What one limited run achieved, from the simulator's side.
+struct LimitedRun {
+    /// Ideal wall time / actual wall time.
+    efficiency: f64,
+    /// 429 answers over all requests.
+    share: f64,
+    /// The simulator's count of 429s.
+    throttled: u64,
+    settled: Option<f64>,
+    exit: i32,
+}
+
+/// Export `n` customers at concurrency 64 against `scenario`.
+fn limited_run(b: &Bench, label: &str, scenario: Scenario, n: usize, args: &[&str]) -> LimitedRun {
+    let spec = scenario.limit().expect("a limited scenario");
+    let sim = b.sim(scenario);
+    let ids = b.ids(&format!("{label}.txt"), n);
+    let mut all = vec!["--concurrency", "64"];
+    all.extend_from_slice(args);
+    let (cost, s) = b.export(&sim, &ids, &format!("{label}.csv"), &all);
+    let requests = sim.stats.requests.load(Relaxed);
+    let throttled = sim.stats.rate_limited.load(Relaxed);
+    LimitedRun {
+        efficiency: spec.ideal(n as u64).as_secs_f64() / cost.wall.as_secs_f64(),
+        share: throttled as f64 / requests.max(1) as f64,
+        throttled,
+        settled: s["settled_rate"].as_f64(),
+        exit: cost.exit,
+    }
+}
+
+fn limited_rows(b: &mut Bench, name: &str, r: &LimitedRun, target: f64) {
+    b.row(
+        name,
+        "efficiency (ideal / wall)",
+        format!("{:.3}", r.efficiency),
+        &format!("≥ {target:.2}"),
+        Some(r.efficiency >= target),
+    );
+    b.row(
+        name,
+        "429 share of requests",
+        format!("{:.1} %", r.share * 100.0),
+        "≤ 10 %",
+        Some(r.share <= 0.10),
+    );
+    b.row(
+        name,
+        "settled rate, exit",
+        format!(
+            "{}, {}",
+            r.settled.map_or("-".into(), |r| format!("{r:.1}/s")),
+            r.exit
+        ),
+        "",
+        None,
+    );
+}
+
+/// The limit models the limiter must hold against: (label, model, burst,
+/// delay of the 429s).
+fn models() -> Vec<(String, LimitModel, Option<u32>, Duration)> {
+    let mut v: Vec<_> = LimitModel::ALL
+        .iter()
+        .map(|&m| {
+            let burst = (m == LimitModel::Bucket).then_some(2 * LIMIT);
+            let label = match burst {
+                Some(burst) => format!("{m} (burst {burst})"),
+                None => m.to_string(),
+            };
+            (label, m, burst, Duration::ZERO)
+        })
+        .collect();
+    v.push((
+        "fixed, 429s after 200 ms".into(),
+        LimitModel::Fixed,
+        None,
+        Duration::from_millis(200),
+    ));
+    v
+}
+
+/// Issue 11: every limit model, 300 customers (and 1200 on wall-clock
+/// windows), 20/s, 10 ms, concurrency 64, no --rate.
+fn limits(b: &mut Bench) {
+    let n = b.scale(300);
+    for (label, model, burst, delay) in models() {
+        let r = limited_run(b, "limits", limited(model, burst, delay), n, &[]);
+        let name = format!("limit {label}: {n} customers, 20/s, 10 ms, conc 64");
+        limited_rows(b, &name, &r, 0.90);
+    }
+    let n = b.scale(1200);
+    let r = limited_run(
+        b,
+        "limits-long",
+        limited(LimitModel::Fixed, None, Duration::ZERO),
+        n,
+        &[],
+    );
+    let name = format!("limit fixed: {n} customers, 20/s, 10 ms, conc 64");
+    limited_rows(b, &name, &r, 0.95);
+}
+
+/// `--rate 20` (the limit itself) under every model draws no more 429s
+/// than the same run without it.
+fn cap(b: &mut Bench) {
+    let n = b.scale(300);
+    for (label, model, burst, delay) in models() {
+        let without = limited_run(b, "cap", limited(model, burst, delay), n, &[]);
+        let with = limited_run(b, "cap", limited(model, burst, delay), n, &["--rate", "20"]);
+        b.row(
+            &format!("--rate 20 under limit {label}: {n} customers"),
+            "429s with / without --rate",
+            format!("{} / {}", with.throttled, without.throttled),
+            "with ≤ without",
+            Some(with.throttled <= without.throttled),
+        );
+    }
+}
+
+/// The limit drops from 20/s to 8/s between 5 s and 12 s (another client
+/// of the key), then comes back.
+fn schedule(b: &mut Bench) {
+    let n = b.scale(300);
+    let returns = Duration::from_secs(12);
+    let scenario = Scenario {
+        rate_schedule: "5s=8,12s=20".parse().expect("a valid schedule"),
+        ..limited(LimitModel::Fixed, None, Duration::ZERO)
+    };
+    let spec = scenario.limit().expect("limited");
+    let sim = b.sim(scenario);
+    let ids = b.ids("schedule.txt", n);
+    let (cost, s) = b.export(&sim, &ids, "schedule.csv", &["--concurrency", "64"]);
+    let requests = sim.stats.requests.load(Relaxed);
+    let share = sim.stats.rate_limited.load(Relaxed) as f64 / requests.max(1) as f64;
+    let eff = spec.ideal(n as u64).as_secs_f64() / cost.wall.as_secs_f64();
+    // The first second-long span after the limit returns in which the
+    // platform accepted at least 90 % of 20.
+    let times = sim.stats.admit_times();
+    let recovery = (0..300)
+        .map(|i| returns + Duration::from_millis(i * 10))
+        .find(|&from| {
+            let to = from + Duration::from_secs(1);
+            times.iter().filter(|&&t| t >= from && t < to).count() as f64 >= 0.9 * f64::from(LIMIT)
+        })
+        .map(|t| t - returns);
+    let name = format!("limit fixed, 20/s, 8/s from 5 s to 12 s: {n} customers, conc 64");
+    let r = LimitedRun {
+        efficiency: eff,
+        share,
+        throttled: 0,
+        settled: s["settled_rate"].as_f64(),
+        exit: cost.exit,
+    };
+    limited_rows(b, &name, &r, 0.90);
+    b.row(
+        &name,
+        "back to ≥ 18/s after the limit returns",
+        recovery.map_or("not within 3 s".into(), secs),
+        "≤ 3 s",
+        Some(recovery.is_some_and(|r| r <= Duration::from_secs(3))),
+    );
+}
+
+/// Four shards of one run sharing the key, none with --rate.
+fn shared(b: &mut Bench) {
+    let n = b.scale(1200);
+    let scenario = limited(LimitModel::Fixed, None, Duration::ZERO);
+    let spec = scenario.limit().expect("limited");
+    let sim = b.sim(scenario);
+    let ids = b.ids("shared.txt", n);
+    let start = Instant::now();
+    let children: Vec<_> = (0..4)
+        .map(|k| {
+            Command::new(BIN)
+                .current_dir(b.dir.path())
+                .env("YUJU_API_KEY", KEY)
+                .env("YUJU_BASE_URL", sim.base_url())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .arg("export")
+                .arg("--ids")
+                .arg(&ids)
+                .args(["--progress", "never", "-q", "--restart", "--out"])
+                .arg(format!("shared-{k}.csv"))
+                .args(["--concurrency", "64", "--shard"])
+                .arg(format!("{k}/4"))
+                .spawn()
+                .expect("spawn a shard")
+        })
+        .collect();
+    let exits: Vec<i32> = children
+        .into_iter()
+        .map(|mut c| c.wait().expect("wait").code().unwrap_or(-1))
+        .collect();
+    let wall = start.elapsed();
+    let requests = sim.stats.requests.load(Relaxed);
+    let share = sim.stats.rate_limited.load(Relaxed) as f64 / requests.max(1) as f64;
+    let eff = spec.ideal(n as u64).as_secs_f64() / wall.as_secs_f64();
+    let name = format!("limit fixed, 4 processes sharing the key: {n} customers, conc 64 each");
+    b.row(
+        &name,
+        "efficiency together (ideal / wall)",
+        format!("{eff:.3}"),
+        "≥ 0.85",
+        Some(eff >= 0.85),
+    );
+    b.row(
+        &name,
+        "429 share of requests, exits",
+        format!("{:.1} %, {exits:?}", share * 100.0),
+        "≤ 15 %",
+        Some(share <= 0.15),
+    );
+}
+
 /// The floor of the CPU path, measured in-process on the same body: parse,
 /// flatten, encode, and write the bytes to a file (as the real run must).
 fn micro_per_row(profile: &DataProfile, rows: usize, dir: &Path) -> Duration {
@@ -664,6 +897,10 @@ impl Bench {
             ("latency", latency),
             ("rate", rate),
             ("adaptive", adaptive),
+            ("limits", limits),
+            ("schedule", schedule),
+            ("shared", shared),
+            ("cap", cap),
             ("cpu", cpu),
             ("http", http_floor),
             ("memory", memory),

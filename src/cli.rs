@@ -69,6 +69,33 @@ pub struct MockArgs {
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
 
+    /// How --rate-limit counts requests: fixed one-second windows on
+    /// wall-clock seconds, fixed windows from the first request, a sliding
+    /// one-second window, or a token bucket.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        value_name = "MODEL",
+        requires = "rate_limit"
+    )]
+    pub rate_limit_model: crate::simulator::LimitModel,
+
+    /// Tokens the bucket holds with --rate-limit-model bucket (default: the
+    /// limit).
+    #[arg(long, value_name = "N", requires = "rate_limit")]
+    pub burst: Option<u32>,
+
+    /// Delay before a rate-limit 429 is answered (0 = at once, as a gateway
+    /// does).
+    #[arg(long, default_value = "0ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub throttle_delay: Duration,
+
+    /// Changes of the limit in time since the first request, such as
+    /// `5s=8,12s=20` (8/s from 5 s, 20/s again from 12 s).
+    #[arg(long, value_name = "SCHEDULE", requires = "rate_limit")]
+    pub rate_schedule: Option<crate::simulator::Schedule>,
+
     /// Successful answers after which every request gets 402.
     #[arg(long, value_name = "N")]
     pub quota: Option<u64>,

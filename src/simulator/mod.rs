@@ -3,8 +3,9 @@
 //!
 //! Deterministic data per customer ([`data`]); a key check (401); knobs for
 //! latency and lognormal jitter, a fault rate over a mix of [`faults`], a
-//! per-second rate limit (429 `Too Many Requests in one second`, fixed
-//! one-second windows) and a quota after which it answers 402. Special IDs:
+//! per-second rate limit (429 `Too Many Requests in one second`) counted by
+//! one of the designs in [`limiter`], and a quota after which it answers
+//! 402. Special IDs:
 //! the documented example customer; `unknown…` answers `Code` 4000;
 //! `empty…` has no chats; `null…` answers `Data: null`; [`hostile`] lists
 //! the IDs of answers a hostile server might send.
@@ -12,12 +13,13 @@
 pub mod data;
 pub mod faults;
 pub mod hostile;
+pub mod limiter;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, RawQuery, State};
@@ -32,6 +34,8 @@ use data::SplitMix;
 pub use data::{DataProfile, EXAMPLE_CUSTOMER};
 use faults::text;
 pub use faults::Fault;
+use limiter::Gate;
+pub use limiter::{Model as LimitModel, RateLimit, Schedule};
 
 /// How the simulated platform behaves.
 #[derive(Debug, Clone)]
@@ -46,8 +50,18 @@ pub struct Scenario {
     pub fault_rate: f64,
     /// Faults to pick from, uniformly.
     pub faults: Vec<Fault>,
-    /// Requests per second the key may make (fixed one-second windows).
+    /// Requests per second the key may make, counted by `limit_model`.
     pub rate_limit: Option<u32>,
+    /// How the rate limit counts requests (fixed wall-clock windows unless
+    /// told otherwise).
+    pub limit_model: LimitModel,
+    /// Tokens of the bucket for [`LimitModel::Bucket`] (`None` = the limit).
+    pub burst: Option<u32>,
+    /// Changes of the rate limit over the run (empty = constant).
+    pub rate_schedule: Schedule,
+    /// How long a rate-limit 429 takes to come back (zero = at once, as a
+    /// gateway answers before the backend does).
+    pub throttle_delay: Duration,
     /// Requests served (past the key and rate checks) after which every
     /// request gets 402.
     pub quota: Option<u64>,
@@ -63,6 +77,18 @@ pub struct Scenario {
     pub data: DataProfile,
 }
 
+impl Scenario {
+    /// The platform's rate limit as this scenario sets it, if any.
+    pub fn limit(&self) -> Option<RateLimit> {
+        self.rate_limit.map(|limit| RateLimit {
+            limit,
+            model: self.limit_model,
+            burst: self.burst.unwrap_or(limit),
+            schedule: self.rate_schedule.clone(),
+        })
+    }
+}
+
 impl Default for Scenario {
     fn default() -> Self {
         Scenario {
@@ -72,6 +98,10 @@ impl Default for Scenario {
             fault_rate: 0.0,
             faults: Fault::ALL.to_vec(),
             rate_limit: None,
+            limit_model: LimitModel::default(),
+            burst: None,
+            rate_schedule: Schedule::default(),
+            throttle_delay: Duration::ZERO,
             quota: None,
             down_after: None,
             seed: 1,
@@ -101,6 +131,9 @@ pub struct SimStats {
     pub admitted: AtomicU64,
     /// Sum of the latencies slept, in microseconds.
     pub latency_us: AtomicU64,
+    /// When each request past the rate limit came, since the first request.
+    admit_times: Mutex<Vec<Duration>>,
+    first_request: Mutex<Option<tokio::time::Instant>>,
     per_customer: Mutex<HashMap<String, u64>>,
     bodies: Mutex<Vec<serde_json::Value>>,
     windows: Mutex<BTreeSet<(String, String)>>,
@@ -127,6 +160,13 @@ impl SimStats {
         self.bodies.lock().expect("stats lock").clone()
     }
 
+    /// When each request past the rate limit came (the first million),
+    /// counted from the first request received: the throughput a client
+    /// got, second by second.
+    pub fn admit_times(&self) -> Vec<Duration> {
+        self.admit_times.lock().expect("stats lock").clone()
+    }
+
     /// Every distinct (`start_time`, `end_time`) pair requested.
     pub fn windows(&self) -> BTreeSet<(String, String)> {
         self.windows.lock().expect("stats lock").clone()
@@ -136,8 +176,8 @@ impl SimStats {
 struct Shared {
     scenario: Scenario,
     stats: Arc<SimStats>,
-    /// (second, count) of the current rate-limit window.
-    window: Mutex<(u64, u32)>,
+    /// The key's rate limiter, if the scenario has a limit.
+    gate: Option<Mutex<Gate>>,
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -173,9 +213,9 @@ pub async fn start_on(addr: SocketAddr, scenario: Scenario) -> std::io::Result<S
     let addr = listener.local_addr()?;
     let stats = Arc::new(SimStats::default());
     let shared = Arc::new(Shared {
+        gate: scenario.limit().map(|l| Mutex::new(Gate::wall_clock(l))),
         scenario,
         stats: stats.clone(),
-        window: Mutex::new((0, 0)),
     });
     let app = Router::new()
         .route("/v1/openapi/chat/record", post(handle))
@@ -235,6 +275,12 @@ async fn handle(
     let sc = &shared.scenario;
     let stats = &shared.stats;
     let n = stats.requests.fetch_add(1, Relaxed);
+    let arrived = tokio::time::Instant::now();
+    let first = *stats
+        .first_request
+        .lock()
+        .expect("stats lock")
+        .get_or_insert(arrived);
     let mut rng = SplitMix(sc.seed.wrapping_mul(0x9E37_79B9).wrapping_add(n));
 
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
@@ -267,23 +313,24 @@ async fn handle(
             r#"{"Code":401,"Msg":"apiKey无效或已过期"}"#.into(),
         );
     }
-    if let Some(limit) = sc.rate_limit {
-        let second = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let mut w = shared.window.lock().expect("window lock");
-        if w.0 != second {
-            *w = (second, 0);
-        }
-        w.1 += 1;
-        if w.1 > limit {
+    if let Some(gate) = &shared.gate {
+        let admitted = gate.lock().expect("gate lock").admit(arrived);
+        if !admitted {
             stats.rate_limited.fetch_add(1, Relaxed);
+            if !sc.throttle_delay.is_zero() {
+                tokio::time::sleep(sc.throttle_delay).await;
+            }
             return text(
                 StatusCode::TOO_MANY_REQUESTS,
                 "text/plain",
                 faults::TOO_MANY,
             );
+        }
+    }
+    {
+        let mut times = stats.admit_times.lock().expect("stats lock");
+        if times.len() < 1_000_000 {
+            times.push(arrived - first);
         }
     }
     // Admission is counted atomically, so at most `quota` (or `down_after`)

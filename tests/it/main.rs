@@ -7,6 +7,7 @@ mod export;
 mod faults;
 mod hostile;
 mod input;
+mod limits;
 mod request;
 mod resume;
 mod secrecy;
