@@ -817,6 +817,33 @@ fn window(b: &mut Bench) {
     );
 }
 
+/// Endless bodies and gzip bombs at the default --max-response-bytes, eight
+/// requests in flight: each fails its customer at the limit, and only one
+/// answer at a time may grow past 4 MiB, so peak RSS stays near the limit.
+fn hostile(b: &mut Bench) {
+    let sim = b.sim(Scenario::default());
+    let n = b.scale(40);
+    let mut text = String::new();
+    for i in 0..n {
+        let kind = ["bomb", "endless", "good"][i % 3];
+        writeln!(text, "{kind}-{i}").unwrap();
+    }
+    let ids = b.dir.path().join("hostile.txt");
+    std::fs::write(&ids, text).unwrap();
+    let (cost, summary) = b.export(&sim, &ids, "hostile.csv", &["--concurrency", "8"]);
+    std::fs::remove_file(b.dir.path().join("hostile.csv")).ok();
+    let too_large = summary["failed_by_kind"]["response_too_large"]
+        .as_u64()
+        .unwrap_or(0);
+    b.row(
+        &format!("hostile: {n} customers, ⅔ endless bodies or gzip bombs, conc 8, limit 256 MiB"),
+        "peak RSS; customers failed as too large",
+        format!("{}; {too_large}", mib(cost.max_rss_kib)),
+        "≤ 320 MiB (limit + 64)",
+        Some(cost.max_rss_kib <= 320 * 1024),
+    );
+}
+
 /// 5. Peers on the latency-bound scenario.
 fn peers(b: &mut Bench) {
     let n = b.scale(2000);
@@ -905,6 +932,7 @@ impl Bench {
             ("http", http_floor),
             ("memory", memory),
             ("window", window),
+            ("hostile", hostile),
             ("peers", peers),
         ]
     }
