@@ -193,6 +193,9 @@ pub struct Checkpoint {
     pub rows: u64,
     #[serde(default)]
     pub failed_by_kind: BTreeMap<String, u64>,
+    /// How the committed answers strayed from the documentation.
+    #[serde(default)]
+    pub drift: crate::drift::DriftCounts,
 }
 
 /// A journal read back from disk.

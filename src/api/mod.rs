@@ -8,4 +8,4 @@ pub mod types;
 
 pub use classify::{Cause, StopReason, Verdict};
 pub use client::ApiClient;
-pub use types::{Chat, Envelope, Message};
+pub use types::{Chat, Envelope, Field, Message};

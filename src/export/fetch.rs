@@ -68,6 +68,7 @@ pub async fn fetch_customer(ctx: &Ctx, index: usize, first: OwnedSemaphorePermit
                         ctx.buffers.give(bytes);
                         Outcome::Empty {
                             chats: encoded.chats,
+                            drift: encoded.drift,
                         }
                     } else {
                         Outcome::Rows { bytes, encoded }
@@ -92,6 +93,15 @@ pub async fn fetch_customer(ctx: &Ctx, index: usize, first: OwnedSemaphorePermit
                 return Outcome::Failed(Failure {
                     kind: FailureKind::Api,
                     message,
+                });
+            }
+            Verdict::Unusable { detail } => {
+                ctx.limiter.on_success(&ticket);
+                ctx.budget.on_success(spent);
+                ctx.health.on_answer();
+                return Outcome::Failed(Failure {
+                    kind: FailureKind::UnexpectedShape,
+                    message: format!("unexpected shape: {detail}"),
                 });
             }
             Verdict::Rejected { status } => {

@@ -55,7 +55,10 @@ pub enum Outcome {
     /// Rows, already encoded in the output format.
     Rows { bytes: Vec<u8>, encoded: Encoded },
     /// Answered, but no messages in the window.
-    Empty { chats: u64 },
+    Empty {
+        chats: u64,
+        drift: crate::drift::CustomerDrift,
+    },
     /// Failed for good; goes to the failed file.
     Failed(Failure),
     /// Not finished because the run is stopping; fetched again next time.
@@ -81,6 +84,9 @@ pub enum FailureKind {
     Transient(Cause),
     /// The platform asked to wait longer than `--max-retry-after`.
     RetryAfterTooLong,
+    /// `Code` 2000, but a shape no row can come from (`Data` an object,
+    /// `messages` a string); not retried.
+    UnexpectedShape,
 }
 
 impl FailureKind {
@@ -90,6 +96,7 @@ impl FailureKind {
             FailureKind::Http => "http_status".into(),
             FailureKind::Transient(c) => format!("transient_{}", c.name()),
             FailureKind::RetryAfterTooLong => "retry_after_too_long".into(),
+            FailureKind::UnexpectedShape => "unexpected_shape".into(),
         }
     }
 }
@@ -595,6 +602,7 @@ fn finish(
         retries: ctx.stats.total_retries(),
         retries_by_cause: Summary::retries_by_cause(&ctx.stats),
         failed_by_kind: state.failed_by_kind,
+        drift: state.drift,
         throttled_secs: ctx.limiter.throttled().as_secs_f64(),
         reorder_stall_secs: reorder_stall.as_secs_f64(),
         settled_rate: ctx.limiter.current_rate(),

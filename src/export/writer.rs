@@ -223,14 +223,18 @@ fn write_one(ctx: &Ctx, w: &mut Written, done: Done) -> anyhow::Result<bool> {
                 w.sink.flush()?;
             }
             let s = &mut w.state;
+            s.drift
+                .commit(ctx.ids.get(index), &encoded.drift, ctx.encoder.columns());
             s.ok += 1;
             s.chats += encoded.chats;
             s.rows += encoded.rows;
             ctx.stats.rows.fetch_add(encoded.rows, Relaxed);
             ctx.stats.done.fetch_add(1, Relaxed);
         }
-        Outcome::Empty { chats } => {
+        Outcome::Empty { chats, drift } => {
             w.release_held(ctx)?;
+            let columns = ctx.encoder.columns();
+            w.state.drift.commit(ctx.ids.get(index), &drift, columns);
             w.state.empty += 1;
             w.state.chats += chats;
             ctx.stats.done.fetch_add(1, Relaxed);
