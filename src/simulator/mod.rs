@@ -6,7 +6,10 @@
 //! per-second rate limit (429 `Too Many Requests in one second`, fixed
 //! one-second windows) and a quota after which it answers 402. Special IDs:
 //! the documented example customer; `unknown…` answers `Code` 4000;
-//! `empty…` has no chats; `null…` answers `Data: null`.
+//! `empty…` has no chats; `null…` answers `Data: null`; `drift…` answers
+//! with values of other JSON types and undocumented fields;
+//! `shape-data…` and `shape-messages…` answer with `Data` an object and
+//! `messages` a string ([`data::success_body`]).
 
 pub mod data;
 pub mod faults;
