@@ -194,6 +194,9 @@ pub struct Tally {
     /// Failed customers by kind of failure.
     #[serde(default)]
     pub failed_by_kind: BTreeMap<String, u64>,
+    /// How the committed answers strayed from the documentation.
+    #[serde(default)]
+    pub drift: crate::drift::DriftCounts,
 }
 
 /// A consistent point of the run.

@@ -13,6 +13,7 @@ pub mod bufpool;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod drift;
 pub mod error;
 pub mod export;
 pub mod input;

@@ -4,6 +4,7 @@
 //! |------------------------------------------|----------------------------------|
 //! | 200, `Code` 2000                         | success: use `Data`              |
 //! | 200, any other `Code`                    | business failure, not retried    |
+//! | 200, `Code` 2000, a list that is not one | unusable shape, not retried      |
 //! | 401                                      | stop the run: bad key            |
 //! | 402                                      | stop the run: quota exhausted    |
 //! | 408, 425, 429, 5xx                       | transient: retry with backoff    |
@@ -110,6 +111,10 @@ impl Cause {
 pub enum Verdict {
     /// A non-2000 `Code`: this customer fails with `Msg`; not retried.
     Business { code: Option<i64>, msg: String },
+    /// `Code` 2000, but a shape no row can come from (`Data` an object,
+    /// `messages` a string): this customer fails; not retried, as the same
+    /// bytes would come back.
+    Unusable { detail: String },
     /// An HTTP status that is neither success nor transient; not retried.
     Rejected {
         status: u16,
@@ -250,13 +255,14 @@ pub fn classify_body(body: &[u8]) -> Result<Envelope<'_>, Verdict> {
         bad_body(format!("{what} ({} bytes): {e}", body.len()))
     })?;
     match envelope.code() {
-        Some(CODE_OK) => Ok(envelope),
+        Some(CODE_OK) => match envelope.unusable() {
+            None => Ok(envelope),
+            Some(detail) => Err(Verdict::Unusable { detail }),
+        },
         None if envelope.code.is_none() => Err(bad_body("JSON body without a Code".into())),
         code => Err(Verdict::Business {
             code,
-            msg: envelope
-                .msg
-                .as_deref()
+            msg: Some(envelope.msg.as_str())
                 .filter(|m| !m.is_empty())
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("API Code {}", display_code(&envelope))),
@@ -370,6 +376,7 @@ mod tests {
             br#"{"Code":2000,"Data":[{"chat_id":"x","mess"#,
             br#"{"Data":[]}"#,
             b"",
+            br#"[{"Code":2000}]"#,
         ] {
             let v = classify_body(body).unwrap_err();
             assert!(
@@ -383,5 +390,23 @@ mod tests {
                 "{v:?}"
             );
         }
+    }
+
+    /// Odd value types are an answer like any other; only a list that is
+    /// not a list makes it unusable, and that is not transient.
+    #[test]
+    fn drifted_values_succeed_and_unusable_shapes_are_final() {
+        let body = br#"{"Code":2000,"Data":[{"chat_id":1,"messages":[{"content":{"a":1}}]}]}"#;
+        assert_eq!(classify_body(body).unwrap().chats().len(), 1);
+        let v = classify_body(br#"{"Code":2000,"Data":{"chat_id":"x"}}"#).unwrap_err();
+        assert_eq!(
+            v,
+            Verdict::Unusable {
+                detail: "Data is an object, not a list of chats".into()
+            }
+        );
+        // A business failure is reported as such, whatever its Data.
+        let v = classify_body(br#"{"Data":{},"Code":4000,"Msg":"no"}"#).unwrap_err();
+        assert!(matches!(v, Verdict::Business { .. }), "{v:?}");
     }
 }

@@ -12,4 +12,4 @@ pub mod untrusted;
 pub use classify::{Cause, StopReason, Verdict};
 pub use client::ApiClient;
 pub use endpoint::ApiKey;
-pub use types::{Chat, Envelope, Message};
+pub use types::{Chat, Envelope, Field, Message};

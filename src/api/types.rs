@@ -1,41 +1,366 @@
 //! The response body of `POST /v1/openapi/chat/record`, borrowed from the
 //! raw bytes wherever no JSON escape forces a copy.
 //!
-//! Tolerant by contract: `Data: null`, missing `messages`, missing or null
-//! message fields and unknown extra fields are all accepted.
+//! Tolerant by contract, and beyond it, because real answers drift from the
+//! documentation (API.md, "What is not known"):
+//! - `Data: null`, missing `messages`, missing or null fields are empty;
+//! - the documented fields (`chat_id`, `content`, `message_type`,
+//!   `sender_type`, and `Msg`, `RequestId`) take any JSON value: a string is
+//!   kept as text, anything else as its JSON text ([`Field`]);
+//! - the fields the documentation does not name are kept, in the order
+//!   received, as name and JSON text ([`Extra`]);
+//! - a list that is not a list (`Data` an object, `messages` a string) or an
+//!   element that is not an object does not fail the parse: it is recorded
+//!   as a [`Shape`], and the answer is refused as a whole afterwards (a
+//!   well-formed body is read to its end, so its `Code` is always seen).
+//!
+//! Everything is deserialised by hand-written visitors rather than derived:
+//! that is what keeps the undocumented fields in their order, and what lets
+//! a string be borrowed while any other value keeps its text as received
+//! (through serde_json's [`RawValue`]).
 
 use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
 
-use serde::{Deserialize, Deserializer};
+use serde::de::{
+    DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The `Code` of a successful answer.
+pub const CODE_OK: i64 = 2000;
 
 /// A string borrowed from the body when it holds no escapes.
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
-/// `Option<Cow<str>>` that borrows: serde's own `Option<Cow>` always copies,
-/// which would hold a large answer twice.
-fn text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
-    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
+/// The JSON type of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JsonType {
+    Null,
+    Bool,
+    Number,
+    String,
+    List,
+    Object,
 }
 
-/// The `Code` of a successful answer.
-pub const CODE_OK: i64 = 2000;
+impl JsonType {
+    /// The type of a JSON text, from its first byte (no leading whitespace).
+    fn of(json: &str) -> JsonType {
+        match json.as_bytes().first() {
+            Some(b'"') => JsonType::String,
+            Some(b'{') => JsonType::Object,
+            Some(b'[') => JsonType::List,
+            Some(b't' | b'f') => JsonType::Bool,
+            Some(b'n') | None => JsonType::Null,
+            Some(_) => JsonType::Number,
+        }
+    }
+
+    /// "an object", "a string", ... for messages.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            JsonType::Null => "null",
+            JsonType::Bool => "a boolean",
+            JsonType::Number => "a number",
+            JsonType::String => "a string",
+            JsonType::List => "a list",
+            JsonType::Object => "an object",
+        }
+    }
+}
+
+/// A documented field's value, whatever JSON type came.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Field<'a> {
+    /// `null`, or the field was not there.
+    #[default]
+    Absent,
+    /// A JSON string, unescaped; borrowed from the body when it held no
+    /// escape.
+    Text(Cow<'a, str>),
+    /// Any other JSON value (object, list, number, boolean): its JSON text
+    /// as received, with the whitespace between tokens removed.
+    Json(Cow<'a, str>),
+}
+
+impl<'a> Field<'a> {
+    /// The text written to the output: a string as it is, any other value
+    /// as its JSON text, nothing for null or absent.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Field::Absent => "",
+            Field::Text(t) | Field::Json(t) => t,
+        }
+    }
+
+    /// Whether the value was of a type the documentation does not give
+    /// (not a string, not null).
+    pub fn is_unexpected(&self) -> bool {
+        matches!(self, Field::Json(_))
+    }
+
+    /// Read a JSON text (a value as serde_json's `RawValue` holds it).
+    fn from_json(json: &'a str) -> Result<Field<'a>, serde_json::Error> {
+        match JsonType::of(json) {
+            JsonType::Null => Ok(Field::Absent),
+            JsonType::String => {
+                // A JSON string without a backslash is its own content: the
+                // raw scan has already checked it (no control characters).
+                let inner = json
+                    .strip_prefix('"')
+                    .and_then(|s| s.strip_suffix('"'))
+                    .filter(|s| memchr::memchr(b'\\', s.as_bytes()).is_none());
+                match inner {
+                    Some(s) => Ok(Field::Text(Cow::Borrowed(s))),
+                    None => serde_json::from_str::<String>(json).map(|s| Field::Text(s.into())),
+                }
+            }
+            _ => Ok(Field::Json(compact(json))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Field<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        Field::from_json(raw.get()).map_err(D::Error::custom)
+    }
+}
+
+/// A JSON text without the whitespace between its tokens (so that it fits
+/// on one line); borrowed when there was none.
+fn compact(json: &str) -> Cow<'_, str> {
+    let spaced = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    // Strings hold no raw line breaks, and their spaces are kept.
+    if JsonType::of(json) == JsonType::String || !json.bytes().any(spaced) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !(c.is_ascii() && spaced(c as u8)) {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Fields the documentation does not name, in the order received: the
+/// name and the value's JSON text (compact).
+pub type Extra<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// Read the next value of `map` as an undocumented field.
+fn extra_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Cow<'de, str>, A::Error> {
+    let raw: &'de RawValue = map.next_value()?;
+    Ok(compact(raw.get()))
+}
+
+/// Where a list the contract promises was not one, or held an element
+/// that is not an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// The JSON type that came instead.
+    pub found: JsonType,
+    /// The position of the element that is not an object; `None` when the
+    /// list itself is not a list.
+    pub element: Option<usize>,
+}
+
+/// A list of objects, as the contract promises, or where it was not.
+#[derive(Debug)]
+pub enum List<T> {
+    /// `null` and absent are empty lists.
+    Items(Vec<T>),
+    /// Not a list, or an element not an object: the answer is unusable.
+    Unusable(Shape),
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List::Items(Vec::new())
+    }
+}
+
+impl<T> List<T> {
+    /// The items; none when the list is unusable.
+    pub fn items(&self) -> &[T] {
+        match self {
+            List::Items(v) => v,
+            List::Unusable(_) => &[],
+        }
+    }
+}
+
+/// An object read from a serde map, field by field.
+trait FromMap<'de>: Sized {
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+impl<'de, T: FromMap<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ListVisitor(PhantomData))
+    }
+}
+
+/// Implements the `visit_*` of scalars for a visitor whose value for a
+/// scalar of type `t` is `$value(t)`.
+macro_rules! scalars_are {
+    ($value:expr) => {
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value(JsonType::Bool))
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value(JsonType::Number))
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value(JsonType::Number))
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value(JsonType::Number))
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value(JsonType::String))
+        }
+    };
+}
+
+struct ListVisitor<T>(PhantomData<T>);
+
+impl<'de, T: FromMap<'de>> Visitor<'de> for ListVisitor<T> {
+    type Value = List<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of objects")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(List::default())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        let mut i = 0;
+        while let Some(item) = seq.next_element_seed(Element::<T>(PhantomData))? {
+            match item {
+                Ok(item) => items.push(item),
+                Err(found) => {
+                    // Read the rest (the body must still be well-formed
+                    // JSON, and its `Code` still counts), keep nothing.
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    return Ok(List::Unusable(Shape {
+                        found,
+                        element: Some(i),
+                    }));
+                }
+            }
+            i += 1;
+        }
+        Ok(List::Items(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(List::Unusable(Shape {
+            found: JsonType::Object,
+            element: None,
+        }))
+    }
+
+    scalars_are!(|found| List::Unusable(Shape {
+        found,
+        element: None
+    }));
+}
+
+/// One element of a [`List`]: the object, or the type that came instead.
+struct Element<T>(PhantomData<T>);
+
+impl<'de, T: FromMap<'de>> DeserializeSeed<'de> for Element<T> {
+    type Value = Result<T, JsonType>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: FromMap<'de>> Visitor<'de> for Element<T> {
+    type Value = Result<T, JsonType>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::from_map(map).map(Ok)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err(JsonType::List))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Err(JsonType::Null))
+    }
+
+    scalars_are!(Err);
+}
 
 /// The outer object: `{"Code", "Data", "Msg", "RequestId"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Envelope<'a> {
     /// Business status; 2000 is success. Numbers and numeric strings accepted.
-    #[serde(rename = "Code", default)]
     pub code: Option<serde_json::Value>,
     /// Human-readable status, e.g. "成功".
-    #[serde(rename = "Msg", borrow, default, deserialize_with = "text")]
-    pub msg: Option<Cow<'a, str>>,
+    pub msg: Field<'a>,
     /// The platform's request id, useful when asking its support.
-    #[serde(rename = "RequestId", borrow, default, deserialize_with = "text")]
-    pub request_id: Option<Cow<'a, str>>,
+    pub request_id: Field<'a>,
     /// The chats; `null` or absent means none.
-    #[serde(rename = "Data", borrow, default)]
-    pub data: Option<Vec<Chat<'a>>>,
+    pub data: List<Chat<'a>>,
+}
+
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Envelope<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the answer object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut env = Envelope::default();
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    match &*key {
+                        "Code" => env.code = map.next_value()?,
+                        "Msg" => env.msg = map.next_value()?,
+                        "RequestId" => env.request_id = map.next_value()?,
+                        "Data" => env.data = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(env)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl Envelope<'_> {
@@ -48,59 +373,214 @@ impl Envelope<'_> {
         }
     }
 
+    /// The chats (none when `Data` is unusable).
     pub fn chats(&self) -> &[Chat<'_>] {
-        self.data.as_deref().unwrap_or(&[])
+        self.data.items()
+    }
+
+    /// Where the answer has a shape no row can come from, described for
+    /// the failed file (names and JSON types only, no server text).
+    pub fn unusable(&self) -> Option<String> {
+        let describe = |path: String, shape: Shape, what: &str| match shape.element {
+            None => format!(
+                "{path} is {}, not a list of {what}s",
+                shape.found.with_article()
+            ),
+            Some(i) => format!(
+                "{path}[{i}] is {}, not a {what} object",
+                shape.found.with_article()
+            ),
+        };
+        let chats = match &self.data {
+            List::Unusable(shape) => return Some(describe("Data".into(), *shape, "chat")),
+            List::Items(chats) => chats,
+        };
+        chats
+            .iter()
+            .enumerate()
+            .find_map(|(i, chat)| match &chat.messages {
+                List::Unusable(shape) => {
+                    Some(describe(format!("Data[{i}].messages"), *shape, "message"))
+                }
+                List::Items(_) => None,
+            })
     }
 }
 
 /// One chat: an id and its messages in order.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Chat<'a> {
-    #[serde(borrow, default, deserialize_with = "text")]
-    pub chat_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub messages: Option<Vec<Message<'a>>>,
+    pub chat_id: Field<'a>,
+    pub messages: List<Message<'a>>,
+    /// The chat's other fields, in the order received.
+    pub extra: Extra<'a>,
+}
+
+impl<'de> FromMap<'de> for Chat<'de> {
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut chat = Chat::default();
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match &*key {
+                "chat_id" => chat.chat_id = map.next_value()?,
+                "messages" => chat.messages = map.next_value()?,
+                _ => {
+                    let value = extra_value(&mut map)?;
+                    chat.extra.push((key, value));
+                }
+            }
+        }
+        Ok(chat)
+    }
 }
 
 impl Chat<'_> {
     pub fn id(&self) -> &str {
-        self.chat_id.as_deref().unwrap_or("")
+        self.chat_id.as_str()
     }
     pub fn messages(&self) -> &[Message<'_>] {
-        self.messages.as_deref().unwrap_or(&[])
+        self.messages.items()
     }
 }
 
-/// One message. There is no timestamp and no id: position is the order.
-#[derive(Debug, Deserialize)]
+/// One message. The documented ones have no timestamp and no id: position
+/// is the order.
+#[derive(Debug, Default)]
 pub struct Message<'a> {
-    #[serde(borrow, default, deserialize_with = "text")]
-    pub content: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "text")]
-    pub message_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "text")]
-    pub sender_type: Option<Cow<'a, str>>,
+    pub content: Field<'a>,
+    pub message_type: Field<'a>,
+    pub sender_type: Field<'a>,
+    /// The message's other fields, in the order received.
+    pub extra: Extra<'a>,
+}
+
+impl<'de> FromMap<'de> for Message<'de> {
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut m = Message::default();
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match &*key {
+                "content" => m.content = map.next_value()?,
+                "message_type" => m.message_type = map.next_value()?,
+                "sender_type" => m.sender_type = map.next_value()?,
+                _ => {
+                    let value = extra_value(&mut map)?;
+                    m.extra.push((key, value));
+                }
+            }
+        }
+        Ok(m)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(body: &str) -> Envelope<'_> {
+        serde_json::from_str(body).unwrap()
+    }
+
     #[test]
     fn tolerates_nulls_missing_and_extra_fields() {
-        let body = br#"{"Code":"2000","Data":[{"chat_id":"c","extra":1},
+        let body = r#"{"Code":"2000","Data":[{"chat_id":"c","extra":1},
             {"chat_id":"d","messages":[{"content":null,"sender_type":"\u7528\u6237"}]}],
             "Msg":"ok","New":{"x":[1]}}"#;
-        let env: Envelope = serde_json::from_slice(body).unwrap();
+        let env = parse(body);
         assert_eq!(env.code(), Some(2000));
         assert_eq!(env.chats().len(), 2);
         assert!(env.chats()[0].messages().is_empty());
         let m = &env.chats()[1].messages()[0];
-        assert_eq!(m.sender_type.as_deref(), Some("用户"));
-        assert_eq!(m.content, None);
+        assert_eq!(m.sender_type.as_str(), "用户");
+        assert_eq!(m.content, Field::Absent);
+        assert_eq!(env.unusable(), None);
 
-        let env: Envelope = serde_json::from_slice(br#"{"Code":2000,"Data":null}"#).unwrap();
+        let env = parse(r#"{"Code":2000,"Data":null}"#);
         assert!(env.chats().is_empty());
+        assert_eq!(env.unusable(), None);
+    }
+
+    /// Any JSON value in a documented field: strings as text (unescaped),
+    /// null as nothing, anything else as its JSON text without whitespace.
+    #[test]
+    fn documented_fields_take_any_json_value() {
+        let body = r#"{"Code":2000,"Data":[{"chat_id":12,"messages":[
+            {"content":{"url": "a b",
+                        "w":640},"message_type":1,"sender_type":true},
+            {"content":[1, "x\"y" ,null],"message_type":-2.50e3,"sender_type":false},
+            {"content":"tab\there \"q\"","message_type":null}]}],"Msg":7,"RequestId":{"a":1}}"#;
+        let env = parse(body);
+        let chat = &env.chats()[0];
+        assert_eq!(chat.chat_id, Field::Json("12".into()));
+        let m = chat.messages();
+        assert_eq!(m[0].content.as_str(), r#"{"url":"a b","w":640}"#);
+        assert_eq!(m[0].message_type.as_str(), "1");
+        assert_eq!(m[0].sender_type.as_str(), "true");
+        assert_eq!(m[1].content.as_str(), r#"[1,"x\"y",null]"#);
+        // Numbers keep the text they came as.
+        assert_eq!(m[1].message_type.as_str(), "-2.50e3");
+        assert_eq!(m[1].sender_type.as_str(), "false");
+        assert_eq!(m[2].content, Field::Text("tab\there \"q\"".into()));
+        assert_eq!(m[2].message_type, Field::Absent);
+        assert!(m[0].content.is_unexpected() && !m[2].content.is_unexpected());
+        assert_eq!(env.msg.as_str(), "7");
+        assert_eq!(env.unusable(), None);
+    }
+
+    #[test]
+    fn undocumented_fields_are_kept_in_order() {
+        let body = r#"{"Code":2000,"Data":[{"z_first":"1","chat_id":"c","create_time": 17,
+            "messages":[{"time":"1715665855","content":"hi","msg_id":"m1","a":{"b": [1, 2]}}]}]}"#;
+        let env = parse(body);
+        let chat = &env.chats()[0];
+        let names = |e: &Extra| {
+            e.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&chat.extra), ["z_first=\"1\"", "create_time=17"]);
+        assert_eq!(
+            names(&chat.messages()[0].extra),
+            ["time=\"1715665855\"", "msg_id=\"m1\"", "a={\"b\":[1,2]}"]
+        );
+    }
+
+    /// Unusable shapes are recorded, the rest of the body is still read
+    /// (the `Code` after them counts).
+    #[test]
+    fn unusable_shapes_are_named() {
+        let cases = [
+            (
+                r#"{"Data":{"chat_id":"c"},"Code":2000}"#,
+                "Data is an object, not a list of chats",
+            ),
+            (
+                r#"{"Code":2000,"Data":[{"messages":[]},{"messages":"hi"}]}"#,
+                "Data[1].messages is a string, not a list of messages",
+            ),
+            (
+                r#"{"Code":2000,"Data":[{"messages":[{},7,{}]}]}"#,
+                "Data[0].messages[1] is a number, not a message object",
+            ),
+            (
+                r#"{"Code":2000,"Data":[["x"],{}]}"#,
+                "Data[0] is a list, not a chat object",
+            ),
+        ];
+        for (body, want) in cases {
+            let env = parse(body);
+            assert_eq!(env.code(), Some(2000), "{body}");
+            assert_eq!(env.unusable().as_deref(), Some(want), "{body}");
+            assert!(env.chats().iter().all(|c| c.messages().is_empty()));
+        }
+        // Still JSON: a body cut inside an unusable part is not parsed.
+        assert!(serde_json::from_str::<Envelope>(r#"{"Code":2000,"Data":{"a":[1,"#).is_err());
+    }
+
+    #[test]
+    fn compact_keeps_strings_intact() {
+        assert_eq!(compact("{ \"a b\" : [ 1 ,\n 2 ] }"), "{\"a b\":[1,2]}");
+        assert_eq!(compact(r#"[ "x\" y" , "\\" , 1 ]"#), r#"["x\" y","\\",1]"#);
+        assert!(matches!(compact("[1,2]"), Cow::Borrowed(_)));
+        assert!(matches!(compact("\"a b\""), Cow::Borrowed(_)));
     }
 }
 
@@ -112,14 +592,18 @@ mod borrow_tests {
     /// large answer is not held twice.
     #[test]
     fn unescaped_strings_are_borrowed() {
-        let body = "{\"Code\":2000,\"Data\":[{\"chat_id\":\"c\",\"messages\":[{\"content\":\"聚聚\",\"message_type\":\"a\",\"sender_type\":\"b\"}]}]}";
+        let body = "{\"Code\":2000,\"Data\":[{\"chat_id\":\"c\",\"messages\":[{\"content\":\"聚聚\",\"message_type\":\"a\",\"sender_type\":\"b\",\"time\":\"1\"}]}]}";
         let env: Envelope = serde_json::from_str(body).unwrap();
         let m = &env.chats()[0].messages()[0];
         assert!(
-            matches!(m.content, Some(Cow::Borrowed(_))),
+            matches!(m.content, Field::Text(Cow::Borrowed(_))),
             "{:?}",
             m.content
         );
-        assert!(matches!(env.chats()[0].chat_id, Some(Cow::Borrowed(_))));
+        assert!(matches!(
+            env.chats()[0].chat_id,
+            Field::Text(Cow::Borrowed(_))
+        ));
+        assert!(matches!(m.extra[0], (Cow::Borrowed(_), Cow::Borrowed(_))));
     }
 }

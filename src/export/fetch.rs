@@ -164,6 +164,13 @@ impl Fetcher {
                     }
                     return failed(FailureKind::Http, message);
                 }
+                Verdict::Unusable { detail } => {
+                    self.on_answer(&ticket, Some(attempts.spent));
+                    return failed(
+                        FailureKind::UnexpectedShape,
+                        format!("unexpected shape: {}", self.client.shown(&detail)),
+                    );
+                }
                 Verdict::TooLarge { limit } => {
                     self.on_answer(&ticket, Some(attempts.spent));
                     return failed(
@@ -263,6 +270,7 @@ impl Fetcher {
             self.buffers.give(bytes);
             Outcome::Empty {
                 chats: encoded.chats,
+                drift: encoded.drift,
             }
         } else {
             Outcome::Rows { bytes, encoded }

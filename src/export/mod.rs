@@ -137,6 +137,7 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         control.clone(),
         buffers,
         checkpoint_interval(config.compression),
+        config.columns.clone(),
     );
     let writing = tokio::task::spawn_blocking(move || {
         let written = writer.run(rx, &progress);
@@ -247,6 +248,7 @@ fn finish(
             .sum(),
         retries_by_cause: Summary::retries_by_cause(&fetcher.stats),
         failed_by_kind: tally.failed_by_kind,
+        drift: tally.drift,
         throttled_secs: fetcher.limiter.throttled().as_secs_f64(),
         reorder_stall_secs: run.stall.as_secs_f64(),
         settled_rate: fetcher.limiter.current_rate(),

@@ -2,6 +2,7 @@
 //! tasks hand to the writer and the end of the run reads.
 
 use crate::api::{Cause, StopReason};
+use crate::drift::CustomerDrift;
 use crate::output::Encoded;
 use crate::shutdown::Signal;
 
@@ -11,7 +12,11 @@ pub enum Outcome {
     /// Rows, already encoded in the output format.
     Rows { bytes: Vec<u8>, encoded: Encoded },
     /// Answered, but no messages in the window.
-    Empty { chats: u64 },
+    Empty {
+        chats: u64,
+        /// How the answer strayed from the documentation.
+        drift: CustomerDrift,
+    },
     /// Failed for good; goes to the failed file.
     Failed(Failure),
     /// Not finished because the run is stopping; fetched again next time.
@@ -39,6 +44,9 @@ pub enum FailureKind {
     RetryAfterTooLong,
     /// The answer passed `--max-response-bytes`.
     TooLarge,
+    /// `Code` 2000, but a shape no row can come from (`Data` an object,
+    /// `messages` a string); not retried.
+    UnexpectedShape,
 }
 
 impl FailureKind {
@@ -50,6 +58,7 @@ impl FailureKind {
             FailureKind::Transient(c) => format!("transient_{}", c.name()),
             FailureKind::RetryAfterTooLong => "retry_after_too_long".into(),
             FailureKind::TooLarge => "response_too_large".into(),
+            FailureKind::UnexpectedShape => "unexpected_shape".into(),
         }
     }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::fetch::RequestStats;
 use super::outcome::StopCause;
 use crate::api::{Cause, StopReason};
+use crate::drift::DriftCounts;
 use crate::error::Exit;
 use crate::shutdown::Signal;
 
@@ -149,6 +150,9 @@ pub struct Summary {
     pub retries_by_cause: BTreeMap<&'static str, u64>,
     /// Failed customers by kind of failure.
     pub failed_by_kind: BTreeMap<String, u64>,
+    /// How the exported answers strayed from the API's documentation:
+    /// values of an unexpected type per field, undocumented field names.
+    pub drift: DriftCounts,
     /// Wall-clock seconds during which requests waited for the rate limiter.
     pub throttled_secs: f64,
     /// Time dispatching waited because finished customers could not be
@@ -217,6 +221,9 @@ impl fmt::Display for Summary {
             .collect();
         if !causes.is_empty() {
             write!(f, " ({})", causes.join(", "))?;
+        }
+        if !self.drift.is_empty() {
+            write!(f, "; drift ({})", self.drift.brief())?;
         }
         if self.throttled_secs >= 0.05 {
             write!(f, "; throttled {:.1}s", self.throttled_secs)?;

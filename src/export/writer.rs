@@ -22,7 +22,7 @@ use crate::input::IdList;
 use crate::journal::{Checkpoint, Journal, Tally};
 use crate::output::failed::FailedFile;
 use crate::output::sink::Sink;
-use crate::output::Compression;
+use crate::output::{Column, Compression};
 use crate::progress::Progress;
 
 /// How often the journal gets a checkpoint: a crash loses at most this much
@@ -92,6 +92,9 @@ pub struct Writer {
     control: Arc<Control>,
     buffers: Arc<BufPool>,
     interval: Duration,
+    /// The columns written (the drift warnings say whether they keep an
+    /// undocumented field).
+    columns: Vec<Column>,
     /// Counts as of the customers taken so far.
     state: Checkpoint,
     /// The last checkpoint the journal holds: what a resume continues from.
@@ -119,6 +122,7 @@ impl Writer {
         control: Arc<Control>,
         buffers: Arc<BufPool>,
         interval: Duration,
+        columns: Vec<Column>,
     ) -> Writer {
         Writer {
             files,
@@ -126,6 +130,7 @@ impl Writer {
             control,
             buffers,
             interval,
+            columns,
             next: start.next as usize,
             committed: start.clone(),
             state: start,
@@ -238,12 +243,16 @@ impl Writer {
                     .with_context(|| format!("cannot write the output {}", sink.name()))?;
                 self.buffers.give(bytes);
                 let t = &mut self.state.tally;
+                t.drift
+                    .commit(self.ids.get(index), &encoded.drift, &self.columns);
                 t.ok += 1;
                 t.chats += encoded.chats;
                 t.rows += encoded.rows;
             }
-            Outcome::Empty { chats } => {
+            Outcome::Empty { chats, drift } => {
                 self.release_held()?;
+                let id = self.ids.get(index);
+                self.state.tally.drift.commit(id, &drift, &self.columns);
                 self.state.tally.empty += 1;
                 self.state.tally.chats += chats;
             }
@@ -363,6 +372,7 @@ mod tests {
             encoded: Encoded {
                 chats: 1,
                 rows: text.lines().count() as u64,
+                drift: Default::default(),
             },
         }
     }
@@ -408,6 +418,7 @@ mod tests {
             control,
             Arc::new(BufPool::new(1 << 20, 8)),
             Duration::from_secs(3600),
+            Column::ALL.to_vec(),
         );
         let window = Window::new(n);
         let (tx, rx) = mpsc::channel(n.max(1));
@@ -452,7 +463,13 @@ mod tests {
                 (2, rows("c\n")),
                 (0, rows("a1\na2\n")),
                 (3, failure(FailureKind::Api)),
-                (1, Outcome::Empty { chats: 2 }),
+                (
+                    1,
+                    Outcome::Empty {
+                        chats: 2,
+                        drift: Default::default(),
+                    },
+                ),
                 (4, rows("e\n")),
             ],
             None,

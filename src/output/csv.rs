@@ -6,7 +6,7 @@
 //! Written by hand rather than through `csv::Writer` because this is the hot
 //! path: no per-customer writer, no buffer copy, no allocation per row.
 
-use super::{Column, CsvOptions, Row, RowEncoder};
+use super::{write_object, Cell, Column, CsvOptions, Row, RowEncoder};
 
 /// Encodes rows as CSV.
 pub struct CsvEncoder {
@@ -62,6 +62,10 @@ fn field(out: &mut Vec<u8>, text: &[u8], only_field: bool, guard: bool) {
 }
 
 impl RowEncoder for CsvEncoder {
+    fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
     fn header(&self, out: &mut Vec<u8>) {
         if self.options.bom {
             out.extend_from_slice("\u{feff}".as_bytes());
@@ -79,14 +83,23 @@ impl RowEncoder for CsvEncoder {
         let only = self.columns.len() == 1;
         let mut n = 0;
         let mut seq = itoa::Buffer::new();
+        // The JSON text of an object cell, built before it is quoted.
+        let mut object = Vec::new();
         for row in rows {
             for (i, &col) in self.columns.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                match row.text(col) {
-                    Some(text) => field(out, text.as_bytes(), only, self.options.formula_guard),
-                    None => out.extend_from_slice(seq.format(row.seq).as_bytes()),
+                match row.cell(col) {
+                    Cell::Text(text) => {
+                        field(out, text.as_bytes(), only, self.options.formula_guard)
+                    }
+                    Cell::Seq(n) => out.extend_from_slice(seq.format(n).as_bytes()),
+                    Cell::Object(members) => {
+                        object.clear();
+                        write_object(&mut object, members);
+                        field(out, &object, only, self.options.formula_guard);
+                    }
                 }
             }
             out.push(b'\n');
@@ -114,6 +127,8 @@ mod tests {
             sender_type: "用户",
             message_type: "AI对话",
             content: t,
+            extra: &[],
+            chat_extra: &[],
         });
         enc.rows(&mut rows, &mut out);
         out
@@ -201,5 +216,43 @@ mod tests {
     #[test]
     fn a_lone_empty_field_is_quoted_so_the_row_is_not_blank() {
         assert_eq!(encode(&[Column::Content], &["", "x"]), b"\"\"\nx\n");
+    }
+
+    /// The extra columns hold JSON objects, quoted as CSV needs; the
+    /// default columns are unchanged around them.
+    #[test]
+    fn object_columns_hold_json_text() {
+        use std::borrow::Cow;
+        let extra = [
+            (Cow::from("time"), Cow::from("\"1715665855\"")),
+            (Cow::from("a,b"), Cow::from("{\"x\":[1,2]}")),
+        ];
+        let enc = CsvEncoder::new(
+            &[Column::Seq, Column::Extra, Column::ChatExtra],
+            CsvOptions::default(),
+        );
+        let mut out = Vec::new();
+        let row = Row {
+            customer_id: "c",
+            chat_id: "x",
+            seq: 3,
+            sender_type: "",
+            message_type: "",
+            content: "",
+            extra: &extra,
+            chat_extra: &[],
+        };
+        enc.rows(&mut std::iter::once(row), &mut out);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&out[..]);
+        let rec = r.records().next().unwrap().unwrap();
+        assert_eq!(&rec[0], "3");
+        let v: serde_json::Value = serde_json::from_str(&rec[1]).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"time": "1715665855", "a,b": {"x": [1, 2]}})
+        );
+        assert_eq!(&rec[2], "{}");
     }
 }

@@ -1,10 +1,12 @@
 //! JSON Lines rows: one object per line, keys in column order, `seq` an
-//! integer, UTF-8 text as is (no `\u` escapes beyond what JSON requires).
+//! integer, UTF-8 text as is (no `\u` escapes beyond what JSON requires),
+//! `extra` and `chat_extra` JSON objects.
 
-use super::{Column, Row, RowEncoder};
+use super::{write_object, Cell, Column, Row, RowEncoder};
 
 /// Encodes rows as JSON objects, one per line.
 pub struct JsonlEncoder {
+    columns: Vec<Column>,
     /// `"name":` for each column, precomputed.
     keys: Vec<(Column, String)>,
 }
@@ -12,6 +14,7 @@ pub struct JsonlEncoder {
 impl JsonlEncoder {
     pub fn new(columns: &[Column]) -> Self {
         JsonlEncoder {
+            columns: columns.to_vec(),
             keys: columns
                 .iter()
                 .map(|&c| (c, format!("\"{}\":", c.name())))
@@ -21,6 +24,10 @@ impl JsonlEncoder {
 }
 
 impl RowEncoder for JsonlEncoder {
+    fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
     fn header(&self, _out: &mut Vec<u8>) {}
 
     fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64 {
@@ -33,10 +40,11 @@ impl RowEncoder for JsonlEncoder {
                     out.push(b',');
                 }
                 out.extend_from_slice(key.as_bytes());
-                match row.text(*col) {
-                    Some(text) => serde_json::to_writer(&mut *out, text)
+                match row.cell(*col) {
+                    Cell::Text(text) => serde_json::to_writer(&mut *out, text)
                         .expect("writing to memory cannot fail"),
-                    None => out.extend_from_slice(seq.format(row.seq).as_bytes()),
+                    Cell::Seq(n) => out.extend_from_slice(seq.format(n).as_bytes()),
+                    Cell::Object(members) => write_object(out, members),
                 }
             }
             out.extend_from_slice(b"}\n");

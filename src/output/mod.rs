@@ -11,9 +11,11 @@ pub mod failed;
 pub mod jsonl;
 pub mod sink;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::api::Envelope;
+use crate::drift::CustomerDrift;
 use crate::error::UsageError;
 
 /// Output format of the rows.
@@ -117,10 +119,14 @@ pub enum Column {
     SenderType,
     MessageType,
     Content,
+    /// The message's undocumented fields, as a JSON object.
+    Extra,
+    /// The chat's undocumented fields, as a JSON object.
+    ChatExtra,
 }
 
 impl Column {
-    /// All columns in their default order.
+    /// The default columns, in their default order.
     pub const ALL: [Column; 6] = [
         Column::CustomerId,
         Column::ChatId,
@@ -129,6 +135,9 @@ impl Column {
         Column::MessageType,
         Column::Content,
     ];
+
+    /// Columns written only when `--columns` names them.
+    pub const OPTIONAL: [Column; 2] = [Column::Extra, Column::ChatExtra];
 
     /// The column's name in headers and JSON keys.
     pub fn name(self) -> &'static str {
@@ -139,22 +148,22 @@ impl Column {
             Column::SenderType => "sender_type",
             Column::MessageType => "message_type",
             Column::Content => "content",
+            Column::Extra => "extra",
+            Column::ChatExtra => "chat_extra",
         }
     }
 
     /// Parse a `--columns` list: names, comma-separated, each at most once.
     pub fn parse_list(list: &str) -> Result<Vec<Column>, String> {
+        let known = || Column::ALL.into_iter().chain(Column::OPTIONAL);
         let mut out = Vec::new();
         for name in list.split(',').map(str::trim) {
-            let col = Column::ALL
-                .into_iter()
-                .find(|c| c.name() == name)
-                .ok_or_else(|| {
-                    format!(
-                        "--columns: unknown column {name:?}; choose from {}",
-                        Column::ALL.map(Column::name).join(",")
-                    )
-                })?;
+            let col = known().find(|c| c.name() == name).ok_or_else(|| {
+                format!(
+                    "--columns: unknown column {name:?}; choose from {}",
+                    known().map(Column::name).collect::<Vec<_>>().join(",")
+                )
+            })?;
             if out.contains(&col) {
                 return Err(format!("--columns: {name} is listed twice"));
             }
@@ -174,24 +183,59 @@ pub struct Row<'a> {
     pub sender_type: &'a str,
     pub message_type: &'a str,
     pub content: &'a str,
+    /// The message's undocumented fields (name, JSON text), in order.
+    pub extra: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    /// The chat's undocumented fields (name, JSON text), in order.
+    pub chat_extra: &'a [(Cow<'a, str>, Cow<'a, str>)],
 }
 
-impl Row<'_> {
-    /// The text of a string column (`None` for `seq`).
-    pub fn text(&self, column: Column) -> Option<&str> {
+/// What a column holds in one row.
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    /// Text: a string column.
+    Text(&'a str),
+    /// The `seq` integer.
+    Seq(usize),
+    /// A JSON object of (name, JSON text) members, in order.
+    Object(&'a [(Cow<'a, str>, Cow<'a, str>)]),
+}
+
+impl<'a> Row<'a> {
+    /// What `column` holds in this row.
+    #[inline]
+    pub fn cell(&self, column: Column) -> Cell<'a> {
         match column {
-            Column::CustomerId => Some(self.customer_id),
-            Column::ChatId => Some(self.chat_id),
-            Column::Seq => None,
-            Column::SenderType => Some(self.sender_type),
-            Column::MessageType => Some(self.message_type),
-            Column::Content => Some(self.content),
+            Column::CustomerId => Cell::Text(self.customer_id),
+            Column::ChatId => Cell::Text(self.chat_id),
+            Column::Seq => Cell::Seq(self.seq),
+            Column::SenderType => Cell::Text(self.sender_type),
+            Column::MessageType => Cell::Text(self.message_type),
+            Column::Content => Cell::Text(self.content),
+            Column::Extra => Cell::Object(self.extra),
+            Column::ChatExtra => Cell::Object(self.chat_extra),
         }
     }
 }
 
+/// Append a JSON object of (name, JSON text) members: names escaped as
+/// JSON requires, values as they are (already compact JSON texts).
+pub fn write_object(out: &mut Vec<u8>, members: &[(Cow<'_, str>, Cow<'_, str>)]) {
+    out.push(b'{');
+    for (i, (name, json)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, &**name).expect("writing to memory cannot fail");
+        out.push(b':');
+        out.extend_from_slice(json.as_bytes());
+    }
+    out.push(b'}');
+}
+
 /// A row format. Implementations append bytes to a buffer; they never do I/O.
 pub trait RowEncoder: Send + Sync {
+    /// The columns written, in order.
+    fn columns(&self) -> &[Column];
     /// Bytes that open the file (a header row), if any.
     fn header(&self, out: &mut Vec<u8>);
     /// Append the rows of one customer; returns how many rows were written.
@@ -217,10 +261,12 @@ pub fn encoder(format: Format, columns: &[Column], csv: CsvOptions) -> Box<dyn R
 }
 
 /// Counts of one encoded customer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Encoded {
     pub chats: u64,
     pub rows: u64,
+    /// How the answer strayed from the documentation.
+    pub drift: CustomerDrift,
 }
 
 /// Flatten a successful answer into rows, in API order, and encode them.
@@ -236,15 +282,18 @@ pub fn encode_customer(
             customer_id,
             chat_id: chat.id(),
             seq,
-            sender_type: m.sender_type.as_deref().unwrap_or(""),
-            message_type: m.message_type.as_deref().unwrap_or(""),
-            content: m.content.as_deref().unwrap_or(""),
+            sender_type: m.sender_type.as_str(),
+            message_type: m.message_type.as_str(),
+            content: m.content.as_str(),
+            extra: &m.extra,
+            chat_extra: &chat.extra,
         })
     });
     let rows = encoder.rows(&mut rows, out);
     Encoded {
         chats: chats.len() as u64,
         rows,
+        drift: CustomerDrift::of(envelope),
     }
 }
 
@@ -260,5 +309,11 @@ mod tests {
         );
         assert!(Column::parse_list("seq,seq").is_err());
         assert!(Column::parse_list("").is_err());
+        assert_eq!(
+            Column::parse_list("seq,extra,chat_extra").unwrap(),
+            vec![Column::Seq, Column::Extra, Column::ChatExtra]
+        );
+        let err = Column::parse_list("nope").unwrap_err();
+        assert!(err.ends_with("content,extra,chat_extra"), "{err}");
     }
 }

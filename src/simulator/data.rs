@@ -101,9 +101,16 @@ pub fn chats_for(customer_id: &str, profile: &DataProfile) -> Value {
             let list: Vec<Value> = (0..chats)
                 .map(|c| {
                     let messages = 1 + rng.below(10);
+                    let chat_id = format!(
+                        "{}-{c}-{:06}",
+                        customer_id.chars().take(8).collect::<String>(),
+                        rng.below(1_000_000)
+                    );
+                    // Drawn, not sent: the documented shape has no channel
+                    // in a chat (the drift customers carry extra fields).
+                    let _channel = CHANNELS[rng.below(CHANNELS.len() as u64) as usize];
                     json!({
-                        "chat_id": format!("{}-{c}-{:06}", &customer_id[..customer_id.len().min(8)], rng.below(1_000_000)),
-                        "chat_source": CHANNELS[rng.below(CHANNELS.len() as u64) as usize],
+                        "chat_id": chat_id,
                         "messages": (0..messages).map(|_| message(&mut rng)).collect::<Vec<_>>(),
                     })
                 })
@@ -139,10 +146,69 @@ fn message(rng: &mut SplitMix) -> Value {
     })
 }
 
+/// The `Data` of a `drift…` customer: answers that stray from the
+/// documentation as API.md ("What is not known") warns they may. Written
+/// as text, not built as a `Value`, to control key order and whitespace:
+/// - `content` an object (spaced and on several lines), a number in
+///   exponent form, a list, a boolean, null, and an escaped string;
+/// - `message_type`, `sender_type` and `chat_id` numbers or booleans;
+/// - undocumented fields: a message `time` (a string of Unix seconds),
+///   `msg_id` (before the documented fields, once), a chat `create_time`.
+pub fn drift_data(customer_id: &str) -> String {
+    let mut rng = SplitMix(hash(customer_id));
+    let short: String = customer_id.chars().take(12).collect();
+    let chat_id = serde_json::to_string(&format!("{short}-d0")).expect("a string serialises");
+    let n = rng.below(10_000);
+    let t = 1_715_600_000 + rng.below(86_400);
+    let numeric_chat = rng.below(1_000_000_000);
+    format!(
+        r#"[
+  {{"chat_id": {chat_id}, "create_time": "{t0}", "messages": [
+    {{"content": {{"url": "https://img.example.com/{n}.png",
+                  "w": 640}}, "message_type": "图片", "sender_type": "用户",
+     "time": "{t}", "msg_id": "m-{n}-0"}},
+    {{"msg_id": "m-{n}-1", "content": 42, "message_type": 1, "sender_type": 2, "time": "{t1}"}},
+    {{"content": ["a", 1, null, {{"k": "v"}}], "message_type": "AI对话", "sender_type": "客服", "time": "{t2}"}},
+    {{"content": true, "message_type": "AI对话", "sender_type": "用户"}},
+    {{"content": "文本 \"quoted\", with\nline", "message_type": "人工对话", "sender_type": "客服",
+     "time": "{t3}", "msg_id": "m-{n}-4"}},
+    {{"content": null, "message_type": null, "sender_type": null}},
+    {{"content": -3.5e2, "message_type": "AI对话", "sender_type": false}}
+  ]}},
+  {{"chat_id": {numeric_chat}, "messages": [
+    {{"content": {{"card": {{"title": "订单 {n}", "items": [1, 2]}}}}, "message_type": "卡片", "sender_type": "客服"}}
+  ]}}
+]"#,
+        t0 = t - 60,
+        t1 = t + 5,
+        t2 = t + 9,
+        t3 = t + 20,
+    )
+}
+
 /// The full success body for a customer.
+///
+/// Besides [`EXAMPLE_CUSTOMER`], prefixes choose the answer: `null…`
+/// (`Data: null`), `empty…` (no chats), `drift…` ([`drift_data`]), and
+/// two shapes no row can come from: `shape-data…` (`Data` an object) and
+/// `shape-messages…` (`messages` a string).
 pub fn success_body(customer_id: &str, profile: &DataProfile, request_no: u64) -> String {
     if customer_id == EXAMPLE_CUSTOMER {
         return EXAMPLE_RESPONSE.to_string();
+    }
+    let data = if customer_id.starts_with("drift") {
+        Some(drift_data(customer_id))
+    } else if customer_id.starts_with("shape-data") {
+        Some(r#"{"chat_id": "c1", "messages": [{"content": "你好"}]}"#.to_string())
+    } else if customer_id.starts_with("shape-messages") {
+        Some(r#"[{"chat_id": "c1", "messages": "你好"}]"#.to_string())
+    } else {
+        None
+    };
+    if let Some(data) = data {
+        return format!(
+            r#"{{"Code": 2000, "Data": {data}, "Msg": "成功", "RequestId": "sim-{request_no:08}"}}"#
+        );
     }
     let data = if customer_id.starts_with("null") {
         Value::Null
@@ -177,5 +243,16 @@ mod tests {
         let v: Value =
             serde_json::from_str(&success_body(EXAMPLE_CUSTOMER, &DataProfile::Varied, 0)).unwrap();
         assert_eq!(v["Data"][0]["messages"].as_array().unwrap().len(), 7);
+    }
+
+    #[test]
+    fn drift_and_shape_bodies_are_json() {
+        for id in ["drift-1", "shape-data-1", "shape-messages-1"] {
+            let v: Value =
+                serde_json::from_str(&success_body(id, &DataProfile::Varied, 3)).unwrap();
+            assert_eq!(v["Code"], 2000, "{id}");
+        }
+        assert_eq!(drift_data("drift-1"), drift_data("drift-1"));
+        assert_ne!(drift_data("drift-1"), drift_data("drift-2"));
     }
 }

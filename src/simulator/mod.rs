@@ -7,8 +7,11 @@
 //! one of the designs in [`limiter`], and a quota after which it answers
 //! 402. Special IDs:
 //! the documented example customer; `unknown…` answers `Code` 4000;
-//! `empty…` has no chats; `null…` answers `Data: null`; [`hostile`] lists
-//! the IDs of answers a hostile server might send.
+//! `empty…` has no chats; `null…` answers `Data: null`; `drift…` answers
+//! with values of other JSON types and undocumented fields;
+//! `shape-data…` and `shape-messages…` answer with `Data` an object and
+//! `messages` a string ([`data::success_body`]); [`hostile`] lists the IDs
+//! of answers a hostile server might send.
 
 pub mod data;
 pub mod faults;

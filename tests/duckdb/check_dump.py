@@ -2,11 +2,14 @@
 """Load a yuju-export dump into DuckDB, as an analyst would, and check it.
 
 Usage: check_dump.py DUMP.csv DUMP.jsonl SUMMARY.json
+       check_dump.py --extra DUMP.csv DUMP.jsonl
 
 Checks: the row counts match the run summary; the columns are the six
 documented ones; the CSV and JSONL dumps hold exactly the same rows; and
 hostile content (quotes, commas, CR/LF, tabs, emoji, Chinese, U+2028) reads
-back intact.
+back intact. With --extra (dumps of every column, `extra` and `chat_extra`
+included): DuckDB reads the undocumented fields with json_extract from both
+formats, and they equal what Python's json module reads from the JSONL.
 """
 import json
 import sys
@@ -76,5 +79,62 @@ def main():
     print(f"ok: DuckDB {duckdb.__version__} read {expected} rows from CSV and JSONL, identical, hostile content intact")
 
 
+def check_extra(csv_path, jsonl_path):
+    """`extra` and `chat_extra` load as JSON and json_extract reads them."""
+    con = duckdb.connect()
+    types = {c: "BIGINT" if c == "seq" else "VARCHAR" for c in COLUMNS}
+    types.update({"extra": "JSON", "chat_extra": "JSON"})
+    spec = "{" + ", ".join(f"'{c}': '{t}'" for c, t in types.items()) + "}"
+    con.execute(
+        f"CREATE TABLE c AS SELECT * FROM read_csv(?, header = true, quote = '\"', escape = '\"', "
+        f"delim = ',', new_line = '\\n', nullstr = '\\N', columns = {spec})",
+        [csv_path],
+    )
+    con.execute(
+        f"CREATE TABLE j AS SELECT * FROM read_json(?, format = 'newline_delimited', columns = {spec})",
+        [jsonl_path],
+    )
+    with open(jsonl_path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+
+    def key(r):
+        return (r[0], r[1], r[2])
+
+    want = sorted(
+        (
+            r["customer_id"],
+            r["chat_id"],
+            r["seq"],
+            r["extra"].get("time"),
+            r["extra"].get("msg_id"),
+            r["chat_extra"].get("create_time"),
+            r["extra"],
+        )
+        for r in rows
+    )
+    if not any(w[3] is not None for w in want) or not any(w[5] is not None for w in want):
+        fail("the dump holds no undocumented time or create_time: nothing to check")
+    for table in ["c", "j"]:
+        got = con.execute(
+            "SELECT customer_id, chat_id, seq, json_extract_string(extra, '$.time'), "
+            "json_extract_string(extra, '$.msg_id'), json_extract_string(chat_extra, '$.create_time'), "
+            f"CAST(json_extract(extra, '$') AS VARCHAR) FROM {table}"
+        ).fetchall()
+        got = sorted((*g[:6], json.loads(g[6])) for g in got)
+        if got != want:
+            bad = next(g for g, w in zip(got, want) if g != w) if len(got) == len(want) else None
+            fail(f"{table}: extra/chat_extra read back differently ({len(got)} rows vs {len(want)}): {bad}")
+        # The README's query: a message time as a timestamp.
+        n = con.execute(
+            f"SELECT count(to_timestamp(json_extract_string(extra, '$.time')::BIGINT)) FROM {table}"
+        ).fetchone()[0]
+        if n != sum(1 for w in want if w[3] is not None):
+            fail(f"{table}: {n} message times converted")
+    print(f"ok: DuckDB {duckdb.__version__} read extra and chat_extra of {len(want)} rows with json_extract")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--extra"]:
+        check_extra(*sys.argv[2:4])
+    else:
+        main()

@@ -3,6 +3,7 @@
 
 mod common;
 mod cron;
+mod drift;
 mod export;
 mod faults;
 mod hostile;

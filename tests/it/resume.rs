@@ -68,20 +68,40 @@ fn committed(wd: &Workdir, out: &str) -> usize {
     .map_or(0, |f| f.checkpoint.next as usize)
 }
 
+fn kill_and_resume(out: &str, reference: &str, seed: u64) {
+    kill_and_resume_with(out, reference, seed, &ids(600), &[]);
+}
+
 /// Kill the real binary with SIGKILL at random moments, at least five
 /// times in a row, resuming each time; the final file equals an
-/// uninterrupted run's, byte for byte (decompressed for .gz and .zst), and
-/// no customer the journal had committed was fetched again.
-fn kill_and_resume(out: &str, reference: &str, seed: u64) {
-    let list = ids(600);
+/// uninterrupted run's, byte for byte (decompressed for .gz and .zst), its
+/// summary counts (rows, chats, drift) equal that run's, and no customer
+/// the journal had committed was fetched again. `extra` args go to every
+/// run.
+pub fn kill_and_resume_with(
+    out: &str,
+    reference: &str,
+    seed: u64,
+    list: &[String],
+    extra: &[&str],
+) {
     let reference_sim = Sim::healthy();
     let wd = Workdir::new();
-    wd.ids("ids.txt", &list);
-    let o = wd.export(&reference_sim, &["--ids", "ids.txt", "--out", reference]);
+    wd.ids("ids.txt", list);
+    let mut reference_args = vec![
+        "--ids",
+        "ids.txt",
+        "--out",
+        reference,
+        "--summary",
+        "ref.json",
+    ];
+    reference_args.extend(extra);
+    let o = wd.export(&reference_sim, &reference_args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
     let sim = slow_sim();
-    let args = [
+    let mut args = vec![
         "--ids",
         "ids.txt",
         "--out",
@@ -89,7 +109,10 @@ fn kill_and_resume(out: &str, reference: &str, seed: u64) {
         "--concurrency",
         "2",
         "--resume",
+        "--summary",
+        "final.json",
     ];
+    args.extend(extra);
     let mut rng = SplitMix(seed);
     let mut snapshots: Vec<(usize, HashMap<String, u64>)> = Vec::new();
     let mut kills = 0;
@@ -118,6 +141,13 @@ fn kill_and_resume(out: &str, reference: &str, seed: u64) {
     );
     assert!(!wd.path(&format!("{out}.journal")).exists());
     assert!(!wd.path(&format!("{out}.partial")).exists());
+    let (then, now) = (
+        read_summary(&wd.path("ref.json")),
+        read_summary(&wd.path("final.json")),
+    );
+    for key in ["rows", "chats", "customers", "drift"] {
+        assert_eq!(now[key], then[key], "{key}");
+    }
 
     // Committed customers were never fetched again.
     let last = sim.stats().per_customer();
