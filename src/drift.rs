@@ -221,7 +221,7 @@ mod tests {
     use super::*;
 
     fn drift(body: &str) -> CustomerDrift {
-        let env: Envelope = serde_json::from_str(body).unwrap();
+        let env = Envelope::from_json(body).unwrap();
         CustomerDrift::of(&env)
     }
 
