@@ -101,9 +101,18 @@ pub fn chats_for(customer_id: &str, profile: &DataProfile) -> Value {
             let list: Vec<Value> = (0..chats)
                 .map(|c| {
                     let messages = 1 + rng.below(10);
+                    let chat_id = format!(
+                        "{}-{c}-{:06}",
+                        customer_id.chars().take(8).collect::<String>(),
+                        rng.below(1_000_000)
+                    );
+                    // A channel is drawn but not sent: the documented chat
+                    // has no such field (`drift…` customers carry
+                    // undocumented ones). The draw keeps every customer's
+                    // data as it has always been.
+                    let _channel = CHANNELS[rng.below(CHANNELS.len() as u64) as usize];
                     json!({
-                        "chat_id": format!("{}-{c}-{:06}", customer_id.chars().take(8).collect::<String>(), rng.below(1_000_000)),
-                        "chat_source": CHANNELS[rng.below(CHANNELS.len() as u64) as usize],
+                        "chat_id": chat_id,
                         "messages": (0..messages).map(|_| message(&mut rng)).collect::<Vec<_>>(),
                     })
                 })
