@@ -246,7 +246,7 @@ pub fn classify_body(body: &[u8]) -> Result<Envelope<'_>, Verdict> {
     // serde_json: most of the body is non-ASCII (Chinese) text.
     let text = simdutf8::basic::from_utf8(body)
         .map_err(|_| bad_body(format!("body is not UTF-8 ({} bytes)", body.len())))?;
-    let envelope: Envelope = serde_json::from_str(text).map_err(|e| {
+    let envelope = Envelope::from_json(text).map_err(|e| {
         let what = if e.is_eof() {
             "truncated JSON body"
         } else {

@@ -18,6 +18,13 @@
 //! that is what keeps the undocumented fields in their order, and what lets
 //! a string be borrowed while any other value keeps its text as received
 //! (through serde_json's [`RawValue`]).
+//!
+//! [`Envelope::from_json`] reads a body in one pass when the documented
+//! fields hold strings or null, as documented ([`Mode::Fast`], as cheap as a
+//! string-only parse). Only when some hold another type is the body read a
+//! second time, capturing every documented field's JSON text
+//! ([`Mode::Exact`]): that costs a scan per field, which the common case
+//! should not pay.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -73,6 +80,16 @@ impl JsonType {
     }
 }
 
+/// How documented fields are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Strings and null as such; any other value becomes
+    /// [`Field::Pending`] (its text is not kept).
+    Fast,
+    /// Every value with its JSON text ([`RawValue`]).
+    Exact,
+}
+
 /// A documented field's value, whatever JSON type came.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Field<'a> {
@@ -85,6 +102,10 @@ pub enum Field<'a> {
     /// Any other JSON value (object, list, number, boolean): its JSON text
     /// as received, with the whitespace between tokens removed.
     Json(Cow<'a, str>),
+    /// Another type was seen in [`Mode::Fast`]: the body must be read again
+    /// in [`Mode::Exact`]. Never left in an envelope from
+    /// [`Envelope::from_json`].
+    Pending,
 }
 
 impl<'a> Field<'a> {
@@ -92,7 +113,7 @@ impl<'a> Field<'a> {
     /// as its JSON text, nothing for null or absent.
     pub fn as_str(&self) -> &str {
         match self {
-            Field::Absent => "",
+            Field::Absent | Field::Pending => "",
             Field::Text(t) | Field::Json(t) => t,
         }
     }
@@ -100,7 +121,7 @@ impl<'a> Field<'a> {
     /// Whether the value was of a type the documentation does not give
     /// (not a string, not null).
     pub fn is_unexpected(&self) -> bool {
-        matches!(self, Field::Json(_))
+        matches!(self, Field::Json(_) | Field::Pending)
     }
 
     /// Read a JSON text (a value as serde_json's `RawValue` holds it).
@@ -124,10 +145,61 @@ impl<'a> Field<'a> {
     }
 }
 
-impl<'de> Deserialize<'de> for Field<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <&'de RawValue>::deserialize(d)?;
-        Field::from_json(raw.get()).map_err(D::Error::custom)
+/// Reads a [`Field`] in a [`Mode`].
+struct FieldSeed(Mode);
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Field<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Field<'de>, D::Error> {
+        match self.0 {
+            Mode::Fast => d.deserialize_any(FastField),
+            Mode::Exact => {
+                let raw = <&'de RawValue>::deserialize(d)?;
+                Field::from_json(raw.get()).map_err(D::Error::custom)
+            }
+        }
+    }
+}
+
+/// [`Mode::Fast`]: a string is borrowed when it can be, null is absent,
+/// anything else is consumed and left [`Field::Pending`].
+struct FastField;
+
+impl<'de> Visitor<'de> for FastField {
+    type Value = Field<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Field<'de>, E> {
+        Ok(Field::Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Field<'de>, E> {
+        Ok(Field::Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Field<'de>, E> {
+        Ok(Field::Absent)
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Field<'de>, E> {
+        Ok(Field::Pending)
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Field<'de>, E> {
+        Ok(Field::Pending)
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Field<'de>, E> {
+        Ok(Field::Pending)
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Field<'de>, E> {
+        Ok(Field::Pending)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Field::Pending)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Field::Pending)
     }
 }
 
@@ -207,14 +279,25 @@ impl<T> List<T> {
     }
 }
 
-/// An object read from a serde map, field by field.
+/// An object read from a serde map, field by field, in a [`Mode`].
 trait FromMap<'de>: Sized {
-    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+    fn from_map<A: MapAccess<'de>>(map: A, mode: Mode) -> Result<Self, A::Error>;
 }
 
-impl<'de, T: FromMap<'de>> Deserialize<'de> for List<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ListVisitor(PhantomData))
+/// Reads a [`List`] of `T` in a [`Mode`].
+struct ListSeed<T>(Mode, PhantomData<T>);
+
+impl<T> ListSeed<T> {
+    fn new(mode: Mode) -> Self {
+        ListSeed(mode, PhantomData)
+    }
+}
+
+impl<'de, T: FromMap<'de>> DeserializeSeed<'de> for ListSeed<T> {
+    type Value = List<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
+        d.deserialize_any(ListVisitor::<T>(self.0, PhantomData))
     }
 }
 
@@ -240,7 +323,7 @@ macro_rules! scalars_are {
     };
 }
 
-struct ListVisitor<T>(PhantomData<T>);
+struct ListVisitor<T>(Mode, PhantomData<T>);
 
 impl<'de, T: FromMap<'de>> Visitor<'de> for ListVisitor<T> {
     type Value = List<T>;
@@ -256,7 +339,7 @@ impl<'de, T: FromMap<'de>> Visitor<'de> for ListVisitor<T> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::new();
         let mut i = 0;
-        while let Some(item) = seq.next_element_seed(Element::<T>(PhantomData))? {
+        while let Some(item) = seq.next_element_seed(Element::<T>(self.0, PhantomData))? {
             match item {
                 Ok(item) => items.push(item),
                 Err(found) => {
@@ -289,7 +372,7 @@ impl<'de, T: FromMap<'de>> Visitor<'de> for ListVisitor<T> {
 }
 
 /// One element of a [`List`]: the object, or the type that came instead.
-struct Element<T>(PhantomData<T>);
+struct Element<T>(Mode, PhantomData<T>);
 
 impl<'de, T: FromMap<'de>> DeserializeSeed<'de> for Element<T> {
     type Value = Result<T, JsonType>;
@@ -307,7 +390,7 @@ impl<'de, T: FromMap<'de>> Visitor<'de> for Element<T> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        T::from_map(map).map(Ok)
+        T::from_map(map, self.0).map(Ok)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -335,9 +418,14 @@ pub struct Envelope<'a> {
     pub data: List<Chat<'a>>,
 }
 
-impl<'de> Deserialize<'de> for Envelope<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
+/// Reads an [`Envelope`] in a [`Mode`].
+struct EnvelopeSeed(Mode);
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+    type Value = Envelope<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Envelope<'de>, D::Error> {
+        struct V(Mode);
         impl<'de> Visitor<'de> for V {
             type Value = Envelope<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -348,9 +436,9 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
                 while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
                     match &*key {
                         "Code" => env.code = map.next_value()?,
-                        "Msg" => env.msg = map.next_value()?,
-                        "RequestId" => env.request_id = map.next_value()?,
-                        "Data" => env.data = map.next_value()?,
+                        "Msg" => env.msg = map.next_value_seed(FieldSeed(self.0))?,
+                        "RequestId" => env.request_id = map.next_value_seed(FieldSeed(self.0))?,
+                        "Data" => env.data = map.next_value_seed(ListSeed::new(self.0))?,
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -359,7 +447,41 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
                 Ok(env)
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V(self.0))
+    }
+}
+
+impl<'a> Envelope<'a> {
+    /// Read a body: in one pass when the documented fields hold strings
+    /// or null, in a second, exact one when some hold another type.
+    pub fn from_json(text: &'a str) -> Result<Envelope<'a>, serde_json::Error> {
+        let fast = Envelope::read(text, Mode::Fast)?;
+        if fast.has_pending() {
+            Envelope::read(text, Mode::Exact)
+        } else {
+            Ok(fast)
+        }
+    }
+
+    /// Read a body in one mode.
+    pub fn read(text: &'a str, mode: Mode) -> Result<Envelope<'a>, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let envelope = EnvelopeSeed(mode).deserialize(&mut de)?;
+        de.end()?;
+        Ok(envelope)
+    }
+
+    /// Whether a fast read left a field to be read exactly.
+    fn has_pending(&self) -> bool {
+        let pending = |f: &Field| *f == Field::Pending;
+        pending(&self.msg)
+            || pending(&self.request_id)
+            || self.chats().iter().any(|c| {
+                pending(&c.chat_id)
+                    || c.messages().iter().any(|m| {
+                        pending(&m.content) || pending(&m.message_type) || pending(&m.sender_type)
+                    })
+            })
     }
 }
 
@@ -417,12 +539,12 @@ pub struct Chat<'a> {
 }
 
 impl<'de> FromMap<'de> for Chat<'de> {
-    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+    fn from_map<A: MapAccess<'de>>(mut map: A, mode: Mode) -> Result<Self, A::Error> {
         let mut chat = Chat::default();
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match &*key {
-                "chat_id" => chat.chat_id = map.next_value()?,
-                "messages" => chat.messages = map.next_value()?,
+                "chat_id" => chat.chat_id = map.next_value_seed(FieldSeed(mode))?,
+                "messages" => chat.messages = map.next_value_seed(ListSeed::new(mode))?,
                 _ => {
                     let value = extra_value(&mut map)?;
                     chat.extra.push((key, value));
@@ -454,13 +576,13 @@ pub struct Message<'a> {
 }
 
 impl<'de> FromMap<'de> for Message<'de> {
-    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+    fn from_map<A: MapAccess<'de>>(mut map: A, mode: Mode) -> Result<Self, A::Error> {
         let mut m = Message::default();
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match &*key {
-                "content" => m.content = map.next_value()?,
-                "message_type" => m.message_type = map.next_value()?,
-                "sender_type" => m.sender_type = map.next_value()?,
+                "content" => m.content = map.next_value_seed(FieldSeed(mode))?,
+                "message_type" => m.message_type = map.next_value_seed(FieldSeed(mode))?,
+                "sender_type" => m.sender_type = map.next_value_seed(FieldSeed(mode))?,
                 _ => {
                     let value = extra_value(&mut map)?;
                     m.extra.push((key, value));
@@ -476,7 +598,7 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Envelope<'_> {
-        serde_json::from_str(body).unwrap()
+        Envelope::from_json(body).unwrap()
     }
 
     #[test]
@@ -572,7 +694,7 @@ mod tests {
             assert!(env.chats().iter().all(|c| c.messages().is_empty()));
         }
         // Still JSON: a body cut inside an unusable part is not parsed.
-        assert!(serde_json::from_str::<Envelope>(r#"{"Code":2000,"Data":{"a":[1,"#).is_err());
+        assert!(Envelope::from_json(r#"{"Code":2000,"Data":{"a":[1,"#).is_err());
     }
 
     #[test]
@@ -593,7 +715,7 @@ mod borrow_tests {
     #[test]
     fn unescaped_strings_are_borrowed() {
         let body = "{\"Code\":2000,\"Data\":[{\"chat_id\":\"c\",\"messages\":[{\"content\":\"聚聚\",\"message_type\":\"a\",\"sender_type\":\"b\",\"time\":\"1\"}]}]}";
-        let env: Envelope = serde_json::from_str(body).unwrap();
+        let env = Envelope::from_json(body).unwrap();
         let m = &env.chats()[0].messages()[0];
         assert!(
             matches!(m.content, Field::Text(Cow::Borrowed(_))),
@@ -605,5 +727,21 @@ mod borrow_tests {
             Field::Text(Cow::Borrowed(_))
         ));
         assert!(matches!(m.extra[0], (Cow::Borrowed(_), Cow::Borrowed(_))));
+    }
+
+    /// Both modes read documented bodies alike; the fast one leaves other
+    /// types pending, which `from_json` then reads exactly.
+    #[test]
+    fn fast_mode_defers_other_types_to_the_exact_read() {
+        let plain =
+            r#"{"Code":2000,"Data":[{"chat_id":"c","messages":[{"content":"a\"b","x":1}]}]}"#;
+        let fast = Envelope::read(plain, Mode::Fast).unwrap();
+        assert!(!fast.has_pending());
+        assert_eq!(fast.chats()[0].messages()[0].content.as_str(), "a\"b");
+        let odd = r#"{"Code":2000,"Data":[{"chat_id":"c","messages":[{"content":[1, 2]}]}]}"#;
+        assert!(Envelope::read(odd, Mode::Fast).unwrap().has_pending());
+        let env = Envelope::from_json(odd).unwrap();
+        assert!(!env.has_pending());
+        assert_eq!(env.chats()[0].messages()[0].content.as_str(), "[1,2]");
     }
 }

@@ -106,8 +106,10 @@ pub fn chats_for(customer_id: &str, profile: &DataProfile) -> Value {
                         customer_id.chars().take(8).collect::<String>(),
                         rng.below(1_000_000)
                     );
-                    // Drawn, not sent: the documented shape has no channel
-                    // in a chat (the drift customers carry extra fields).
+                    // A channel is drawn but not sent: the documented chat
+                    // has no such field (`drift…` customers carry
+                    // undocumented ones). The draw keeps every customer's
+                    // data as it has always been.
                     let _channel = CHANNELS[rng.below(CHANNELS.len() as u64) as usize];
                     json!({
                         "chat_id": chat_id,

@@ -32,10 +32,12 @@ python3 tests/duckdb/check_dump.py "$work/dump.csv" "$work/dump.jsonl" "$work/su
 
 # Answers that drift from the documentation, with the undocumented fields
 # kept in the extra columns.
-{ head -n 100 "$ids"; head -n 100 "$ids" | sed 's/^/drift-/'; } > "$work/drift-ids.txt"
+grep -v '^#' "$ids" | head -n 100 > "$work/plain-ids.txt"
+{ cat "$work/plain-ids.txt"; sed 's/^/drift-/' "$work/plain-ids.txt"; } > "$work/drift-ids.txt"
 for fmt in csv jsonl; do
   YUJU_API_KEY=duckdb-key "$bin" export --base-url "http://$addr" --ids "$work/drift-ids.txt" \
     --out "$work/drift.$fmt" --progress never -q \
-    --columns customer_id,chat_id,seq,sender_type,message_type,content,extra,chat_extra 2> /dev/null
+    --columns customer_id,chat_id,seq,sender_type,message_type,content,extra,chat_extra 2> "$work/drift.$fmt.log" \
+    || { cat "$work/drift.$fmt.log"; exit 1; }
 done
 python3 tests/duckdb/check_dump.py --extra "$work/drift.csv" "$work/drift.jsonl"

@@ -396,9 +396,10 @@ fn unusable_shapes_fail_one_customer_once() {
 
 /// The summary counts, per documented field, the values of an unexpected
 /// type, and lists the undocumented fields with how often each came, as
-/// computed from the simulator's data; the run warns once per undocumented
-/// field, naming the columns that keep it; the summary line mentions the
-/// drift.
+/// computed from the simulator's data; the run logs each undocumented
+/// field once, a warning naming the columns that would keep it, or an info
+/// line when they are chosen (so `-q` with them is silent); the summary
+/// line mentions the drift.
 #[test]
 fn drift_is_counted_in_the_summary_and_warned_once_per_field() {
     let sim = Sim::healthy();
@@ -443,6 +444,20 @@ fn drift_is_counted_in_the_summary_and_warned_once_per_field() {
             "{err}"
         );
     }
+    let o = wd.export(
+        &sim,
+        &[
+            "--ids",
+            "ids.txt",
+            "--out",
+            "z.csv",
+            "--columns",
+            ALL_COLUMNS,
+            "-q",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
 }
 
 /// With the two new columns and answers that drift, a run killed with
