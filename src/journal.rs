@@ -194,6 +194,11 @@ pub struct Tally {
     /// Failed customers by kind of failure.
     #[serde(default)]
     pub failed_by_kind: BTreeMap<String, u64>,
+    /// Failed customers whose failure was not the platform's definitive
+    /// answer (see [`crate::export::FailureKind::is_definitive`]): while
+    /// any is counted, the `--state` watermark does not move.
+    #[serde(default)]
+    pub failed_not_definitive: u64,
 }
 
 /// A consistent point of the run.
