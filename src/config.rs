@@ -363,12 +363,10 @@ fn check_state_window(
         )));
     };
     match end {
-        Some(end) if start >= end && state.recorded.is_some() => {
-            Err(UsageError::invalid(format!(
-                "nothing to export: the window would start at {start} ({}) and --end is {end}",
-                state.start_origin()
-            )))
-        }
+        Some(end) if start >= end && state.recorded.is_some() => Err(UsageError::invalid(format!(
+            "nothing to export: the window would start at {start} ({}) and --end is {end}",
+            state.start_origin()
+        ))),
         _ => Ok(()),
     }
 }

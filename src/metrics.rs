@@ -64,7 +64,9 @@ fn seconds(t: DateTime<Utc>) -> f64 {
 /// The file's text.
 fn render(run: &RunMetrics, old: Option<&str>) -> String {
     let s = run.summary;
-    let shard = run.shard.map(|k| format!("shard=\"{}of{}\"", k.index, k.count));
+    let shard = run
+        .shard
+        .map(|k| format!("shard=\"{}of{}\"", k.index, k.count));
     let mut out = Metrics {
         text: String::new(),
         shard,

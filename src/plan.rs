@@ -88,12 +88,7 @@ fn window(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError> {
     };
     let span = match (q.days, q.start, q.end) {
         (Some(days), None, None) => format!("the last {days} days, counted by the platform"),
-        _ => format!(
-            "{} to {} ({})",
-            at(q.start),
-            at(q.end),
-            config.zone.name()
-        ),
+        _ => format!("{} to {} ({})", at(q.start), at(q.end), config.zone.name()),
     };
     lines.push(("window".into(), span));
     let origin = match &config.state {
@@ -209,10 +204,7 @@ fn side_files(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError
         } else {
             "created after the first complete run"
         };
-        lines.push((
-            "state".into(),
-            format!("{} ({when})", state.path.display()),
-        ));
+        lines.push(("state".into(), format!("{} ({when})", state.path.display())));
     }
     Ok(())
 }

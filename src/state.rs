@@ -99,17 +99,7 @@ struct Record<'a> {
 
 #[derive(Deserialize)]
 struct ReadBack {
-    #[serde(deserialize_with = "instant")]
-    window_end: DateTime<FixedOffset>,
-}
-
-fn instant<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
-    let text = String::deserialize(d)?;
-    DateTime::parse_from_rfc3339(text.trim()).map_err(|_| {
-        serde::de::Error::custom(
-            "window_end is not an RFC 3339 time such as \"2026-11-26T00:00:00+08:00\"",
-        )
-    })
+    window_end: String,
 }
 
 /// The recorded window end in `path`, or `None` when there is no file.
@@ -153,7 +143,22 @@ pub fn load(path: &Path) -> Result<Option<DateTime<FixedOffset>>, UsageError> {
             e.column()
         ))
     })?;
-    Ok(Some(back.window_end))
+    DateTime::parse_from_rfc3339(back.window_end.trim())
+        .map(Some)
+        .map_err(|_| {
+            // The line of the key, for the message (the file is small).
+            let text = String::from_utf8_lossy(&bytes);
+            let line = text
+                .lines()
+                .position(|l| l.contains("\"window_end\""))
+                .map_or(1, |i| i + 1);
+            UsageError::invalid(format!(
+                "--state {}, line {line}: window_end is not an RFC 3339 time such as \
+                 \"2026-11-26T00:00:00+08:00\". Fix or remove the file (without it the next \
+                 run starts at --start)",
+                path.display()
+            ))
+        })
 }
 
 /// An instant as the state file and the summary write it.
