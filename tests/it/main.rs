@@ -12,3 +12,4 @@ mod request;
 mod resume;
 mod secrecy;
 mod security;
+mod state;
