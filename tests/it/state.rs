@@ -145,8 +145,19 @@ fn nights_with_state_export_the_whole_span_once() {
         down_after: Some(10),
         ..scenario()
     }));
-    let o = night(&wd, &down, "2026-03-06", &["--retries", "0"]);
+    // One request at a time, so that no customer fails before the outage
+    // is recognised (such a failure would be committed, and hold the
+    // watermark again on the resumed night).
+    let o = night(
+        &wd,
+        &down,
+        "2026-03-06",
+        &["--retries", "0", "--concurrency", "1"],
+    );
     assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let customers = read_summary(&wd.path("summary.json"))["customers"].clone();
+    assert_eq!(customers["failed"], 0, "{customers}");
+    assert!(customers["not_done"].as_u64().unwrap() > 0, "{customers}");
     let w = watermark(&wd);
     assert_eq!(w["kept_because"], "incomplete", "{w}");
     assert_eq!(state_end(&wd), "2026-03-04T00:00:00Z");
