@@ -265,10 +265,10 @@ impl Window {
         // The state's start replaces --start; --end defaults to now.
         let start_spec = o.start.as_deref().filter(|_| from_state.is_none());
         let end_spec = o.end.as_deref().or(state.map(|_| "now"));
-        let start = match from_state {
-            Some(start) => Some(start),
-            None => pick_time(start_spec, "--start", zone, now)?,
-        };
+        // --start is checked even when the state replaces it: a typo in a
+        // crontab shows the first night, not when the state is lost.
+        let given_start = pick_time(o.start.as_deref(), "--start", zone, now)?;
+        let start = from_state.or(given_start);
         let end = pick_time(end_spec, "--end", zone, now)?;
         if let Some(state) = state {
             check_state_window(o, state, start, end)?;
@@ -801,6 +801,26 @@ mod tests {
         assert_eq!(c.query.days, None);
         a.end = Some("2025-12-31".into());
         assert!(ExportConfig::from_options(a.clone(), key_env).is_err());
+    }
+
+    /// With a recorded state the window starts there (--start is only
+    /// checked), --end defaults to now, and a resume keeps the end.
+    #[test]
+    fn a_recorded_state_sets_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.json");
+        std::fs::write(&state, r#"{"window_end": "2026-03-05T00:00:00+08:00"}"#).unwrap();
+        let mut a = args("a.csv");
+        a.state = Some(state);
+        a.tz = Some("UTC".into());
+        a.start = Some("2026-01-01".into());
+        let c = ExportConfig::from_options(a.clone(), key_env).unwrap();
+        let q = c.query.body("");
+        assert_eq!(q.start_time, "2026-03-04 16:00:00");
+        assert!(!q.end_time.is_empty() && q.days.is_empty());
+        assert_eq!(c.relative_bounds, (false, true));
+        a.start = Some("2026-13-01".into());
+        assert!(ExportConfig::from_options(a, key_env).is_err());
     }
 
     #[test]
