@@ -68,7 +68,7 @@ pub fn main_with(cli: Cli) -> Exit {
         }
         Command::Mock(args) => {
             crate::logging::init(&Default::default());
-            runtime().block_on(mock(args))
+            runtime().block_on(mock(*args))
         }
         Command::Demo(args) => {
             crate::logging::init(&Default::default());
@@ -132,6 +132,7 @@ async fn mock(args: MockArgs) -> Exit {
             },
             None => crate::simulator::DataProfile::Varied,
         },
+        calendar: args.chat_dates,
         ..Scenario::default()
     };
     let sim = match simulator::start_on(args.addr, scenario).await {

@@ -27,7 +27,7 @@ pub enum Command {
     /// Fetch the chat records of a list of customers and write them as rows.
     Export(Box<ExportOptions>),
     /// Serve a simulator of the API on loopback, for trying the tool and for tests.
-    Mock(MockArgs),
+    Mock(Box<MockArgs>),
     /// Run a real export against an in-process simulator: no key, no network.
     Demo(DemoArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -122,6 +122,12 @@ pub struct MockArgs {
         requires = "messages"
     )]
     pub message_bytes: usize,
+
+    /// Date the chats: each gets a fixed time in FROM..TO (YYYY-MM-DD or
+    /// "YYYY-MM-DD HH:MM:SS"), and a request gets only those in its window
+    /// (--days counts back from TO). Without it every window gets every chat.
+    #[arg(long, value_name = "FROM..TO")]
+    pub chat_dates: Option<crate::simulator::Calendar>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ use crate::query::{is_relative, parse_time, Query, Zone};
 use crate::retry::RetryPolicy;
 use crate::safefs::{self, FileMode};
 use crate::shard::Shard;
+use crate::state::StateSettings;
 use crate::template;
 
 /// What to do with an interrupted run of the same output.
@@ -70,6 +71,10 @@ pub struct ExportConfig {
     pub failed: Option<PathBuf>,
     /// Summary JSON file.
     pub summary: Option<PathBuf>,
+    /// The `--state` file and what it recorded: where the window starts.
+    pub state: Option<StateSettings>,
+    /// Prometheus textfile written at the end of the run.
+    pub metrics: Option<PathBuf>,
     /// Permission bits of the files the run creates.
     pub file_mode: FileMode,
     /// Warnings found while validating, logged once logging is set up.
@@ -116,19 +121,20 @@ impl ExportConfig {
         let key_file_flag = given.api_key_file.clone();
         let o = given.layered()?;
 
-        let window = Window::resolve(&o)?;
         let shard = o
             .shard
             .as_deref()
             .map(|s| Shard::parse(s, &env))
             .transpose()?;
+        let state = state_settings(&o, shard)?;
+        let window = Window::resolve(&o, state.as_ref())?;
         let vars = template::Vars {
             today: window.now.date(),
             start: window.query.start,
             end: window.query.end,
             shard,
         };
-        let files = Files::resolve(&o, &vars)?;
+        let files = Files::resolve(&o, &vars, state.as_ref())?;
         if files.ids == Source::Stdin && key_file_flag.as_deref() == Some(Path::new("-")) {
             return Err(UsageError::invalid(
                 "--ids - and --api-key-file - cannot both read stdin",
@@ -195,6 +201,8 @@ impl ExportConfig {
             columns,
             failed: files.failed,
             summary: files.summary,
+            state,
+            metrics: files.metrics,
             file_mode,
             notices,
             progress: o.progress.unwrap_or_else(|| defaulted("progress")),
@@ -246,12 +254,25 @@ struct Window {
 }
 
 impl Window {
-    fn resolve(o: &ExportOptions) -> Result<Window, UsageError> {
+    fn resolve(o: &ExportOptions, state: Option<&StateSettings>) -> Result<Window, UsageError> {
         let name = o.tz.as_deref().unwrap_or_else(|| defaulted("tz"));
         let zone = Zone::parse(name).map_err(|e| UsageError::invalid(format!("--tz: {e}")))?;
         let now = zone.wall(chrono::Utc::now());
-        let start = pick_time(o.start.as_deref(), "--start", zone, now)?;
-        let end = pick_time(o.end.as_deref(), "--end", zone, now)?;
+        let from_state = match state {
+            Some(state) => state.start(zone)?,
+            None => None,
+        };
+        // The state's start replaces --start; --end defaults to now.
+        let start_spec = o.start.as_deref().filter(|_| from_state.is_none());
+        let end_spec = o.end.as_deref().or(state.map(|_| "now"));
+        // --start is checked even when the state replaces it: a typo in a
+        // crontab shows the first night, not when the state is lost.
+        let given_start = pick_time(o.start.as_deref(), "--start", zone, now)?;
+        let start = from_state.or(given_start);
+        let end = pick_time(end_spec, "--end", zone, now)?;
+        if let Some(state) = state {
+            check_state_window(o, state, start, end)?;
+        }
         if let (Some(s), Some(e)) = (start, end) {
             if s > e {
                 return Err(UsageError::invalid(format!(
@@ -260,12 +281,19 @@ impl Window {
             }
         }
         // Relative bounds, as given: a resume keeps what they resolved to.
-        let specs = [("start", o.start.as_deref()), ("end", o.end.as_deref())]
-            .map(|(which, spec)| (which, spec.filter(|s| is_relative(s))));
-        let relative: Vec<String> = specs
-            .iter()
-            .filter_map(|(which, spec)| spec.map(|s| format!("{which}={:?}", s.trim())))
-            .collect();
+        // A --state run's end always counts as relative: a resume keeps
+        // the interrupted run's window, whatever --end says this time.
+        let start_relative = start_spec.filter(|s| is_relative(s));
+        let end_relative = end_spec.filter(|s| is_relative(s) || state.is_some());
+        let mut relative = Vec::new();
+        if let Some(s) = start_relative {
+            relative.push(format!("start={:?}", s.trim()));
+        }
+        match (state, end_relative) {
+            (Some(_), _) => relative.push("end=<the interrupted --state run's>".to_string()),
+            (None, Some(s)) => relative.push(format!("end={:?}", s.trim())),
+            (None, None) => {}
+        }
         let relative = if relative.is_empty() {
             String::new()
         } else {
@@ -289,8 +317,57 @@ impl Window {
             zone,
             now,
             relative,
-            relative_bounds: (specs[0].1.is_some(), specs[1].1.is_some()),
+            relative_bounds: (start_relative.is_some(), end_relative.is_some()),
         })
+    }
+}
+
+/// `--state` and `--lookback`: the state path (which may hold `{shard}`
+/// only) and what the file recorded.
+fn state_settings(
+    o: &ExportOptions,
+    shard: Option<Shard>,
+) -> Result<Option<StateSettings>, UsageError> {
+    let lookback = o.lookback.map(|d| d.0);
+    let Some(path) = &o.state else {
+        if lookback.is_some() {
+            return Err(UsageError::invalid(
+                "--lookback needs --state: it moves back the start the state file records",
+            ));
+        }
+        return Ok(None);
+    };
+    let path = template::expand_fixed(path, "--state", shard)?;
+    StateSettings::load(path, lookback.unwrap_or_default()).map(Some)
+}
+
+/// The window of a `--state` run: no `--days`; a start from the file or,
+/// on the first run, from `--start`; an end after the start.
+fn check_state_window(
+    o: &ExportOptions,
+    state: &StateSettings,
+    start: Option<chrono::NaiveDateTime>,
+    end: Option<chrono::NaiveDateTime>,
+) -> Result<(), UsageError> {
+    if o.days.is_some() {
+        return Err(UsageError::invalid(
+            "--days cannot be used with --state: the state file sets where the window \
+             starts; --end closes it (default: now)",
+        ));
+    }
+    let Some(start) = start else {
+        return Err(UsageError::invalid(format!(
+            "the state file {} does not exist yet: pass --start for the first run's window \
+             (later runs start where the last completed one ended)",
+            state.path.display()
+        )));
+    };
+    match end {
+        Some(end) if start >= end && state.recorded.is_some() => Err(UsageError::invalid(format!(
+            "nothing to export: the window would start at {start} ({}) and --end is {end}",
+            state.start_origin()
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -300,10 +377,16 @@ struct Files {
     out: Target,
     failed: Option<PathBuf>,
     summary: Option<PathBuf>,
+    state: Option<PathBuf>,
+    metrics: Option<PathBuf>,
 }
 
 impl Files {
-    fn resolve(o: &ExportOptions, vars: &template::Vars) -> Result<Files, UsageError> {
+    fn resolve(
+        o: &ExportOptions,
+        vars: &template::Vars,
+        state: Option<&StateSettings>,
+    ) -> Result<Files, UsageError> {
         let expand = |p: Option<PathBuf>, flag: &str| -> Result<Option<PathBuf>, UsageError> {
             match p {
                 Some(p) if p.as_os_str() != "-" => template::expand(&p, flag, vars).map(Some),
@@ -333,11 +416,18 @@ impl Files {
             None => out.file().map(crate::paths::default_failed),
         };
         let summary = expand(o.summary.clone(), "--summary")?;
+        let metrics = o
+            .metrics
+            .as_deref()
+            .map(|p| template::expand_fixed(p, "--metrics", vars.shard))
+            .transpose()?;
         let files = Files {
             ids,
             out,
             failed,
             summary,
+            state: state.map(|s| s.path.clone()),
+            metrics,
         };
         files.check()?;
         Ok(files)
@@ -363,6 +453,14 @@ impl Files {
         if let Some(s) = &self.summary {
             all.push(("--summary".into(), s.clone()));
             all.push(("the summary's lock".into(), crate::paths::lock(s)));
+        }
+        if let Some(s) = &self.state {
+            all.push(("--state".into(), s.clone()));
+            all.push(("the state file's lock".into(), crate::paths::lock(s)));
+        }
+        if let Some(m) = &self.metrics {
+            all.push(("--metrics".into(), m.clone()));
+            all.push(("the metrics file's lock".into(), crate::paths::lock(m)));
         }
         all
     }
@@ -703,6 +801,26 @@ mod tests {
         assert_eq!(c.query.days, None);
         a.end = Some("2025-12-31".into());
         assert!(ExportConfig::from_options(a.clone(), key_env).is_err());
+    }
+
+    /// With a recorded state the window starts there (--start is only
+    /// checked), --end defaults to now, and a resume keeps the end.
+    #[test]
+    fn a_recorded_state_sets_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.json");
+        std::fs::write(&state, r#"{"window_end": "2026-03-05T00:00:00+08:00"}"#).unwrap();
+        let mut a = args("a.csv");
+        a.state = Some(state);
+        a.tz = Some("UTC".into());
+        a.start = Some("2026-01-01".into());
+        let c = ExportConfig::from_options(a.clone(), key_env).unwrap();
+        let q = c.query.body("");
+        assert_eq!(q.start_time, "2026-03-04 16:00:00");
+        assert!(!q.end_time.is_empty() && q.days.is_empty());
+        assert_eq!(c.relative_bounds, (false, true));
+        a.start = Some("2026-13-01".into());
+        assert!(ExportConfig::from_options(a, key_env).is_err());
     }
 
     #[test]

@@ -197,6 +197,11 @@ pub struct Tally {
     /// How the committed answers strayed from the documentation.
     #[serde(default)]
     pub drift: crate::drift::DriftCounts,
+    /// Failed customers whose failure was not the platform's definitive
+    /// answer (see [`crate::export::FailureKind::is_definitive`]): while
+    /// any is counted, the `--state` watermark does not move.
+    #[serde(default)]
+    pub failed_not_definitive: u64,
 }
 
 /// A consistent point of the run.

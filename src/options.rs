@@ -424,6 +424,25 @@ export_options! {
     #[arg(long, value_name = "PATH")]
     pub summary: Option<PathBuf>,
 
+    /// Keep the export's watermark in this JSON file: each run's window
+    /// starts where the last completed one ended (--start only for the
+    /// first run), and ends at --end (default: now). It moves only after
+    /// a complete run with no failure but the platform's definitive
+    /// answers. May hold {shard}.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// With --state, start each window this long before the recorded end
+    /// (e.g. 2h, 1d), to catch chats that reached the platform late.
+    #[arg(long, value_name = "DURATION")]
+    pub lookback: Option<HumanDuration>,
+
+    /// Write the run's figures to this file in the Prometheus
+    /// node_exporter textfile format, at the end of every run. May hold
+    /// {shard}.
+    #[arg(long, value_name = "PATH")]
+    pub metrics: Option<PathBuf>,
+
     /// Permission bits of every file the run creates, in octal: 0640 lets
     /// the file's group read them (owner read and write are required; no
     /// execute bits, no write for others).

@@ -26,6 +26,7 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
     let mut lines = Lines::new();
     let ids = customers(config, &mut lines)?;
     request(config, &ids, &mut lines);
+    window(config, &mut lines)?;
     output(config, &ids, &mut lines)?;
     side_files(config, &mut lines)?;
     lines.push(("estimate".into(), estimate(config, ids.len())));
@@ -74,6 +75,34 @@ fn request(config: &ExportConfig, ids: &IdList, lines: &mut Lines) {
     let body = serde_json::to_string(&config.query.body(example)).expect("the body serialises");
     lines.push(("body".into(), body));
     lines.push(("key".into(), "present (redacted)".into()));
+}
+
+/// The window and where its start comes from; with `--state`, its lock
+/// is tested as the run's would be.
+fn window(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError> {
+    let q = &config.query;
+    let at = |t: Option<chrono::NaiveDateTime>| {
+        t.map_or("-".to_string(), |t| {
+            t.format(crate::query::WIRE_TIME_FORMAT).to_string()
+        })
+    };
+    let span = match (q.days, q.start, q.end) {
+        (Some(days), None, None) => format!("the last {days} days, counted by the platform"),
+        _ => format!("{} to {} ({})", at(q.start), at(q.end), config.zone.name()),
+    };
+    lines.push(("window".into(), span));
+    let origin = match &config.state {
+        Some(state) => {
+            if crate::paths::lock(&state.path).exists() {
+                OutputLock::acquire(&state.path, config.file_mode)?;
+            }
+            state.start_origin()
+        }
+        None if q.start.is_some() => "--start".into(),
+        None => "none (--days)".into(),
+    };
+    lines.push(("window start".into(), origin));
+    Ok(())
 }
 
 /// The output, its lock and what its journal holds.
@@ -164,6 +193,19 @@ fn side_files(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError
         None => "none".into(),
     };
     lines.push(("summary".into(), summary));
+    if let Some(m) = &config.metrics {
+        check_creatable(m, "metrics file")?;
+        lines.push(("metrics".into(), m.display().to_string()));
+    }
+    if let Some(state) = &config.state {
+        check_creatable(&state.path, "state file")?;
+        let when = if state.recorded.is_some() {
+            "moved to the window's end after a complete run"
+        } else {
+            "created after the first complete run"
+        };
+        lines.push(("state".into(), format!("{} ({when})", state.path.display())));
+    }
     Ok(())
 }
 

@@ -87,6 +87,26 @@ impl Zone {
         }
     }
 
+    /// The instant a wall-clock time of this zone names, with the zone's
+    /// offset (for RFC 3339). A time repeated by a DST change is its first
+    /// occurrence; a time skipped by one is taken an hour later.
+    pub fn instant(&self, wall: NaiveDateTime) -> DateTime<chrono::FixedOffset> {
+        use chrono::{LocalResult, TimeZone};
+        fn first<Z: TimeZone>(zone: &Z, wall: NaiveDateTime) -> DateTime<chrono::FixedOffset> {
+            let pick = |r: LocalResult<DateTime<Z>>| match r {
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.fixed_offset()),
+                LocalResult::None => None,
+            };
+            pick(zone.from_local_datetime(&wall))
+                .or_else(|| pick(zone.from_local_datetime(&(wall + chrono::Duration::hours(1)))))
+                .unwrap_or_else(|| wall.and_utc().fixed_offset())
+        }
+        match self {
+            Zone::Local => first(&chrono::Local, wall),
+            Zone::Named(tz) => first(tz, wall),
+        }
+    }
+
     pub fn name(&self) -> String {
         match self {
             Zone::Local => "local".into(),
@@ -171,6 +191,18 @@ mod tests {
         assert!(parse_time("-7 fortnights", Zone::Local, now()).is_err());
         assert!(Zone::parse("Mars/Olympus").is_err());
         assert_eq!(Zone::parse("UTC").unwrap().name(), "UTC");
+    }
+
+    #[test]
+    fn wall_times_and_instants_convert_both_ways() {
+        let sh = Zone::parse("Asia/Shanghai").unwrap();
+        let t = sh.instant(now());
+        assert_eq!(t.to_rfc3339(), "2026-11-26T03:10:00+08:00");
+        assert_eq!(sh.wall(t.to_utc()), now());
+        // 02:30 does not exist in New York on 2026-03-08.
+        let ny = Zone::parse("America/New_York").unwrap();
+        let gap = NaiveDateTime::parse_from_str("2026-03-08 02:30:00", WIRE_TIME_FORMAT).unwrap();
+        assert_eq!(ny.instant(gap).to_rfc3339(), "2026-03-08T03:30:00-04:00");
     }
 
     #[test]

@@ -70,6 +70,28 @@ pub fn expand(path: &Path, flag: &str, vars: &Vars) -> Result<PathBuf, UsageErro
     Ok(PathBuf::from(out))
 }
 
+/// Expand a path that must name the same file on every run (`--state`,
+/// `--metrics`): only `{shard}` may be used.
+pub fn expand_fixed(path: &Path, flag: &str, shard: Option<Shard>) -> Result<PathBuf, UsageError> {
+    if let Some(text) = path.to_str() {
+        for name in ["{date}", "{start}", "{end}"] {
+            if text.contains(name) {
+                return Err(UsageError::invalid(format!(
+                    "{flag} {text:?}: {name} would name another file on every run; \
+                     only {{shard}} may be used here"
+                )));
+            }
+        }
+    }
+    let vars = Vars {
+        today: chrono::NaiveDate::MIN,
+        start: None,
+        end: None,
+        shard,
+    };
+    expand(path, flag, &vars)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +138,16 @@ mod tests {
             .to_string()
             .contains("--shard"));
         assert!(expand(Path::new("{date.csv"), "--out", &v).is_err());
+    }
+
+    #[test]
+    fn fixed_paths_take_the_shard_only() {
+        let shard = Some(Shard { index: 1, count: 4 });
+        assert_eq!(
+            expand_fixed(Path::new("s-{shard}.json"), "--state", shard).unwrap(),
+            PathBuf::from("s-1of4.json")
+        );
+        let err = expand_fixed(Path::new("s-{date}.json"), "--state", shard).unwrap_err();
+        assert!(err.to_string().contains("only {shard}"), "{err}");
     }
 }

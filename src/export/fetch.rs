@@ -162,7 +162,7 @@ impl Fetcher {
                         }
                         control.stop(StopCause::Api(StopReason::Misdirected { status }), true);
                     }
-                    return failed(FailureKind::Http, message);
+                    return failed(FailureKind::Http { status }, message);
                 }
                 Verdict::Unusable { detail } => {
                     self.on_answer(&ticket, Some(attempts.spent));

@@ -76,7 +76,7 @@ impl Health {
 pub fn may_be_victim(kind: FailureKind) -> bool {
     matches!(
         kind,
-        FailureKind::Transient(_) | FailureKind::RetryAfterTooLong | FailureKind::Http
+        FailureKind::Transient(_) | FailureKind::RetryAfterTooLong | FailureKind::Http { .. }
     )
 }
 

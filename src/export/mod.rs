@@ -80,6 +80,12 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
     if let Some(summary) = &config.summary {
         crate::output::check_creatable(summary, "summary")?;
     }
+    if let Some(metrics) = &config.metrics {
+        crate::output::check_creatable(metrics, "metrics file")?;
+    }
+    if let Some(state) = &config.state {
+        crate::output::check_creatable(&state.path, "state file")?;
+    }
     let encoder = encoder(
         config.format,
         &config.columns,
@@ -190,6 +196,16 @@ fn announce(config: &ExportConfig, total: usize, resumed_from: usize) {
             "resuming: {resumed_from} of {total} customers were already exported"
         );
     }
+    if let Some(state) = &config.state {
+        let body = config.query.body("");
+        tracing::info!(
+            "window {} to {} ({}); its start: {}",
+            body.start_time,
+            body.end_time,
+            config.zone.name(),
+            state.start_origin()
+        );
+    }
     tracing::info!(
         customers = total,
         concurrency = config.concurrency,
@@ -208,7 +224,8 @@ struct RunFacts {
     started: Instant,
 }
 
-/// Commit the files, decide the exit, write the summary.
+/// Commit the files, move the `--state` watermark if the run allows it,
+/// decide the exit, write the summary and the metrics.
 fn finish(
     config: &ExportConfig,
     fetcher: &Fetcher,
@@ -219,12 +236,22 @@ fn finish(
     let done = written.done();
     let tally = written.tally().clone();
     let committed: Committed = commit::commit(written, run.total, &config.out);
-    let (exit, status, stopped_because) = exit_for(Ending {
+    let mut ending = Ending {
         complete: committed.complete,
         failed: tally.failed,
         stop: control.reason(),
         output_error: committed.error.is_some(),
+        state_error: false,
+    };
+    let state = config.state.as_ref().map(|settings| {
+        let (report, error) = settle_state(settings, config, &committed, &tally, ending);
+        if let Some(e) = error {
+            tracing::error!("{e:#}");
+            ending.state_error = true;
+        }
+        report
     });
+    let (exit, status, stopped_because) = exit_for(ending);
     let shown = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
     let summary = Summary {
         status,
@@ -258,21 +285,65 @@ fn finish(
         failed_file: shown(&committed.failed_file),
         resumable: !committed.complete && config.out.file().is_some(),
         shard: config.shard.map(|s| s.to_string()),
+        state,
     };
-    let written_summary = config
-        .summary
-        .as_ref()
-        .map(|path| summary.write(path, config.file_mode));
+    let reported = write_reports(config, &summary);
     if let Some(err) = committed.error {
-        if let Some(Err(e)) = written_summary {
+        if let Err(e) = reported {
             tracing::warn!("{e:#}");
         }
         return Err(RunError::Output(err));
     }
-    if let Some(result) = written_summary {
-        result.map_err(RunError::Output)?;
-    }
+    reported.map_err(RunError::Output)?;
     Ok(Report { summary, exit })
+}
+
+/// Move the watermark to the end of this run's window if the run allows
+/// it: complete, committed, and no failure but definitive ones.
+fn settle_state(
+    settings: &crate::state::StateSettings,
+    config: &ExportConfig,
+    committed: &Committed,
+    tally: &crate::journal::Tally,
+    ending: Ending,
+) -> (crate::state::StateReport, Option<anyhow::Error>) {
+    let (exit, _, _) = exit_for(ending);
+    let run = crate::state::RunEnd {
+        complete: committed.complete && committed.error.is_none(),
+        failed_not_definitive: tally.failed_not_definitive,
+        start: config.query.start,
+        end: config.query.end,
+        zone: config.zone,
+        output: committed.output.as_deref(),
+        rows: tally.rows,
+        exit_code: exit.code(),
+    };
+    crate::state::settle(settings, &run, config.file_mode)
+}
+
+/// Write `--summary` and `--metrics`, each even if the other fails; the
+/// first error is returned.
+fn write_reports(config: &ExportConfig, summary: &Summary) -> anyhow::Result<()> {
+    let written_summary = config
+        .summary
+        .as_ref()
+        .map_or(Ok(()), |path| summary.write(path, config.file_mode));
+    let written_metrics = config.metrics.as_ref().map_or(Ok(()), |path| {
+        let run = crate::metrics::RunMetrics {
+            summary,
+            shard: config.shard,
+            ended: chrono::Utc::now(),
+        };
+        crate::metrics::write(path, &run, config.file_mode)
+    });
+    match (written_summary, written_metrics) {
+        (Err(first), Err(second)) => {
+            tracing::warn!("{second:#}");
+            Err(first)
+        }
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
+    }
 }
 
 /// Whether an output error is stdout's reader going away.

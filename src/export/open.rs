@@ -37,6 +37,7 @@ pub fn open(
     encoder: &dyn RowEncoder,
 ) -> Result<Opened, UsageError> {
     let locks = lock_all(config)?;
+    check_state_unchanged(config)?;
     let mut opened = match config.out.file() {
         None => {
             let (sink, failed) = fresh(config, encoder)?;
@@ -58,7 +59,8 @@ pub fn open(
 }
 
 /// Lock every file the run writes that another run could be given too:
-/// the output, a failed file other than the output's own, the summary.
+/// the state file first (two runs of one schedule), then the output, a
+/// failed file other than the output's own, the summary, the metrics.
 fn lock_all(config: &ExportConfig) -> Result<Vec<OutputLock>, UsageError> {
     let out = config.out.file();
     let own_failed = out.map(crate::paths::default_failed);
@@ -66,11 +68,34 @@ fn lock_all(config: &ExportConfig) -> Result<Vec<OutputLock>, UsageError> {
         .failed
         .as_deref()
         .filter(|f| Some(*f) != own_failed.as_deref());
-    [out, failed, config.summary.as_deref()]
-        .into_iter()
-        .flatten()
-        .map(|path| OutputLock::acquire(path, config.file_mode))
-        .collect()
+    let state = config.state.as_ref().map(|s| s.path.as_path());
+    [
+        state,
+        out,
+        failed,
+        config.summary.as_deref(),
+        config.metrics.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|path| OutputLock::acquire(path, config.file_mode))
+    .collect()
+}
+
+/// The state file was read before its lock was taken: a run that ended in
+/// between may have moved it, and this run's window would then be stale.
+fn check_state_unchanged(config: &ExportConfig) -> Result<(), UsageError> {
+    let Some(state) = &config.state else {
+        return Ok(());
+    };
+    if crate::state::load(&state.path)? != state.recorded {
+        return Err(UsageError::invalid(format!(
+            "the state file {} changed while this run started (another run ended): run \
+             again",
+            state.path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Start a fresh output (with its header) and failed file.

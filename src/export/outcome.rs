@@ -36,8 +36,11 @@ pub struct Failure {
 pub enum FailureKind {
     /// A non-2000 `Code` (unknown customer, bad parameter).
     Api,
-    /// An HTTP status that is not worth retrying (404, 400, ...).
-    Http,
+    /// An HTTP status that is not worth retrying (404, 400, a 3xx, ...).
+    Http {
+        /// The status the platform answered.
+        status: u16,
+    },
     /// Transient faults outlasted `--retries`; the last one's cause.
     Transient(Cause),
     /// The platform asked to wait longer than `--max-retry-after`.
@@ -54,11 +57,30 @@ impl FailureKind {
     pub fn name(self) -> String {
         match self {
             FailureKind::Api => "api_code".into(),
-            FailureKind::Http => "http_status".into(),
+            FailureKind::Http { .. } => "http_status".into(),
             FailureKind::Transient(c) => format!("transient_{}", c.name()),
             FailureKind::RetryAfterTooLong => "retry_after_too_long".into(),
             FailureKind::TooLarge => "response_too_large".into(),
             FailureKind::UnexpectedShape => "unexpected_shape".into(),
+        }
+    }
+
+    /// Whether this is the platform's definitive answer about the
+    /// customer, one a later run would get again: a non-2000 `Code`, or a
+    /// 4xx other than 408 and 429. Every other failure may pass by the next
+    /// run, so a run with one does not move the `--state` watermark.
+    pub fn is_definitive(self) -> bool {
+        match self {
+            FailureKind::Api => true,
+            FailureKind::Http { status } => {
+                (400..500).contains(&status) && status != 408 && status != 429
+            }
+            // An answer too large or of an unusable shape holds data the
+            // run could not keep: moving the watermark would lose it.
+            FailureKind::Transient(_)
+            | FailureKind::RetryAfterTooLong
+            | FailureKind::TooLarge
+            | FailureKind::UnexpectedShape => false,
         }
     }
 }
@@ -72,4 +94,24 @@ pub enum StopCause {
     Output,
     /// The reader of stdout went away (a closed pipe): not an error.
     OutputClosed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_codes_and_plain_4xx_are_definitive() {
+        assert!(FailureKind::Api.is_definitive());
+        for status in [400, 403, 404, 410, 422] {
+            assert!(FailureKind::Http { status }.is_definitive(), "{status}");
+        }
+        for status in [301, 302, 408, 429, 501] {
+            assert!(!FailureKind::Http { status }.is_definitive(), "{status}");
+        }
+        assert!(!FailureKind::Transient(Cause::Server).is_definitive());
+        assert!(!FailureKind::RetryAfterTooLong.is_definitive());
+        assert!(!FailureKind::TooLarge.is_definitive());
+        assert_eq!(FailureKind::Http { status: 404 }.name(), "http_status");
+    }
 }

@@ -55,6 +55,9 @@ pub enum StoppedBecause {
     OutputError,
     /// The run ended early with no recorded cause (a bug; exit 4).
     Internal,
+    /// The export is complete, but the `--state` file could not be
+    /// written (exit 4): the next run exports the window again.
+    StateError,
 }
 
 /// How the run got to its end, as the end of the run sees it.
@@ -68,6 +71,8 @@ pub struct Ending {
     pub stop: Option<StopCause>,
     /// Writing or committing the output failed.
     pub output_error: bool,
+    /// The output is committed but the `--state` file could not be written.
+    pub state_error: bool,
 }
 
 /// The exit code, status and stop reason of a run that ended so: the one
@@ -76,6 +81,9 @@ pub fn exit_for(end: Ending) -> (Exit, Status, Option<StoppedBecause>) {
     use StoppedBecause as Why;
     if end.output_error {
         return (Exit::OutputError, Status::Stopped, Some(Why::OutputError));
+    }
+    if end.complete && end.state_error {
+        return (Exit::OutputError, Status::Complete, Some(Why::StateError));
     }
     if end.complete {
         let exit = if end.failed > 0 {
@@ -173,6 +181,9 @@ pub struct Summary {
     pub resumable: bool,
     /// The shard exported (`K/N`), if any.
     pub shard: Option<String>,
+    /// The `--state` watermark: this run's window, whether it moved and
+    /// why not (null without `--state`).
+    pub state: Option<crate::state::StateReport>,
 }
 
 impl Summary {
@@ -231,12 +242,37 @@ impl fmt::Display for Summary {
         if let Some(rate) = self.settled_rate {
             write!(f, "; rate {rate:.1}/s")?;
         }
-        write!(f, "; {:.1}s", self.elapsed_secs)
+        write!(f, "; {:.1}s", self.elapsed_secs)?;
+        if let Some(state) = &self.state {
+            write!(f, "; {state}")?;
+        }
+        Ok(())
     }
 }
 
 /// Print the summary line and what to do next.
 pub fn explain(s: &Summary, exit: Exit) {
+    explain_run(s, exit);
+    if let Some(state) = s.state.as_ref().filter(|st| !st.moved) {
+        tracing::warn!(
+            "{state}: the next run with --state {} exports this window again",
+            state.file
+        );
+    }
+}
+
+fn explain_run(s: &Summary, exit: Exit) {
+    if s.stopped_because == Some(StoppedBecause::StateError) {
+        tracing::warn!("{s}");
+        tracing::error!(
+            "the export is complete{}, but the state file was not written (see above)",
+            s.output
+                .as_deref()
+                .map(|o| format!(" in {o}"))
+                .unwrap_or_default()
+        );
+        return;
+    }
     match exit {
         Exit::Success => tracing::info!("{s}"),
         Exit::SomeFailed => {
@@ -284,7 +320,24 @@ mod tests {
             failed,
             stop,
             output_error,
+            state_error: false,
         }
+    }
+
+    #[test]
+    fn a_state_file_not_written_is_exit_4_of_a_complete_run() {
+        let e = Ending {
+            state_error: true,
+            ..end(true, 0, None, false)
+        };
+        assert_eq!(
+            exit_for(e),
+            (
+                Exit::OutputError,
+                Status::Complete,
+                Some(StoppedBecause::StateError)
+            )
+        );
     }
 
     #[test]

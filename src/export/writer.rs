@@ -275,6 +275,9 @@ impl Writer {
         let t = &mut self.state.tally;
         t.failed += 1;
         *t.failed_by_kind.entry(failure.kind.name()).or_default() += 1;
+        if !failure.kind.is_definitive() {
+            t.failed_not_definitive += 1;
+        }
         Ok(())
     }
 
@@ -480,6 +483,7 @@ mod tests {
         let t = written.tally();
         assert_eq!((t.ok, t.empty, t.failed, t.rows, t.chats), (3, 1, 1, 4, 5));
         assert_eq!(t.failed_by_kind.get("api_code"), Some(&1));
+        assert_eq!(t.failed_not_definitive, 0, "a Code is definitive");
         let failed = failed.unwrap();
         assert_eq!(
             failed.lines().collect::<Vec<_>>(),
@@ -527,6 +531,7 @@ mod tests {
             written.tally().failed_by_kind.get("transient_timeout"),
             Some(&2)
         );
+        assert_eq!(written.tally().failed_not_definitive, 2);
         let failed = failed.unwrap();
         let ids: Vec<_> = failed
             .lines()

@@ -1,7 +1,10 @@
 //! Deterministic synthetic chat data: the same customer ID always yields the
 //! same chats, whatever the order or timing of requests.
 
+use chrono::NaiveDateTime;
 use serde_json::{json, Value};
+
+use crate::query::WIRE_TIME_FORMAT;
 
 /// The customer of the documented example, answered verbatim.
 pub const EXAMPLE_CUSTOMER: &str = "57a286a608894aa7b26a9e589f4d3333";
@@ -188,6 +191,88 @@ pub fn drift_data(customer_id: &str) -> String {
     )
 }
 
+/// The span of time the simulated chats happened in: each chat gets a
+/// deterministic time in `from..to`, and a request gets only the chats in
+/// its window. Without a calendar chats have no time and every window
+/// gets them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calendar {
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+}
+
+impl std::str::FromStr for Calendar {
+    type Err = String;
+    /// `FROM..TO`, each `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`.
+    fn from_str(s: &str) -> Result<Calendar, String> {
+        let time = |t: &str| {
+            let t = t.trim();
+            NaiveDateTime::parse_from_str(t, WIRE_TIME_FORMAT)
+                .or_else(|_| {
+                    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+                })
+                .map_err(|_| format!("{t:?} is not YYYY-MM-DD or \"YYYY-MM-DD HH:MM:SS\""))
+        };
+        let (from, to) = s
+            .split_once("..")
+            .ok_or("expected FROM..TO, e.g. 2026-03-01..2026-04-01")?;
+        let (from, to) = (time(from)?, time(to)?);
+        if from >= to {
+            return Err("FROM must be before TO".into());
+        }
+        Ok(Calendar { from, to })
+    }
+}
+
+/// The window of one request: `start <= t < end`, either side open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: Option<NaiveDateTime>,
+    pub end: Option<NaiveDateTime>,
+}
+
+impl Span {
+    pub fn contains(&self, t: NaiveDateTime) -> bool {
+        self.start.is_none_or(|s| s <= t) && self.end.is_none_or(|e| t < e)
+    }
+}
+
+impl Calendar {
+    /// When chat `index` of `customer_id` happened. Drawn from a generator
+    /// of its own, so the chats themselves are those of an undated run.
+    pub fn chat_time(&self, customer_id: &str, index: usize) -> NaiveDateTime {
+        let mut rng = SplitMix(hash(customer_id) ^ 0x00DA_7E0F_C4A7 ^ ((index as u64) << 48));
+        let span = (self.to - self.from).num_seconds().max(1) as u64;
+        self.from + chrono::Duration::seconds(rng.below(span) as i64)
+    }
+
+    /// The window a request asks for: `start_time`/`end_time` when given
+    /// (the wire format), else the last `days` days before the calendar's
+    /// end (the simulator's clock stands still there, so tests do not
+    /// depend on the real one).
+    pub fn span(&self, days: &str, start: &str, end: &str) -> Result<Span, String> {
+        let time = |t: &str, name: &str| match t {
+            "" => Ok(None),
+            t => NaiveDateTime::parse_from_str(t, WIRE_TIME_FORMAT)
+                .map(Some)
+                .map_err(|_| format!("{name} 格式错误")),
+        };
+        let span = Span {
+            start: time(start, "start_time")?,
+            end: time(end, "end_time")?,
+        };
+        if span != Span::default() || days.is_empty() {
+            return Ok(span);
+        }
+        let days: u32 = days.parse().map_err(|_| "days 格式错误".to_string())?;
+        Ok(Span {
+            start: Some(self.to - chrono::Duration::days(days as i64)),
+            end: Some(self.to),
+        })
+    }
+}
+
 /// The full success body for a customer.
 ///
 /// Besides [`EXAMPLE_CUSTOMER`], prefixes choose the answer: `null…`
@@ -195,6 +280,18 @@ pub fn drift_data(customer_id: &str) -> String {
 /// two shapes no row can come from: `shape-data…` (`Data` an object) and
 /// `shape-messages…` (`messages` a string).
 pub fn success_body(customer_id: &str, profile: &DataProfile, request_no: u64) -> String {
+    success_body_in(customer_id, profile, request_no, None)
+}
+
+/// The success body for a customer, with only the chats of `dated`'s
+/// window when given. The documented example customer is answered
+/// verbatim, whatever the window.
+pub fn success_body_in(
+    customer_id: &str,
+    profile: &DataProfile,
+    request_no: u64,
+    dated: Option<(&Calendar, &Span)>,
+) -> String {
     if customer_id == EXAMPLE_CUSTOMER {
         return EXAMPLE_RESPONSE.to_string();
     }
@@ -217,7 +314,16 @@ pub fn success_body(customer_id: &str, profile: &DataProfile, request_no: u64) -
     } else if customer_id.starts_with("empty") {
         json!([])
     } else {
-        chats_for(customer_id, profile)
+        let mut chats = chats_for(customer_id, profile);
+        if let (Some((calendar, span)), Value::Array(list)) = (dated, &mut chats) {
+            let mut index = 0;
+            list.retain(|_| {
+                let keep = span.contains(calendar.chat_time(customer_id, index));
+                index += 1;
+                keep
+            });
+        }
+        chats
     };
     json!({
         "Code": 2000,
@@ -238,6 +344,41 @@ mod tests {
         let a = chats_for("abc", &DataProfile::Varied);
         assert_eq!(a, chats_for("abc", &DataProfile::Varied));
         assert_ne!(a, chats_for("abd", &DataProfile::Varied));
+    }
+
+    /// Dated chats are the undated ones, split between windows: two
+    /// adjacent windows hold each chat exactly once, and `days` counts
+    /// back from the calendar's end.
+    #[test]
+    fn windows_split_the_chats_without_loss_or_overlap() {
+        let calendar: Calendar = "2026-03-01..2026-03-11".parse().unwrap();
+        let chats = |span: &Span| -> Vec<Value> {
+            let body =
+                success_body_in("abcdef12", &DataProfile::Varied, 0, Some((&calendar, span)));
+            let v: Value = serde_json::from_str(&body).unwrap();
+            v["Data"].as_array().unwrap().clone()
+        };
+        let all = chats(&Span::default());
+        assert_eq!(
+            Value::Array(all.clone()),
+            chats_for("abcdef12", &DataProfile::Varied)
+        );
+        let first = chats(
+            &calendar
+                .span("", "2026-03-01 00:00:00", "2026-03-06 00:00:00")
+                .unwrap(),
+        );
+        let second = chats(
+            &calendar
+                .span("", "2026-03-06 00:00:00", "2026-03-11 00:00:00")
+                .unwrap(),
+        );
+        assert_eq!([first.clone(), second.clone()].concat(), all);
+        assert_eq!(chats(&calendar.span("30", "", "").unwrap()), all);
+        let last5 = calendar.span("5", "", "").unwrap();
+        assert_eq!(last5.start, Some(calendar.from + chrono::Duration::days(5)));
+        assert!(calendar.span("", "yesterday", "").is_err());
+        assert!("2026-03-02..2026-03-01".parse::<Calendar>().is_err());
     }
 
     #[test]

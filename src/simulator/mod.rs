@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use data::SplitMix;
-pub use data::{DataProfile, EXAMPLE_CUSTOMER};
+pub use data::{Calendar, DataProfile, EXAMPLE_CUSTOMER};
 use faults::text;
 pub use faults::Fault;
 use limiter::Gate;
@@ -78,6 +78,10 @@ pub struct Scenario {
     pub retry_after: Duration,
     /// Shape of the generated chats.
     pub data: DataProfile,
+    /// When the chats happened: with a calendar, a request gets only the
+    /// chats of its window (`start_time`..`end_time`, or the last `days`
+    /// before the calendar's end); without one, every chat.
+    pub calendar: Option<Calendar>,
 }
 
 impl Scenario {
@@ -111,6 +115,7 @@ impl Default for Scenario {
             hang: Duration::from_secs(3600),
             retry_after: Duration::from_secs(1),
             data: DataProfile::Varied,
+            calendar: None,
         }
     }
 }
@@ -373,7 +378,16 @@ async fn handle(
     if let Some(answer) = hostile::respond(id, raw_query.as_deref().unwrap_or("")) {
         return answer;
     }
-    let good = data::success_body(id, &sc.data, n);
+    let span = match &sc.calendar {
+        Some(calendar) => {
+            match calendar.span(&request.days, &request.start_time, &request.end_time) {
+                Ok(span) => Some((calendar, span)),
+                Err(msg) => return code(4000, &format!("参数错误: {msg}")),
+            }
+        }
+        None => None,
+    };
+    let good = data::success_body_in(id, &sc.data, n, span.as_ref().map(|(c, s)| (*c, s)));
     match fault {
         Some(Fault::Hang) => {
             stats.faults.fetch_add(1, Relaxed);

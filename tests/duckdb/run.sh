@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${1:-target/debug/yuju-export}
 work=$(mktemp -d)
-trap 'kill "${mock_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${mock_pid:-}" "${dated_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 python3 -m pip install --quiet --disable-pip-version-check duckdb
 
@@ -41,3 +41,24 @@ for fmt in csv jsonl; do
     || { cat "$work/drift.$fmt.log"; exit 1; }
 done
 python3 tests/duckdb/check_dump.py --extra "$work/drift.csv" "$work/drift.jsonl"
+
+# Nightly runs with --state and --lookback against dated chats: the README's
+# query removes the overlap's duplicates.
+"$bin" mock --addr 127.0.0.1:0 --key duckdb-key --chat-dates 2026-03-01..2026-03-11 2> "$work/dated.log" &
+dated_pid=$!
+dated=""
+for _ in $(seq 1 100); do
+  dated=$(grep -o 'listening on [0-9.:]*' "$work/dated.log" | awk '{print $3}' || true)
+  [[ -n "$dated" ]] && break
+  sleep 0.1
+done
+[[ -n "$dated" ]] || { echo "the dated simulator did not start"; cat "$work/dated.log"; exit 1; }
+mkdir "$work/nights"
+for end in 2026-03-04 2026-03-07 2026-03-11; do
+  YUJU_API_KEY=duckdb-key "$bin" export --base-url "http://$dated" --ids "$ids" \
+    --state "$work/nights/state.json" --start 2026-03-01 --end "$end" --lookback 1d \
+    --tz UTC --out "$work/nights/chats-{start}.csv" --progress never -q
+done
+YUJU_API_KEY=duckdb-key "$bin" export --base-url "http://$dated" --ids "$ids" \
+  --start 2026-03-01 --end 2026-03-11 --tz UTC --out "$work/nights/whole.csv" --progress never -q
+python3 tests/duckdb/check_lookback.py "$work/nights"

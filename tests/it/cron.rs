@@ -375,4 +375,9 @@ fn shipped_cronjob_arguments_run() {
             .any(|n| n.starts_with("summary-") && n.ends_with(".2of4.json")),
         "{names:?}"
     );
+    // The shard keeps its own watermark, at the end of the window it wrote.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("state.2of4.json")).unwrap()).unwrap();
+    let end = state["window_end"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(end).is_ok(), "{state}");
 }

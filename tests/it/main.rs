@@ -13,4 +13,5 @@ mod request;
 mod resume;
 mod secrecy;
 mod security;
+mod state;
 mod tls;

@@ -1,0 +1,205 @@
+//! `--metrics`: the run's figures for alerting, in the Prometheus
+//! node_exporter textfile-collector format.
+//!
+//! Written at the end of every run that got to making requests (as the
+//! summary is), through a temporary file in the same directory renamed
+//! over the old one, so the collector never reads half a file. Every
+//! metric has its HELP and TYPE lines; samples carry no timestamp (the
+//! collector stamps them); with `--shard` every sample has
+//! `shard="KofN"`. `yuju_export_last_success_timestamp_seconds` is carried
+//! over from the file being replaced when this run did not complete, so
+//! "no successful run in 26 hours" can be alerted on.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use crate::export::summary::{Status, Summary};
+use crate::safefs::FileMode;
+use crate::shard::Shard;
+
+const LAST_SUCCESS: &str = "yuju_export_last_success_timestamp_seconds";
+
+/// Most bytes of the old file read for its last success.
+const MAX_OLD_BYTES: u64 = 1 << 20;
+
+/// What one run's metrics are made of.
+pub struct RunMetrics<'a> {
+    pub summary: &'a Summary,
+    pub shard: Option<Shard>,
+    /// When the run ended.
+    pub ended: DateTime<Utc>,
+}
+
+/// Replace the metrics file at `path` with this run's.
+pub fn write(path: &Path, run: &RunMetrics, mode: FileMode) -> anyhow::Result<()> {
+    let old = std::fs::File::open(path).ok().and_then(|f| {
+        let mut text = String::new();
+        f.take(MAX_OLD_BYTES).read_to_string(&mut text).ok()?;
+        Some(text)
+    });
+    let text = render(run, old.as_deref());
+    crate::safefs::write_atomic(path, text.as_bytes(), mode)
+        .with_context(|| format!("cannot write the metrics file {}", path.display()))
+}
+
+/// The last success recorded in an earlier file, if any.
+fn last_success(old: &str) -> Option<f64> {
+    old.lines()
+        .filter(|l| {
+            l.strip_prefix(LAST_SUCCESS)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .find(|v| v.is_finite())
+}
+
+fn seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// The file's text.
+fn render(run: &RunMetrics, old: Option<&str>) -> String {
+    let s = run.summary;
+    let shard = run
+        .shard
+        .map(|k| format!("shard=\"{}of{}\"", k.index, k.count));
+    let mut out = Metrics {
+        text: String::new(),
+        shard,
+    };
+    let ended = seconds(run.ended);
+    let complete = s.status == Status::Complete && s.exit_code <= 1;
+    out.gauge(
+        "yuju_export_last_run_timestamp_seconds",
+        "When the last run ended (Unix time).",
+        Some(ended),
+    );
+    let success = if complete {
+        Some(ended)
+    } else {
+        old.and_then(last_success)
+    };
+    out.gauge(
+        LAST_SUCCESS,
+        "When the last complete run (exit 0 or 1) ended (Unix time).",
+        success,
+    );
+    out.gauge(
+        "yuju_export_last_run_exit_code",
+        "Exit code of the last run.",
+        Some(s.exit_code as f64),
+    );
+    out.gauge(
+        "yuju_export_last_run_duration_seconds",
+        "How long the last run took.",
+        Some(s.elapsed_secs),
+    );
+    out.gauge(
+        "yuju_export_last_run_rows",
+        "Rows the last run wrote (over its resumes).",
+        Some(s.rows as f64),
+    );
+    let c = &s.customers;
+    let by_status: Vec<(String, f64)> = [
+        ("ok", c.ok),
+        ("empty", c.empty),
+        ("failed", c.failed),
+        ("not_done", c.not_done),
+    ]
+    .iter()
+    .map(|(k, n)| (format!("status=\"{k}\""), *n as f64))
+    .collect();
+    out.labelled(
+        "yuju_export_last_run_customers",
+        "Customers of the last run by how they ended.",
+        &by_status,
+    );
+    out.gauge(
+        "yuju_export_last_run_requests",
+        "HTTP requests the last run sent, retries included.",
+        Some(s.requests as f64),
+    );
+    let retries: Vec<(String, f64)> = s
+        .retries_by_cause
+        .iter()
+        .map(|(cause, n)| (format!("cause=\"{cause}\""), *n as f64))
+        .collect();
+    out.labelled(
+        "yuju_export_last_run_retries",
+        "Retries the last run made, by the fault that caused them.",
+        &retries,
+    );
+    if let Some(state) = &s.state {
+        let at = state.watermark_at.map(seconds);
+        out.gauge(
+            "yuju_export_window_end_timestamp_seconds",
+            "End of the last completed window, where the next one starts (Unix time).",
+            at,
+        );
+    }
+    out.text
+}
+
+struct Metrics {
+    text: String,
+    shard: Option<String>,
+}
+
+impl Metrics {
+    /// A metric of one sample (none when `value` is unknown).
+    fn gauge(&mut self, name: &str, help: &str, value: Option<f64>) {
+        self.head(name, help);
+        if let Some(value) = value {
+            self.sample(name, None, value);
+        }
+    }
+
+    /// A metric of one sample per label.
+    fn labelled(&mut self, name: &str, help: &str, samples: &[(String, f64)]) {
+        self.head(name, help);
+        for (label, value) in samples {
+            self.sample(name, Some(label), *value);
+        }
+    }
+
+    fn head(&mut self, name: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} gauge");
+    }
+
+    fn sample(&mut self, name: &str, label: Option<&str>, value: f64) {
+        let labels: Vec<&str> = self.shard.as_deref().into_iter().chain(label).collect();
+        let labels = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{}}}", labels.join(","))
+        };
+        let _ = writeln!(self.text, "{name}{labels} {value}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_success_is_found_with_or_without_labels() {
+        let old = "# HELP yuju_export_last_success_timestamp_seconds x\n\
+                   # TYPE yuju_export_last_success_timestamp_seconds gauge\n\
+                   yuju_export_last_success_timestamp_seconds{shard=\"1of4\"} 1764100000.5\n";
+        assert_eq!(last_success(old), Some(1764100000.5));
+        assert_eq!(
+            last_success("yuju_export_last_success_timestamp_seconds 17\n"),
+            Some(17.0)
+        );
+        assert_eq!(
+            last_success("yuju_export_last_success_timestamp_seconds_x 17\n"),
+            None
+        );
+        assert_eq!(last_success("garbage"), None);
+    }
+}
