@@ -59,6 +59,8 @@ pub struct ApiClient {
     key: ApiKey,
     query: Query,
     max_response_bytes: u64,
+    /// Timeout of one request, body included (`--timeout`).
+    timeout: Duration,
     /// The one pass to grow an answer past [`LARGE_ANSWER`].
     large: Arc<Semaphore>,
 }
@@ -81,7 +83,8 @@ impl ApiClient {
     ) -> anyhow::Result<Self> {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("yuju-export/", env!("CARGO_PKG_VERSION")))
-            .timeout(settings.timeout)
+            // The request's own deadline is kept in `post`: the time an
+            // answer waits for the large-answer pass is not the platform's.
             .connect_timeout(settings.connect_timeout)
             .pool_max_idle_per_host(settings.pool_size)
             .tcp_nodelay(true)
@@ -100,6 +103,7 @@ impl ApiClient {
             key: key.clone(),
             query,
             max_response_bytes: settings.max_response_bytes,
+            timeout: settings.timeout,
             large: Arc::new(Semaphore::new(1)),
         })
     }
@@ -122,13 +126,18 @@ impl ApiClient {
     ) -> Result<Answer, Verdict> {
         let body = serde_json::to_vec(&self.query.body(customer_id))
             .expect("the request body always serialises");
-        let response = self
+        // `--timeout` covers sending, the status and the whole body, less
+        // any wait for the large-answer pass.
+        let mut deadline = tokio::time::Instant::now() + self.timeout;
+        let send = self
             .http
             .post(self.url.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(body)
-            .send()
+            .send();
+        let response = tokio::time::timeout_at(deadline, send)
             .await
+            .map_err(|_| timed_out())?
             .map_err(|e| classify_error(&e))?;
         if let Some(verdict) = classify_status(response.status(), response.headers()) {
             return Err(verdict);
@@ -142,13 +151,21 @@ impl ApiClient {
         }
         let mut body = pool.take(announced.min(MAX_PREALLOC) as usize);
         let mut large = None;
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify_error(&e))? {
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, response.chunk())
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|e| classify_error(&e))?;
+            let Some(chunk) = chunk else {
+                break;
+            };
             let len = body.len() + chunk.len();
             if len as u64 > limit {
                 pool.give(body);
                 return Err(too_large);
             }
             if len > LARGE_ANSWER && large.is_none() {
+                let waiting = tokio::time::Instant::now();
                 large = Some(
                     self.large
                         .clone()
@@ -156,6 +173,7 @@ impl ApiClient {
                         .await
                         .expect("the large-answer semaphore is never closed"),
                 );
+                deadline += waiting.elapsed();
             }
             body.extend_from_slice(&chunk);
         }
@@ -163,6 +181,15 @@ impl ApiClient {
             body,
             _large: large,
         })
+    }
+}
+
+/// The verdict on a request that outlasted `--timeout`.
+fn timed_out() -> Verdict {
+    Verdict::Transient {
+        cause: super::Cause::Timeout,
+        detail: "request timed out".into(),
+        retry_after: None,
     }
 }
 
