@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Envelope, Field};
-use crate::output::Column;
 
 /// The documented fields whose type is checked, as named in the summary.
 pub const FIELDS: [&str; 4] = ["chat_id", "content", "message_type", "sender_type"];
@@ -146,7 +145,7 @@ impl DriftCounts {
 
     /// Add the drift of `customer`, just committed, and log once per run
     /// each undocumented field: a warning when `columns` drop it.
-    pub fn commit(&mut self, customer: &str, drift: &CustomerDrift, columns: &[Column]) {
+    pub fn commit(&mut self, customer: &str, drift: &CustomerDrift, kept: Kept) {
         for (field, &n) in FIELDS.iter().zip(&drift.unexpected) {
             if n > 0 {
                 *self.unexpected_types.entry((*field).into()).or_default() += n;
@@ -161,7 +160,7 @@ impl DriftCounts {
             };
             *self.undocumented_fields.entry(name.into()).or_default() += n;
             if self.warned.len() <= MAX_NAMES && self.warned.insert(name.into()) {
-                warn_undocumented(customer, name, columns);
+                warn_undocumented(customer, name, kept);
             }
         }
     }
@@ -193,11 +192,20 @@ impl DriftCounts {
     }
 }
 
-fn warn_undocumented(customer: &str, name: &str, columns: &[Column]) {
+/// Which of the columns that keep undocumented fields a run writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kept {
+    /// The `extra` column (a message's undocumented fields).
+    pub extra: bool,
+    /// The `chat_extra` column (a chat's undocumented fields).
+    pub chat_extra: bool,
+}
+
+fn warn_undocumented(customer: &str, name: &str, kept: Kept) {
     let (column, kept) = if name.starts_with("chats.") {
-        ("chat_extra", columns.contains(&Column::ChatExtra))
+        ("chat_extra", kept.chat_extra)
     } else {
-        ("extra", columns.contains(&Column::Extra))
+        ("extra", kept.extra)
     };
     if kept {
         tracing::info!(
@@ -264,8 +272,8 @@ mod tests {
         );
 
         let mut counts = DriftCounts::default();
-        counts.commit("c", &d, &[]);
-        counts.commit("c", &d, &[]);
+        counts.commit("c", &d, Kept::default());
+        counts.commit("c", &d, Kept::default());
         assert_eq!(counts.undocumented_fields.len(), MAX_NAMES + 1);
         assert_eq!(counts.undocumented_fields[OTHER_NAMES], 22);
     }
@@ -274,8 +282,8 @@ mod tests {
     fn counts_add_up_and_survive_the_journal() {
         let d = drift(r#"{"Code":2000,"Data":[{"chat_id":1,"messages":[{"time":"1"}]}]}"#);
         let mut counts = DriftCounts::default();
-        counts.commit("a", &d, &[]);
-        counts.commit("b", &d, &[]);
+        counts.commit("a", &d, Kept::default());
+        counts.commit("b", &d, Kept::default());
         assert_eq!(counts.unexpected_types["chat_id"], 2);
         assert_eq!(counts.undocumented_fields["messages.time"], 2);
         let back: DriftCounts =

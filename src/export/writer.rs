@@ -18,6 +18,7 @@ use super::dispatch::Done;
 use super::health;
 use super::outcome::{Failure, Outcome, StopCause};
 use crate::bufpool::BufPool;
+use crate::drift::Kept;
 use crate::input::IdList;
 use crate::journal::{Checkpoint, Journal, Tally};
 use crate::output::failed::FailedFile;
@@ -92,9 +93,9 @@ pub struct Writer {
     control: Arc<Control>,
     buffers: Arc<BufPool>,
     interval: Duration,
-    /// The columns written (the drift warnings say whether they keep an
-    /// undocumented field).
-    columns: Vec<Column>,
+    /// Which extra columns are written (the drift warnings say whether an
+    /// undocumented field is kept).
+    kept: Kept,
     /// Counts as of the customers taken so far.
     state: Checkpoint,
     /// The last checkpoint the journal holds: what a resume continues from.
@@ -130,7 +131,10 @@ impl Writer {
             control,
             buffers,
             interval,
-            columns,
+            kept: Kept {
+                extra: columns.contains(&Column::Extra),
+                chat_extra: columns.contains(&Column::ChatExtra),
+            },
             next: start.next as usize,
             committed: start.clone(),
             state: start,
@@ -244,7 +248,7 @@ impl Writer {
                 self.buffers.give(bytes);
                 let t = &mut self.state.tally;
                 t.drift
-                    .commit(self.ids.get(index), &encoded.drift, &self.columns);
+                    .commit(self.ids.get(index), &encoded.drift, self.kept);
                 t.ok += 1;
                 t.chats += encoded.chats;
                 t.rows += encoded.rows;
@@ -252,7 +256,7 @@ impl Writer {
             Outcome::Empty { chats, drift } => {
                 self.release_held()?;
                 let id = self.ids.get(index);
-                self.state.tally.drift.commit(id, &drift, &self.columns);
+                self.state.tally.drift.commit(id, &drift, self.kept);
                 self.state.tally.empty += 1;
                 self.state.tally.chats += chats;
             }
