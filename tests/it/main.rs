@@ -8,6 +8,7 @@ mod faults;
 mod hostile;
 mod input;
 mod limits;
+mod parquet_output;
 mod request;
 mod resume;
 mod secrecy;

@@ -63,6 +63,7 @@ fn committed(wd: &Workdir, out: &str) -> usize {
         &wd.path(&format!("{out}.journal")),
         len(&partial),
         len(&failed_partial),
+        len(&wd.path(&format!("{out}.staged"))),
     )
     .unwrap()
     .map_or(0, |f| f.checkpoint.next as usize)
@@ -73,15 +74,23 @@ fn committed(wd: &Workdir, out: &str) -> usize {
 /// uninterrupted run's, byte for byte (decompressed for .gz and .zst), and
 /// no customer the journal had committed was fetched again.
 fn kill_and_resume(out: &str, reference: &str, seed: u64) {
+    kill_and_resume_with(out, reference, seed, &[]);
+}
+
+/// [`kill_and_resume`] with `extra` arguments for both runs; returns the
+/// work directory, holding `out`.
+pub fn kill_and_resume_with(out: &str, reference: &str, seed: u64, extra: &[&str]) -> Workdir {
     let list = ids(600);
     let reference_sim = Sim::healthy();
     let wd = Workdir::new();
     wd.ids("ids.txt", &list);
-    let o = wd.export(&reference_sim, &["--ids", "ids.txt", "--out", reference]);
+    let mut args = vec!["--ids", "ids.txt", "--out", reference];
+    args.extend_from_slice(extra);
+    let o = wd.export(&reference_sim, &args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
     let sim = slow_sim();
-    let args = [
+    let mut args = vec![
         "--ids",
         "ids.txt",
         "--out",
@@ -90,6 +99,7 @@ fn kill_and_resume(out: &str, reference: &str, seed: u64) {
         "2",
         "--resume",
     ];
+    args.extend_from_slice(extra);
     let mut rng = SplitMix(seed);
     let mut snapshots: Vec<(usize, HashMap<String, u64>)> = Vec::new();
     let mut kills = 0;
@@ -137,6 +147,7 @@ fn kill_and_resume(out: &str, reference: &str, seed: u64) {
         *progress.last().unwrap() > 0,
         "no progress was ever committed: {progress:?}"
     );
+    wd
 }
 
 #[test]
