@@ -3,7 +3,8 @@
 //! one table. Run it with `bench/run.sh` (or `cargo bench --bench loopback`).
 //!
 //! Arguments (after `--`): scenario names to run (default: all of
-//! `latency rate adaptive limits schedule shared cap cpu http memory peers`);
+//! `latency rate adaptive limits schedule shared cap cpu http memory window
+//! parquet peers`);
 //! `--quick` divides the sizes by ten for a smoke run. Figures are printed,
 //! never asserted: a regression shows in the table.
 
@@ -848,6 +849,53 @@ fn hostile(b: &mut Bench) {
     );
 }
 
+/// Parquet against CSV on the same data: many small answers and a few
+/// large ones. Rows/s, file size and peak RSS for each; Parquet's peak RSS
+/// (a row group of at most 8 MiB of values fills in memory) stays within
+/// 64 MiB.
+fn parquet(b: &mut Bench) {
+    for (customers, messages, bytes, conc) in [(100_000, 5, 80, "32"), (60, 2000, 600, "8")] {
+        let n = b.scale(customers);
+        let sim = b.sim(Scenario {
+            data: DataProfile::Fixed { messages, bytes },
+            ..Scenario::default()
+        });
+        let ids = b.ids(&format!("pq-{n}.txt"), n);
+        let name = format!("parquet vs csv: {n} × {messages} msgs of ~{bytes} B, conc {conc}");
+        for out in ["pq.csv", "pq.parquet"] {
+            let (cost, s) = b.export(&sim, &ids, out, &["--concurrency", conc]);
+            let rows = s["rows"].as_u64().unwrap_or(0);
+            let size = std::fs::metadata(b.dir.path().join(out)).map_or(0, |m| m.len());
+            let format = out.trim_start_matches("pq.");
+            b.row(
+                &name,
+                &format!("{format}: rows/s, file size"),
+                format!(
+                    "{:.0}, {:.1} MiB",
+                    rows as f64 / cost.wall.as_secs_f64(),
+                    size as f64 / f64::from(1 << 20)
+                ),
+                "",
+                None,
+            );
+            let parquet = format == "parquet";
+            b.row(
+                &name,
+                &format!("{format}: wall, CPU, peak RSS"),
+                format!(
+                    "{}, {}, {}",
+                    secs(cost.wall),
+                    secs(cost.cpu),
+                    mib(cost.max_rss_kib)
+                ),
+                if parquet { "RSS ≤ 64 MiB" } else { "" },
+                parquet.then_some(cost.max_rss_kib <= 64 * 1024),
+            );
+            std::fs::remove_file(b.dir.path().join(out)).ok();
+        }
+    }
+}
+
 /// 5. Peers on the latency-bound scenario.
 fn peers(b: &mut Bench) {
     let n = b.scale(2000);
@@ -937,6 +985,7 @@ impl Bench {
             ("memory", memory),
             ("window", window),
             ("hostile", hostile),
+            ("parquet", parquet),
             ("peers", peers),
         ]
     }

@@ -89,6 +89,8 @@ pub struct ExportConfig {
     pub csv_bom: bool,
     /// CSV: neutralise formula-like cells.
     pub csv_formula_guard: bool,
+    /// Parquet: most rows in one row group.
+    pub parquet_row_group_rows: u64,
     /// Zone of relative times.
     pub zone: Zone,
     /// The relative `--start`/`--end` values as given (`start="-24h" in
@@ -173,6 +175,14 @@ impl ExportConfig {
             Some(list) => Column::parse_list(list).map_err(UsageError::invalid)?,
             None => Column::ALL.to_vec(),
         };
+        let parquet_row_group_rows = o
+            .parquet_row_group_rows
+            .unwrap_or_else(|| defaulted("parquet_row_group_rows"));
+        if !(1..=1 << 20).contains(&parquet_row_group_rows) {
+            return Err(UsageError::invalid(format!(
+                "--parquet-row-group-rows {parquet_row_group_rows}: choose from 1 to 1048576"
+            )));
+        }
         if (o.csv_bom || o.csv_formula_guard) && format != Format::Csv {
             return Err(UsageError::invalid(
                 "--csv-bom and --csv-formula-guard apply to CSV output only",
@@ -214,6 +224,7 @@ impl ExportConfig {
             dry_run: o.dry_run,
             csv_bom: o.csv_bom,
             csv_formula_guard: o.csv_formula_guard,
+            parquet_row_group_rows,
             zone: window.zone,
             relative_window: window.relative,
             relative_bounds: window.relative_bounds,
@@ -505,6 +516,23 @@ fn output_format(o: &ExportOptions, out: &Target) -> Result<(Format, Compression
         (None, Target::File(p)) => infer_format(p)?,
         (None, _) => Format::Csv,
     };
+    if format == Format::Parquet {
+        if out.file().is_none() {
+            return Err(UsageError::invalid(format!(
+                "--format parquet needs a regular file for --out, not {}: a Parquet file is \
+                 only readable once its footer is written at the end, so it cannot be \
+                 streamed; use --format csv or jsonl to stream",
+                out.describe()
+            )));
+        }
+        if compression != Compression::None {
+            return Err(UsageError::invalid(format!(
+                "--compress {} does not apply to Parquet, which compresses its pages with \
+                 zstd itself; drop --compress (and the .gz/.zst ending of --out)",
+                compression.name()
+            )));
+        }
+    }
     Ok((format, compression))
 }
 
@@ -632,9 +660,11 @@ fn infer_format(path: &Path) -> Result<Format, UsageError> {
         Ok(Format::Csv)
     } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
         Ok(Format::Jsonl)
+    } else if name.ends_with(".parquet") {
+        Ok(Format::Parquet)
     } else {
         Err(UsageError::invalid(format!(
-            "cannot tell the format of --out {}: name it .csv, .jsonl or .ndjson (optionally + .gz or .zst), or pass --format csv|jsonl",
+            "cannot tell the format of --out {}: name it .csv, .jsonl or .ndjson (optionally + .gz or .zst) or .parquet, or pass --format csv|jsonl|parquet",
             path.display()
         )))
     }
@@ -779,6 +809,29 @@ mod tests {
         assert_eq!(f("-").unwrap(), Format::Csv);
         let err = f("x.txt").unwrap_err().to_string();
         assert!(err.contains("--format"), "{err}");
+        assert_eq!(f("x.Parquet").unwrap(), Format::Parquet);
+    }
+
+    /// Parquet needs a file it can finish with a footer, and compresses
+    /// its own pages: stdout and file-level compression are refused.
+    #[test]
+    fn parquet_refuses_stdout_and_file_compression() {
+        let f = |o: ExportOptions| ExportConfig::from_options(o, key_env).map(|c| c.format);
+        let err = f(args("x.parquet.gz")).unwrap_err().to_string();
+        assert!(err.contains("--compress gzip"), "{err}");
+        let mut o = args("x.parquet");
+        o.compress = Some(Compression::Zstd);
+        assert!(f(o).unwrap_err().to_string().contains("--compress zstd"));
+        let mut o = args("-");
+        o.format = Some(Format::Parquet);
+        let err = f(o).unwrap_err().to_string();
+        assert!(
+            err.contains("regular file") && err.contains("stdout"),
+            "{err}"
+        );
+        let mut o = args("x.parquet");
+        o.compress = Some(Compression::None);
+        assert_eq!(f(o).unwrap(), Format::Parquet);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ExportConfig;
 use crate::input::IdList;
+use crate::output::Format;
 use crate::query::{Query, WIRE_TIME_FORMAT};
 use crate::safefs::{self, Existing, FileMode};
 use crate::shard::fnv1a;
@@ -83,8 +84,13 @@ impl Fingerprint {
                 .collect::<Vec<_>>()
                 .join(","),
             format: format!(
-                "{}{}{}",
+                "{}{}{}{}",
                 format!("{:?}", config.format).to_lowercase(),
+                if config.format == Format::Parquet {
+                    format!("+row-group-rows={}", config.parquet_row_group_rows)
+                } else {
+                    String::new()
+                },
                 if config.csv_bom { "+bom" } else { "" },
                 if config.csv_formula_guard {
                     "+formula-guard"
@@ -213,9 +219,17 @@ pub struct Checkpoint {
     pub out_bytes: u64,
     /// Length of the partial failed file at this point.
     pub failed_bytes: u64,
+    /// Length of a Parquet output's staged rows (`<out>.staged`) at this
+    /// point; absent for the other formats.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub staged_bytes: u64,
     /// What the committed customers held.
     #[serde(flatten)]
     pub tally: Tally,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A journal read back from disk.
@@ -327,7 +341,12 @@ impl Journal {
 
 /// Read a journal, keeping the last checkpoint whose offsets fit the files'
 /// current lengths. `Ok(None)` when there is no journal.
-pub fn load(path: &Path, out_len: u64, failed_len: u64) -> anyhow::Result<Option<Found>> {
+pub fn load(
+    path: &Path,
+    out_len: u64,
+    failed_len: u64,
+    staged_len: u64,
+) -> anyhow::Result<Option<Found>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -351,7 +370,8 @@ pub fn load(path: &Path, out_len: u64, failed_len: u64) -> anyhow::Result<Option
         let Ok(cp) = serde_json::from_str::<Checkpoint>(&line) else {
             break;
         };
-        if cp.out_bytes <= out_len && cp.failed_bytes <= failed_len {
+        if cp.out_bytes <= out_len && cp.failed_bytes <= failed_len && cp.staged_bytes <= staged_len
+        {
             best = Some(cp);
         }
     }
@@ -409,13 +429,13 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"next\":3,\"out_by").unwrap();
 
-        let found = load(&path, 100, 0).unwrap().unwrap();
+        let found = load(&path, 100, 0, 0).unwrap().unwrap();
         assert_eq!(found.checkpoint.next, 2);
         assert_eq!(found.total, 3);
         // The output is shorter than the last checkpoint says: use the one before.
-        let found = load(&path, 60, 0).unwrap().unwrap();
+        let found = load(&path, 60, 0, 0).unwrap().unwrap();
         assert_eq!(found.checkpoint.next, 1);
-        assert!(load(&dir.path().join("none"), 0, 0).unwrap().is_none());
+        assert!(load(&dir.path().join("none"), 0, 0, 0).unwrap().is_none());
     }
 
     #[test]
@@ -435,7 +455,7 @@ mod tests {
         f.write_all(b"{\"next\":2,\"out_by").unwrap();
         drop(f);
 
-        let found = load(&path, 100, 0).unwrap().unwrap();
+        let found = load(&path, 100, 0, 0).unwrap().unwrap();
         assert_eq!(found.checkpoint.next, 1);
         let mut j = Journal::resume(&path, &found, FileMode::default()).unwrap();
         j.append(&Checkpoint {
@@ -445,7 +465,7 @@ mod tests {
         })
         .unwrap();
         drop(j);
-        let found = load(&path, 100, 0).unwrap().unwrap();
+        let found = load(&path, 100, 0, 0).unwrap().unwrap();
         assert_eq!(found.checkpoint.next, 3);
         assert_eq!(found.fingerprint, fp());
         assert_eq!(found.total, 5);

@@ -197,7 +197,7 @@ macro_rules! show_display {
         }
     )*};
 }
-show_display!(String, usize, u32, f64, HumanDuration, ByteSize);
+show_display!(String, usize, u32, u64, f64, HumanDuration, ByteSize);
 
 impl Show for PathBuf {
     fn show(&self) -> String {
@@ -274,12 +274,14 @@ export_options! {
     pub out: Option<PathBuf>,
 
     /// Output format. Inferred from the --out extension when absent
-    /// (.csv, .jsonl, .ndjson); csv for stdout.
+    /// (.csv, .jsonl, .ndjson, .parquet); csv for stdout. Parquet needs a
+    /// file (not stdout) and compresses its pages itself.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
     /// Compress the output. Inferred from the --out extension when absent
-    /// (.gz, .zst); none for other names and for stdout.
+    /// (.gz, .zst); none for other names and for stdout. CSV and JSONL
+    /// only: Parquet compresses its pages with zstd.
     #[arg(long, value_enum)]
     pub compress: Option<Compression>,
 
@@ -388,6 +390,12 @@ export_options! {
     #[serde(default)]
     pub csv_bom: bool,
 
+    /// Parquet: most rows in one row group (also bounded at 8 MiB of
+    /// values), 1 to 1048576. Larger groups read faster; the writer holds
+    /// one in memory while it fills.
+    #[arg(long, value_name = "N")]
+    pub parquet_row_group_rows: Option<u64>,
+
     /// Prefix CSV cells starting with =, +, -, @, tab or CR with a single
     /// quote, so spreadsheets do not run them as formulas (OWASP advice).
     #[arg(long)]
@@ -482,6 +490,7 @@ impl ExportOptions {
             base_url: Some(DEFAULT_BASE_URL.to_string()),
             concurrency: Some(8),
             max_response_bytes: Some(ByteSize(256 << 20)),
+            parquet_row_group_rows: Some(crate::output::parquet::GROUP_ROWS),
             retries: Some(retry.max_retries),
             timeout: Some(HumanDuration(Duration::from_secs(30))),
             connect_timeout: Some(HumanDuration(Duration::from_secs(10))),

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 /// Rows (or failures) go here until the run completes, then are renamed.
 const PARTIAL: &str = ".partial";
+/// Parquet rows committed since the last row group.
+const STAGED: &str = ".staged";
 /// The resume journal of an output.
 const JOURNAL: &str = ".journal";
 /// The advisory lock of an output.
@@ -28,6 +30,11 @@ pub fn append_ext(path: &Path, ext: &str) -> PathBuf {
 /// `<path>.partial`: where a file is written until it is complete.
 pub fn partial(path: &Path) -> PathBuf {
     append_ext(path, PARTIAL)
+}
+
+/// `<out>.staged`: a Parquet output's rows not yet in a row group.
+pub fn staged(out: &Path) -> PathBuf {
+    append_ext(out, STAGED)
 }
 
 /// `<out>.journal`: the resume journal.

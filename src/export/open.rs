@@ -4,6 +4,7 @@
 //! [`super::pending`]).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::pending::{self, Pending};
 use super::writer::Files;
@@ -13,8 +14,9 @@ use crate::input::IdList;
 use crate::journal::{self, Checkpoint, Fingerprint, Journal};
 use crate::lock::OutputLock;
 use crate::output::failed::FailedFile;
+use crate::output::parquet::Layout;
 use crate::output::sink::Sink;
-use crate::output::RowEncoder;
+use crate::output::{Format, RowEncoder};
 use crate::query::Query;
 
 /// A run's open files.
@@ -103,8 +105,15 @@ fn fresh(
     config: &ExportConfig,
     encoder: &dyn RowEncoder,
 ) -> Result<(Sink, FailedFile), UsageError> {
-    let mut sink = Sink::create(&config.out, config.compression, config.file_mode)
-        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    let mut sink = match (config.format, config.out.file()) {
+        (Format::Parquet, Some(out)) => Sink::create_parquet(
+            out,
+            Arc::new(Layout::new(&config.columns, config.parquet_row_group_rows)),
+            config.file_mode,
+        ),
+        _ => Sink::create(&config.out, config.compression, config.file_mode),
+    }
+    .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
     if let Some(path) = &config.failed {
         crate::output::check_creatable(path, "failed file")?;
     }
@@ -128,8 +137,21 @@ fn file_output(
     match pending::examine(config, out, ids)? {
         Pending::Resume { found, query } => {
             let cp = &found.checkpoint;
-            let sink = Sink::resume(out, config.compression, cp.out_bytes, config.file_mode)
-                .map_err(usage)?;
+            let sink = match config.format {
+                Format::Parquet => Sink::resume_parquet(
+                    out,
+                    Arc::new(Layout::new(&config.columns, config.parquet_row_group_rows)),
+                    cp.out_bytes,
+                    cp.staged_bytes,
+                    config.file_mode,
+                ),
+                _ => Sink::resume(out, config.compression, cp.out_bytes, config.file_mode),
+            }
+            .map_err(|e| {
+                UsageError::invalid(format!(
+                    "{e:#}. Pass --restart to discard the interrupted run and start afresh"
+                ))
+            })?;
             let failed =
                 FailedFile::resume(config.failed.clone(), cp.failed_bytes, config.file_mode)
                     .map_err(usage)?;

@@ -42,7 +42,8 @@ pub fn examine(config: &ExportConfig, out: &Path, ids: &IdList) -> Result<Pendin
     }
     let out_len = std::fs::metadata(&partial).map_or(0, |m| m.len());
     let failed_len = FailedFile::partial_len(config.failed.as_deref());
-    let found = match journal::load(&journal_path, out_len, failed_len) {
+    let staged_len = std::fs::metadata(crate::paths::staged(out)).map_or(0, |m| m.len());
+    let found = match journal::load(&journal_path, out_len, failed_len, staged_len) {
         Ok(None) => return Ok(Pending::Nothing),
         Ok(Some(found)) => found,
         Err(e) if config.resume == ResumeMode::Restart => {

@@ -199,7 +199,7 @@ impl Writer {
             return Ok(false);
         }
         self.next += 1;
-        if last_checkpoint.elapsed() >= self.interval {
+        if last_checkpoint.elapsed() >= self.interval || self.files.sink.wants_checkpoint() {
             *last_checkpoint = Instant::now();
             self.checkpoint()?;
         }
@@ -236,7 +236,7 @@ impl Writer {
             Outcome::Rows { bytes, encoded } => {
                 self.release_held()?;
                 let sink = &mut self.files.sink;
-                sink.write(&bytes)
+                sink.write_rows(&bytes, encoded.rows)
                     .and_then(|_| {
                         if sink.is_stream() {
                             sink.flush()
@@ -326,10 +326,13 @@ impl Writer {
         self.state.out_bytes = sink
             .checkpoint()
             .with_context(|| format!("cannot write the output {}", sink.name()))?;
+        self.state.staged_bytes = sink.staged_len();
         self.state.failed_bytes = self.files.failed.checkpoint()?;
         self.state.next = committed;
         journal.append(&self.state)?;
         self.committed = self.state.clone();
+        sink.checkpointed()
+            .with_context(|| format!("cannot write the output {}", sink.name()))?;
         Ok(())
     }
 

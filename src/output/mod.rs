@@ -9,6 +9,7 @@
 pub mod csv;
 pub mod failed;
 pub mod jsonl;
+pub mod parquet;
 pub mod sink;
 
 use std::borrow::Cow;
@@ -28,6 +29,18 @@ pub enum Format {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// Apache Parquet: typed columns, zstd-compressed pages.
+    Parquet,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
+        }
+    }
 }
 
 /// Compression of the output file.
@@ -257,6 +270,7 @@ pub fn encoder(format: Format, columns: &[Column], csv: CsvOptions) -> Box<dyn R
     match format {
         Format::Csv => Box::new(csv::CsvEncoder::new(columns, csv)),
         Format::Jsonl => Box::new(jsonl::JsonlEncoder::new(columns)),
+        Format::Parquet => Box::new(parquet::ParquetEncoder::new(columns)),
     }
 }
 

@@ -6,13 +6,18 @@
 //! checkpoint's offset, and a resumed run simply appends new members after
 //! cutting the file back to it. Both formats allow concatenation: any gzip
 //! or zstd reader decodes the whole file.
+//!
+//! A Parquet output is a [`ParquetFile`] instead of a byte stream; the
+//! methods here dispatch to it.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 
+use super::parquet::{Layout, ParquetFile};
 use super::{Compression, Target};
 use crate::safefs::{self, Existing, FileMode};
 
@@ -79,6 +84,8 @@ pub struct Sink {
     paths: Option<(PathBuf, PathBuf)>,
     /// How errors name it.
     name: String,
+    /// A Parquet output (then `stream` is unused).
+    parquet: Option<ParquetFile>,
 }
 
 impl Sink {
@@ -120,6 +127,38 @@ impl Sink {
             compression,
             paths: None,
             name: name.to_string(),
+            parquet: None,
+        }
+    }
+
+    /// Start a Parquet output: `<out>.partial` and `<out>.staged`.
+    pub fn create_parquet(
+        path: &Path,
+        layout: Arc<Layout>,
+        mode: FileMode,
+    ) -> anyhow::Result<Sink> {
+        Ok(Sink::of_parquet(ParquetFile::create(path, layout, mode)?))
+    }
+
+    /// Reopen an interrupted Parquet output at a checkpoint's lengths.
+    pub fn resume_parquet(
+        path: &Path,
+        layout: Arc<Layout>,
+        out_bytes: u64,
+        staged_bytes: u64,
+        mode: FileMode,
+    ) -> anyhow::Result<Sink> {
+        let file = ParquetFile::resume(path, layout, out_bytes, staged_bytes, mode)?;
+        Ok(Sink::of_parquet(file))
+    }
+
+    fn of_parquet(file: ParquetFile) -> Sink {
+        Sink {
+            stream: None,
+            compression: Compression::None,
+            paths: None,
+            name: file.name(),
+            parquet: Some(file),
         }
     }
 
@@ -164,13 +203,25 @@ impl Sink {
             compression,
             name: partial.display().to_string(),
             paths: Some((partial, path.to_path_buf())),
+            parquet: None,
         })
     }
 
-    /// Append bytes.
+    /// Append one customer's encoded rows (`rows` of them).
+    pub fn write_rows(&mut self, bytes: &[u8], rows: u64) -> io::Result<()> {
+        match &mut self.parquet {
+            Some(p) => p.write(bytes, rows),
+            None => self.write(bytes),
+        }
+    }
+
+    /// Append bytes (a header; rows go through [`Sink::write_rows`]).
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         if bytes.is_empty() {
             return Ok(());
+        }
+        if self.parquet.is_some() {
+            return Err(io::Error::other("Parquet takes rows, not bytes"));
         }
         let stream = match self.stream.take().ok_or_else(broken)? {
             Stream::Idle(c) => Stream::start(c, self.compression)?,
@@ -188,6 +239,9 @@ impl Sink {
     /// Push buffered plain bytes to the OS (after each customer on stdout,
     /// so a pipe reader sees rows as they come).
     pub fn flush(&mut self) -> io::Result<()> {
+        if self.parquet.is_some() {
+            return Ok(());
+        }
         match self.stream.as_mut().ok_or_else(broken)? {
             Stream::Idle(c) | Stream::Plain(c) => c.flush(),
             Stream::Gzip(e) => e.flush(),
@@ -202,12 +256,36 @@ impl Sink {
 
     /// Whether this is a stream (stdout), not a file.
     pub fn is_stream(&self) -> bool {
-        self.paths.is_none()
+        self.paths.is_none() && self.parquet.is_none()
+    }
+
+    /// Whether the writer should checkpoint now, whatever the time: a
+    /// Parquet row group is full.
+    pub fn wants_checkpoint(&self) -> bool {
+        self.parquet.as_ref().is_some_and(ParquetFile::group_full)
+    }
+
+    /// Length of the staged rows at the last checkpoint (Parquet; 0 for
+    /// the other formats), which the journal records.
+    pub fn staged_len(&self) -> u64 {
+        self.parquet.as_ref().map_or(0, ParquetFile::staged_len)
+    }
+
+    /// The journal recorded the last checkpoint (Parquet drops the staged
+    /// rows a row group took).
+    pub fn checkpointed(&mut self) -> io::Result<()> {
+        match &mut self.parquet {
+            Some(p) => p.checkpointed(),
+            None => Ok(()),
+        }
     }
 
     /// A consistent point: end the open member, flush and fsync. Returns the
     /// output's length, which the journal records.
     pub fn checkpoint(&mut self) -> io::Result<u64> {
+        if let Some(p) = &mut self.parquet {
+            return p.checkpoint();
+        }
         // A member that fails to end leaves the stream unusable: `stream`
         // stays `None` and every later call reports the output as broken.
         let mut c = self.stream.take().ok_or_else(broken)?.end()?;
@@ -222,6 +300,9 @@ impl Sink {
 
     /// The run is complete: checkpoint, then rename the partial file into place.
     pub fn commit(mut self) -> anyhow::Result<()> {
+        if let Some(p) = self.parquet.take() {
+            return p.commit();
+        }
         self.checkpoint()
             .with_context(|| format!("cannot write the output {}", self.name))?;
         if let Some((partial, path)) = &self.paths {
@@ -236,6 +317,9 @@ impl Sink {
 
     /// The run stopped early: checkpoint and keep the partial file.
     pub fn keep_partial(mut self) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(p) = self.parquet.take() {
+            return p.keep_partial().map(Some);
+        }
         self.checkpoint()
             .with_context(|| format!("cannot write the output {}", self.name))?;
         Ok(self.paths.take().map(|(partial, _)| partial))

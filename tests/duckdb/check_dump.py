@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Load a yuju-export dump into DuckDB, as an analyst would, and check it.
 
-Usage: check_dump.py DUMP.csv DUMP.jsonl SUMMARY.json
+Usage: check_dump.py DUMP.csv DUMP.jsonl SUMMARY.json [DUMP.parquet]
        check_dump.py --extra DUMP.csv DUMP.jsonl
 
 Checks: the row counts match the run summary; the columns are the six
-documented ones; the CSV and JSONL dumps hold exactly the same rows; and
-hostile content (quotes, commas, CR/LF, tabs, emoji, Chinese, U+2028) reads
-back intact. With --extra (dumps of every column, `extra` and `chat_extra`
-included): DuckDB reads the undocumented fields with json_extract from both
-formats, and they equal what Python's json module reads from the JSONL.
+documented ones; the CSV and JSONL dumps hold exactly the same rows; the
+Parquet dump (read with read_parquet) holds the CSV's rows in the same
+order, with seq a BIGINT, the text columns VARCHAR and zstd-compressed
+pages; and hostile content (quotes, commas, CR/LF, tabs, emoji, Chinese,
+U+2028) reads back intact. With --extra (dumps of every column, `extra` and
+`chat_extra` included): DuckDB reads the undocumented fields with
+json_extract from both formats, and they equal what Python's json module
+reads from the JSONL.
 """
 import json
 import sys
@@ -35,8 +38,27 @@ def fail(msg):
     sys.exit(1)
 
 
+def check_parquet(con, path):
+    """The Parquet dump's types and codec, and its rows against the CSV's,
+    row for row in file order (rowid follows the order rows were read)."""
+    types = con.execute("SELECT column_name, column_type FROM (DESCRIBE p)").fetchall()
+    want = [(c, "BIGINT" if c == "seq" else "VARCHAR") for c in COLUMNS]
+    if types != want:
+        fail(f"Parquet types {types}, expected {want}")
+    codecs = {r[0] for r in con.execute("SELECT DISTINCT compression FROM parquet_metadata(?)", [path]).fetchall()}
+    if codecs != {"ZSTD"}:
+        fail(f"Parquet column chunks compressed with {codecs}, expected ZSTD")
+    diff = con.execute(
+        "SELECT count(*) FROM ((SELECT rowid, * FROM c EXCEPT ALL SELECT rowid, * FROM p) "
+        "UNION ALL (SELECT rowid, * FROM p EXCEPT ALL SELECT rowid, * FROM c))"
+    ).fetchone()[0]
+    if diff:
+        fail(f"the Parquet and CSV dumps differ in {diff} rows (content or order)")
+
+
 def main():
     csv_path, jsonl_path, summary_path = sys.argv[1:4]
+    parquet_path = sys.argv[4] if len(sys.argv) > 4 else None
     with open(summary_path, encoding="utf-8") as f:
         expected = json.load(f)["rows"]
     con = duckdb.connect()
@@ -49,8 +71,13 @@ def main():
         [csv_path],
     )
     con.execute("CREATE TABLE j AS SELECT * FROM read_json(?, format = 'newline_delimited')", [jsonl_path])
+    tables = ["c", "j"]
+    if parquet_path:
+        con.execute("CREATE TABLE p AS SELECT * FROM read_parquet(?)", [parquet_path])
+        tables.append("p")
+        check_parquet(con, parquet_path)
 
-    for table in ["c", "j"]:
+    for table in tables:
         cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
         if cols != COLUMNS:
             fail(f"{table}: columns {cols}")
@@ -69,14 +96,17 @@ def main():
         fail(f"the CSV and JSONL dumps differ in {diff} rows")
 
     for text in HOSTILE:
-        for table in ["c", "j"]:
+        for table in tables:
             n = con.execute(
                 f"SELECT count(*) FROM {table} WHERE content = ? OR content LIKE ? || ' #%'",
                 [text, text],
             ).fetchone()[0]
             if n == 0:
                 fail(f"{table}: content {text!r} did not read back intact")
-    print(f"ok: DuckDB {duckdb.__version__} read {expected} rows from CSV and JSONL, identical, hostile content intact")
+    print(
+        f"ok: DuckDB {duckdb.__version__} read {expected} rows from {', '.join(tables)}, "
+        "identical, hostile content intact"
+    )
 
 
 def check_extra(csv_path, jsonl_path):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real consumer: install DuckDB (its Python package), make a dump from the
-# simulator in CSV and JSONL with the built binary, and load both into DuckDB.
+# simulator in CSV, JSONL and Parquet with the built binary, and load them
+# into DuckDB.
 # Usage: tests/duckdb/run.sh [path/to/yuju-export]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,11 +25,12 @@ done
 ids="$work/demo/ids.txt"
 [[ -s "$ids" ]] || { echo "no sample IDs"; exit 1; }
 
-for fmt in csv jsonl; do
+for fmt in csv jsonl parquet; do
   YUJU_API_KEY=duckdb-key "$bin" export --base-url "http://$addr" --ids "$ids" \
     --out "$work/dump.$fmt" --summary "$work/summary.$fmt.json" --progress never -q
 done
-python3 tests/duckdb/check_dump.py "$work/dump.csv" "$work/dump.jsonl" "$work/summary.csv.json"
+python3 tests/duckdb/check_dump.py "$work/dump.csv" "$work/dump.jsonl" "$work/summary.csv.json" \
+  "$work/dump.parquet"
 
 # Answers that drift from the documentation, with the undocumented fields
 # kept in the extra columns.

@@ -9,6 +9,7 @@ mod faults;
 mod hostile;
 mod input;
 mod limits;
+mod parquet_output;
 mod request;
 mod resume;
 mod secrecy;

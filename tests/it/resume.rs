@@ -63,6 +63,7 @@ fn committed(wd: &Workdir, out: &str) -> usize {
         &wd.path(&format!("{out}.journal")),
         len(&partial),
         len(&failed_partial),
+        len(&wd.path(&format!("{out}.staged"))),
     )
     .unwrap()
     .map_or(0, |f| f.checkpoint.next as usize)
@@ -77,14 +78,14 @@ fn kill_and_resume(out: &str, reference: &str, seed: u64) {
 /// uninterrupted run's, byte for byte (decompressed for .gz and .zst), its
 /// summary counts (rows, chats, drift) equal that run's, and no customer
 /// the journal had committed was fetched again. `extra` args go to every
-/// run.
+/// run. Returns the work directory, holding `out`.
 pub fn kill_and_resume_with(
     out: &str,
     reference: &str,
     seed: u64,
     list: &[String],
     extra: &[&str],
-) {
+) -> Workdir {
     let reference_sim = Sim::healthy();
     let wd = Workdir::new();
     wd.ids("ids.txt", list);
@@ -167,6 +168,7 @@ pub fn kill_and_resume_with(
         *progress.last().unwrap() > 0,
         "no progress was ever committed: {progress:?}"
     );
+    wd
 }
 
 #[test]

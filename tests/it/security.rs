@@ -350,6 +350,7 @@ fn a_full_disk_names_the_file_and_counts_only_what_was_committed() {
         &wd.path("x.csv.journal"),
         std::fs::metadata(wd.path("x.csv.partial")).unwrap().len(),
         0,
+        0,
     )
     .unwrap()
     .unwrap();
