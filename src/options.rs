@@ -390,7 +390,7 @@ export_options! {
     #[serde(default)]
     pub csv_bom: bool,
 
-    /// Parquet: most rows in one row group (also bounded at 8 MiB of
+    /// Parquet: most rows in one row group (also bounded at 4 MiB of
     /// values), 1 to 1048576. Larger groups read faster; the writer holds
     /// one in memory while it fills.
     #[arg(long, value_name = "N")]

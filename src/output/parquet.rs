@@ -57,7 +57,7 @@ use crate::safefs::{self, Existing, FileMode};
 pub const GROUP_ROWS: u64 = 122_880;
 /// ...or this many bytes of staged rows (about the values' size), which
 /// bounds the memory a row group takes while it fills.
-pub const GROUP_BYTES: usize = 8 << 20;
+pub const GROUP_BYTES: usize = 4 << 20;
 /// zstd level of the pages: fast, and Parquet's dictionaries do the rest.
 const ZSTD_LEVEL: i32 = 3;
 /// Values handed to a column writer at a time.
