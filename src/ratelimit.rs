@@ -10,10 +10,12 @@
 //! has aged out, whatever the pace says.
 //!
 //! **Slow start.** Without an estimate the limiter sends up to 8 requests
-//! in any second and allows one more per accepted answer, so the allowance
-//! doubles with every round trip (TCP's slow start): a platform without a
-//! limit is reached at full speed within a few round trips, and a limited
-//! one is overshot by at most one round trip's worth of requests.
+//! in any second and allows one and a half more per accepted answer, so
+//! the requests in flight grow by half with every round trip (TCP's slow
+//! start doubles them; see [`GROWTH`]): a platform without a limit is
+//! reached at full speed within a few round trips, and a limited one is
+//! overshot by at most 8 requests plus half of what it accepted before its
+//! first 429 came back.
 //!
 //! **Estimate.** A 429 to a request sent at *s* measures the limit as the
 //! requests sent in the second before *s* that were not answered 429
@@ -32,6 +34,11 @@
 //! request per window), then, while no 429 comes, doubles every half
 //! second, so a limit that rose is found again within about three seconds.
 //! A `--rate` cap bounds every phase.
+//!
+//! **Retries.** A 429 without `Retry-After` is retried at the next slot,
+//! with no backoff (see [`crate::retry`]): the pace already sets the rate,
+//! and a backoff would only hold back the customer, which at the end of a
+//! run holds back the run.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -42,6 +49,12 @@ use tokio::time::{sleep_until, Instant};
 
 /// Requests the slow start sends in its first second before any answer.
 const INITIAL_WINDOW: f64 = 8.0;
+/// What each accepted answer adds to the slow start's allowance. An answered
+/// request still counts against the second it was sent in, so 1 would keep
+/// the requests in flight constant for a whole second, and 2 (TCP's
+/// doubling) lets a gateway that answers its 429s late be overshot by the
+/// whole limit; 1.5 grows the requests in flight by half every round trip.
+const GROWTH: f64 = 1.5;
 /// How far under the estimate the limiter holds (none: the estimate is
 /// a count of accepted requests, at most the limit once paced).
 const MARGIN: f64 = 0.0;
@@ -199,20 +212,15 @@ impl RateLimiter {
         if s.log.len() < allowance {
             return now;
         }
-        let live: Vec<Instant> = s
-            .log
-            .iter()
-            .filter(|(_, a)| *a != Answer::Throttled)
-            .map(|(t, _)| *t)
-            .collect();
-        let mut slot = now;
         // The log is in slot order: the request `allowance` places back
-        // must have left the trailing second.
-        if live.len() >= allowance {
-            let oldest = live[live.len() - allowance];
-            slot = slot.max(oldest + WINDOW);
-        }
-        slot
+        // (429s not counted) must have left the trailing second. The scan
+        // walks back at most `allowance` live entries and allocates nothing.
+        s.log
+            .iter()
+            .rev()
+            .filter(|(_, a)| *a != Answer::Throttled)
+            .nth(allowance - 1)
+            .map_or(now, |(t, _)| now.max(*t + WINDOW))
     }
 
     /// A ticket if a request may go now, else the earliest time it may:
@@ -285,7 +293,7 @@ impl RateLimiter {
             e.1 = Answer::Accepted;
         }
         if s.curve.is_none() {
-            s.window += 1.0;
+            s.window += GROWTH;
             drop(s);
             self.changed.notify_waiters();
         }
