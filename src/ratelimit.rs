@@ -225,7 +225,7 @@ impl RateLimiter {
 
     /// A ticket if a request may go now, else the earliest time it may:
     /// the later of the pacing schedule and the budget.
-    fn try_take(&self, s: &mut State, now: Instant) -> Result<Ticket, Instant> {
+    fn try_take(&self, s: &mut State, now: Instant, waited: bool) -> Result<Ticket, Instant> {
         s.forget_before(now.checked_sub(2 * WINDOW).unwrap_or(now));
         let allowance = match s.curve {
             None => s.window,
@@ -240,10 +240,14 @@ impl RateLimiter {
         if slot > now {
             return Err(slot);
         }
-        // A waiter woken a little late keeps its slot, so the schedule does
-        // not drift; after an idle spell the schedule restarts now.
+        // A task that waited for this slot keeps it however late the
+        // runtime woke it (up to a second), so the schedule does not drift
+        // on a loaded machine; the slots after it are then taken at once
+        // until the schedule has caught up. After an idle spell (nobody
+        // waiting for the slot) the schedule restarts now.
         let sent_at = match pace {
             Some(rate) if now - slot < Duration::from_secs_f64(1.0 / rate) => slot,
+            Some(_) if waited && now - slot < WINDOW => slot,
             _ => now,
         };
         if let Some(rate) = pace {
@@ -263,7 +267,7 @@ impl RateLimiter {
             let changed = self.changed.notified();
             let wait = {
                 let mut s = self.state.lock().expect("limiter lock");
-                match self.try_take(&mut s, Instant::now()) {
+                match self.try_take(&mut s, Instant::now(), guard.is_some()) {
                     Ok(ticket) => return ticket,
                     Err(slot) => {
                         if guard.is_none() {
