@@ -202,15 +202,17 @@ impl RateLimiter {
         }
     }
 
-    /// The earliest slot at or after `now` that keeps the requests of any
-    /// trailing second within `allowance` (the slow start's window, or the
-    /// estimate's budget).
-    fn budget_slot(s: &State, now: Instant, allowance: f64) -> Instant {
+    /// The earliest slot that keeps the requests of any trailing second
+    /// within `allowance` (the slow start's window, or the estimate's
+    /// budget); `None` when the budget does not bind. (Not `now`: a slot in
+    /// the past must stay in the past, or a waiter woken late would move
+    /// the pacing schedule.)
+    fn budget_slot(s: &State, allowance: f64) -> Option<Instant> {
         let allowance = allowance.floor().max(1.0) as usize;
         // The log bounds the count: on a fast platform without a limit the
         // slow start's allowance soon exceeds it, and no scan is needed.
         if s.log.len() < allowance {
-            return now;
+            return None;
         }
         // The log is in slot order: the request `allowance` places back
         // (429s not counted) must have left the trailing second. The scan
@@ -220,7 +222,7 @@ impl RateLimiter {
             .rev()
             .filter(|(_, a)| *a != Answer::Throttled)
             .nth(allowance - 1)
-            .map_or(now, |(t, _)| now.max(*t + WINDOW))
+            .map(|(t, _)| *t + WINDOW)
     }
 
     /// A ticket if a request may go now, else the earliest time it may:
@@ -231,11 +233,12 @@ impl RateLimiter {
             None => s.window,
             Some(c) => c.limit.max(self.pace(s, now).unwrap_or(0.0)),
         };
-        let budget = Self::budget_slot(s, now, allowance);
+        let budget = Self::budget_slot(s, allowance);
         let pace = self.pace(s, now);
-        let slot = match pace {
-            Some(_) => budget.max(s.next),
-            None => budget,
+        let slot = match (pace, budget) {
+            (Some(_), Some(b)) => b.max(s.next),
+            (Some(_), None) => s.next,
+            (None, b) => b.unwrap_or(now),
         };
         if slot > now {
             return Err(slot);
@@ -246,8 +249,12 @@ impl RateLimiter {
         // until the schedule has caught up. After an idle spell (nobody
         // waiting for the slot) the schedule restarts now.
         let sent_at = match pace {
-            Some(rate) if now - slot < Duration::from_secs_f64(1.0 / rate) => slot,
-            Some(_) if waited && now - slot < WINDOW => slot,
+            Some(rate)
+                if now.saturating_duration_since(slot) < Duration::from_secs_f64(1.0 / rate) =>
+            {
+                slot
+            }
+            Some(_) if waited && now.saturating_duration_since(slot) < WINDOW => slot,
             _ => now,
         };
         if let Some(rate) = pace {
