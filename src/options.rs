@@ -348,7 +348,8 @@ export_options! {
     pub max_retry_after: Option<HumanDuration>,
 
     /// First backoff step after a transient fault; retry n waits a random
-    /// time up to base * 2^(n-1).
+    /// time up to base * 2^(n-1). (A 429 without Retry-After is retried at
+    /// the rate limiter's next slot instead.)
     #[arg(long, value_name = "DURATION")]
     pub retry_base: Option<HumanDuration>,
 

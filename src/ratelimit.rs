@@ -10,10 +10,12 @@
 //! has aged out, whatever the pace says.
 //!
 //! **Slow start.** Without an estimate the limiter sends up to 8 requests
-//! in any second and allows one more per accepted answer, so the allowance
-//! doubles with every round trip (TCP's slow start): a platform without a
-//! limit is reached at full speed within a few round trips, and a limited
-//! one is overshot by at most one round trip's worth of requests.
+//! in any second and allows one and a half more per accepted answer, so
+//! the requests in flight grow by half with every round trip (TCP's slow
+//! start doubles them; see [`GROWTH`]): a platform without a limit is
+//! reached at full speed within a few round trips, and a limited one is
+//! overshot by at most 8 requests plus half of what it accepted before its
+//! first 429 came back.
 //!
 //! **Estimate.** A 429 to a request sent at *s* measures the limit as the
 //! requests sent in the second before *s* that were not answered 429
@@ -32,6 +34,11 @@
 //! request per window), then, while no 429 comes, doubles every half
 //! second, so a limit that rose is found again within about three seconds.
 //! A `--rate` cap bounds every phase.
+//!
+//! **Retries.** A 429 without `Retry-After` is retried at the next slot,
+//! with no backoff (see [`crate::retry`]): the pace already sets the rate,
+//! and a backoff would only hold back the customer, which at the end of a
+//! run holds back the run.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -42,6 +49,12 @@ use tokio::time::{sleep_until, Instant};
 
 /// Requests the slow start sends in its first second before any answer.
 const INITIAL_WINDOW: f64 = 8.0;
+/// What each accepted answer adds to the slow start's allowance. An answered
+/// request still counts against the second it was sent in, so 1 would keep
+/// the requests in flight constant for a whole second, and 2 (TCP's
+/// doubling) lets a gateway that answers its 429s late be overshot by the
+/// whole limit; 1.5 grows the requests in flight by half every round trip.
+const GROWTH: f64 = 1.5;
 /// How far under the estimate the limiter holds (none: the estimate is
 /// a count of accepted requests, at most the limit once paced).
 const MARGIN: f64 = 0.0;
@@ -189,53 +202,59 @@ impl RateLimiter {
         }
     }
 
-    /// The earliest slot at or after `now` that keeps the requests of any
-    /// trailing second within `allowance` (the slow start's window, or the
-    /// estimate's budget).
-    fn budget_slot(s: &State, now: Instant, allowance: f64) -> Instant {
+    /// The earliest slot that keeps the requests of any trailing second
+    /// within `allowance` (the slow start's window, or the estimate's
+    /// budget); `None` when the budget does not bind. (Not `now`: a slot in
+    /// the past must stay in the past, or a waiter woken late would move
+    /// the pacing schedule.)
+    fn budget_slot(s: &State, allowance: f64) -> Option<Instant> {
         let allowance = allowance.floor().max(1.0) as usize;
         // The log bounds the count: on a fast platform without a limit the
         // slow start's allowance soon exceeds it, and no scan is needed.
         if s.log.len() < allowance {
-            return now;
+            return None;
         }
-        let live: Vec<Instant> = s
-            .log
-            .iter()
-            .filter(|(_, a)| *a != Answer::Throttled)
-            .map(|(t, _)| *t)
-            .collect();
-        let mut slot = now;
         // The log is in slot order: the request `allowance` places back
-        // must have left the trailing second.
-        if live.len() >= allowance {
-            let oldest = live[live.len() - allowance];
-            slot = slot.max(oldest + WINDOW);
-        }
-        slot
+        // (429s not counted) must have left the trailing second. The scan
+        // walks back at most `allowance` live entries and allocates nothing.
+        s.log
+            .iter()
+            .rev()
+            .filter(|(_, a)| *a != Answer::Throttled)
+            .nth(allowance - 1)
+            .map(|(t, _)| *t + WINDOW)
     }
 
     /// A ticket if a request may go now, else the earliest time it may:
     /// the later of the pacing schedule and the budget.
-    fn try_take(&self, s: &mut State, now: Instant) -> Result<Ticket, Instant> {
+    fn try_take(&self, s: &mut State, now: Instant, waited: bool) -> Result<Ticket, Instant> {
         s.forget_before(now.checked_sub(2 * WINDOW).unwrap_or(now));
         let allowance = match s.curve {
             None => s.window,
             Some(c) => c.limit.max(self.pace(s, now).unwrap_or(0.0)),
         };
-        let budget = Self::budget_slot(s, now, allowance);
+        let budget = Self::budget_slot(s, allowance);
         let pace = self.pace(s, now);
-        let slot = match pace {
-            Some(_) => budget.max(s.next),
-            None => budget,
+        let slot = match (pace, budget) {
+            (Some(_), Some(b)) => b.max(s.next),
+            (Some(_), None) => s.next,
+            (None, b) => b.unwrap_or(now),
         };
         if slot > now {
             return Err(slot);
         }
-        // A waiter woken a little late keeps its slot, so the schedule does
-        // not drift; after an idle spell the schedule restarts now.
+        // A task that waited for this slot keeps it however late the
+        // runtime woke it (up to a second), so the schedule does not drift
+        // on a loaded machine; the slots after it are then taken at once
+        // until the schedule has caught up. After an idle spell (nobody
+        // waiting for the slot) the schedule restarts now.
         let sent_at = match pace {
-            Some(rate) if now - slot < Duration::from_secs_f64(1.0 / rate) => slot,
+            Some(rate)
+                if now.saturating_duration_since(slot) < Duration::from_secs_f64(1.0 / rate) =>
+            {
+                slot
+            }
+            Some(_) if waited && now.saturating_duration_since(slot) < WINDOW => slot,
             _ => now,
         };
         if let Some(rate) = pace {
@@ -255,7 +274,7 @@ impl RateLimiter {
             let changed = self.changed.notified();
             let wait = {
                 let mut s = self.state.lock().expect("limiter lock");
-                match self.try_take(&mut s, Instant::now()) {
+                match self.try_take(&mut s, Instant::now(), guard.is_some()) {
                     Ok(ticket) => return ticket,
                     Err(slot) => {
                         if guard.is_none() {
@@ -285,7 +304,7 @@ impl RateLimiter {
             e.1 = Answer::Accepted;
         }
         if s.curve.is_none() {
-            s.window += 1.0;
+            s.window += GROWTH;
             drop(s);
             self.changed.notify_waiters();
         }

@@ -4,9 +4,15 @@
 //! Numbers, after the AWS SDK "standard" retry mode:
 //! - **Full-jitter exponential backoff**, base 1 s, cap 20 s: retry *n* waits
 //!   a uniform random time in `[0, min(cap, base * 2^(n-1))]`. Full jitter
-//!   spreads the retries of many workers that failed together, which matters
-//!   most after a burst of 429s; 1 s matches the platform's per-second limit
-//!   window, and 20 s keeps one customer's five retries under a minute or so.
+//!   spreads the retries of many workers that failed together; 1 s matches
+//!   the platform's per-second limit window, and 20 s keeps one customer's
+//!   five retries under a minute or so.
+//! - **A 429 without `Retry-After` is not backed off.** The shared
+//!   [rate limiter](crate::ratelimit) cuts its pace on every 429 and paces
+//!   every request, retries included, so the retry waits for the limiter's
+//!   next slot only. A backoff on top would not spare the platform a single
+//!   request (the pace sets the rate either way); it would only hold back
+//!   that customer, and at the end of a run that customer is the run.
 //! - **`Retry-After`** (seconds or an HTTP date) is honoured as the wait; when
 //!   it asks for more than `max_retry_after` the customer fails at once
 //!   instead of the run sleeping for hours.
@@ -117,7 +123,15 @@ impl RetryPolicy {
         if !budget.try_spend(cost) {
             return Decision::GiveUp(GiveUp::BudgetExhausted);
         }
-        Decision::Retry(retry_after.unwrap_or_else(|| self.backoff(retry, rng)))
+        let wait = match (retry_after, cause) {
+            (Some(wait), _) => wait,
+            // The shared limiter has cut its pace on this 429 and paces
+            // every request, retries included: the retry waits for its
+            // next slot and for nothing more.
+            (None, Cause::RateLimited) => Duration::ZERO,
+            (None, _) => self.backoff(retry, rng),
+        };
+        Decision::Retry(wait)
     }
 
     /// Tokens a retry after `cause` costs (refunded on eventual success).
@@ -217,6 +231,29 @@ mod tests {
             &mut rng,
         );
         assert_eq!(d, Decision::GiveUp(GiveUp::RetryAfterTooLong));
+    }
+
+    #[test]
+    fn a_429_without_retry_after_waits_only_for_the_limiter() {
+        let p = RetryPolicy::default();
+        let budget = RetryBudget::new(500);
+        let mut rng = StdRng::seed_from_u64(1);
+        for retry in 1..=p.max_retries {
+            let d = p.decide(retry, Cause::RateLimited, None, &budget, &mut rng);
+            assert_eq!(d, Decision::Retry(Duration::ZERO), "retry {retry}");
+        }
+        // It still counts against --retries and the budget.
+        assert_eq!(
+            p.decide(
+                p.max_retries + 1,
+                Cause::RateLimited,
+                None,
+                &budget,
+                &mut rng
+            ),
+            Decision::GiveUp(GiveUp::RetriesExhausted)
+        );
+        assert_eq!(budget.remaining(), 500 - p.max_retries * p.retry_cost);
     }
 
     #[test]

@@ -319,6 +319,9 @@ impl Fetcher {
                     "transient fault, retrying: {}",
                     fault.detail
                 );
+                if wait.is_zero() {
+                    return None;
+                }
                 return tokio::select! {
                     biased;
                     _ = control.drain.cancelled() => Some(Outcome::NotDone),

@@ -81,7 +81,7 @@ async fn a_429_never_lifts_the_rate_above_a_cap_below_the_floor() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn slow_start_doubles_the_allowance_per_round_trip() {
+async fn slow_start_answered_at_once_is_never_held() {
     let limiter = Arc::new(RateLimiter::new(None));
     assert_eq!(limiter.current_rate(), None);
     // Answered at once, every slot is free: no second holds more than the
@@ -121,6 +121,8 @@ struct Run {
     throttled: u64,
     /// When each accepted request came, since the start.
     accepted: Vec<Duration>,
+    /// The most 429s one customer drew.
+    most_throttled: u32,
 }
 
 impl Run {
@@ -132,6 +134,7 @@ impl Run {
 /// How the platform answers, for [`run`].
 #[derive(Clone, Copy)]
 struct Platform {
+    /// Accepted answers take a uniform random time in `latency × [0.5, 1.5)`.
     latency: Duration,
     throttle_delay: Duration,
 }
@@ -143,7 +146,8 @@ const PLATFORM: Platform = Platform {
 
 /// Export `n` customers at `concurrency` through `limiter` against `gate`,
 /// as the fetch tasks do: the in-flight permit is held until the answer, a
-/// 429 is retried after a full-jitter backoff (base 1 s).
+/// 429 (the platform's limit sends no `Retry-After`) is retried at the
+/// limiter's next slot. `seed` draws the latencies.
 async fn run(
     limiter: Arc<RateLimiter>,
     gate: Arc<std::sync::Mutex<Gate>>,
@@ -185,22 +189,22 @@ async fn run(
                     }
                 }
                 if ok {
-                    tokio::time::sleep(platform.latency).await;
+                    let latency = platform.latency.mul_f64(rng.random_range(0.5..1.5));
+                    tokio::time::sleep(latency).await;
                     drop(p);
                     limiter.on_success(&ticket);
-                    return;
+                    return retry;
                 }
                 tokio::time::sleep(platform.throttle_delay).await;
                 drop(p);
                 limiter.on_throttled(&ticket);
-                let ceiling = (1u64 << retry.min(4)) as f64;
-                let wait = rng.random_range(0.0..ceiling);
-                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
             }
+            unreachable!("every customer is retried until accepted")
         }));
     }
+    let mut most_throttled = 0;
     for t in tasks {
-        t.await.unwrap();
+        most_throttled = most_throttled.max(t.await.unwrap());
     }
     let elapsed = start.elapsed();
     let (requests, throttled, mut accepted) = std::mem::take(&mut *counts.lock().unwrap());
@@ -210,6 +214,7 @@ async fn run(
         requests,
         throttled,
         accepted,
+        most_throttled,
     }
 }
 
@@ -221,46 +226,62 @@ fn gate(spec: RateLimit, phase: Duration) -> Arc<std::sync::Mutex<Gate>> {
     )))
 }
 
+/// No customer drew more 429s than the default `--retries` allows, so
+/// none would have failed on them.
+fn none_would_fail(r: &Run) -> bool {
+    r.most_throttled <= crate::retry::RetryPolicy::default().max_retries
+}
+
+/// Phases of the wall clock (how far into its second a run starts) the
+/// targets are checked at.
+const PHASES: [u64; 4] = [0, 130, 500, 970];
+/// Seeds of the latencies, per phase.
+const SEEDS: [u64; 2] = [1, 2];
+
 /// The issue's targets for one model: 300 customers at concurrency 64
 /// against 20/s with 10 ms answers reach 90 % of what the limit allows
 /// with at most 10 % of requests answered 429, for several phases of the
-/// wall clock; and a `--rate` of the limit never draws more 429s.
+/// wall clock and several seeds; and a `--rate` of the limit never draws
+/// more 429s.
 async fn meets_targets(spec: RateLimit, platform: Platform) {
     let ideal = spec.ideal(300);
-    for (i, phase) in [0, 130, 500, 970].into_iter().enumerate() {
-        let phase = Duration::from_millis(phase);
-        let free = run(
-            Arc::new(RateLimiter::new(None)),
-            gate(spec.clone(), phase),
-            platform,
-            300,
-            64,
-            i as u64,
-        )
-        .await;
-        let efficiency = ideal.as_secs_f64() / free.elapsed.as_secs_f64();
-        assert!(
-            efficiency >= 0.9 && free.share() <= 0.10,
-            "{} phase {phase:?}: efficiency {efficiency:.3}, 429s {:.3} ({free:?})",
-            spec.model,
-            free.share()
-        );
-        let capped = run(
-            Arc::new(RateLimiter::new(Some(f64::from(spec.limit)))),
-            gate(spec.clone(), phase),
-            platform,
-            300,
-            64,
-            i as u64,
-        )
-        .await;
-        assert!(
-            capped.throttled <= free.throttled,
-            "{} phase {phase:?}: --rate drew {} 429s, none drew {}",
-            spec.model,
-            capped.throttled,
-            free.throttled
-        );
+    for phase in PHASES.map(Duration::from_millis) {
+        for seed in SEEDS {
+            let free = run(
+                Arc::new(RateLimiter::new(None)),
+                gate(spec.clone(), phase),
+                platform,
+                300,
+                64,
+                seed,
+            )
+            .await;
+            let efficiency = ideal.as_secs_f64() / free.elapsed.as_secs_f64();
+            assert!(
+                efficiency >= 0.9 && free.share() <= 0.10 && none_would_fail(&free),
+                "{} phase {phase:?} seed {seed}: efficiency {efficiency:.3}, 429s {:.3} \
+                 (most for one customer {})",
+                spec.model,
+                free.share(),
+                free.most_throttled
+            );
+            let capped = run(
+                Arc::new(RateLimiter::new(Some(f64::from(spec.limit)))),
+                gate(spec.clone(), phase),
+                platform,
+                300,
+                64,
+                seed,
+            )
+            .await;
+            assert!(
+                capped.throttled <= free.throttled,
+                "{} phase {phase:?} seed {seed}: --rate drew {} 429s, none drew {}",
+                spec.model,
+                capped.throttled,
+                free.throttled
+            );
+        }
     }
 }
 
@@ -280,7 +301,6 @@ async fn finds_a_sliding_window() {
 }
 
 #[tokio::test(start_paused = true)]
-#[ignore = "known miss: after the burst the budget waits a whole second, 0.88 of the ideal on some seeds"]
 async fn finds_a_token_bucket() {
     let spec = RateLimit {
         burst: 40,
@@ -301,42 +321,50 @@ async fn finds_windows_whose_429s_come_late() {
 #[tokio::test(start_paused = true)]
 async fn long_runs_reach_95_percent() {
     let spec = RateLimit::new(20, Model::Fixed);
-    let r = run(
-        Arc::new(RateLimiter::new(None)),
-        gate(spec.clone(), Duration::from_millis(400)),
-        PLATFORM,
-        1200,
-        64,
-        7,
-    )
-    .await;
-    let efficiency = spec.ideal(1200).as_secs_f64() / r.elapsed.as_secs_f64();
-    assert!(
-        efficiency >= 0.95 && r.share() <= 0.10,
-        "{efficiency:.3} {:.3}",
-        r.share()
-    );
+    for (phase, seed) in [(400, 7), (970, 8)] {
+        let r = run(
+            Arc::new(RateLimiter::new(None)),
+            gate(spec.clone(), Duration::from_millis(phase)),
+            PLATFORM,
+            1200,
+            64,
+            seed,
+        )
+        .await;
+        let efficiency = spec.ideal(1200).as_secs_f64() / r.elapsed.as_secs_f64();
+        assert!(
+            efficiency >= 0.95 && r.share() <= 0.10 && none_would_fail(&r),
+            "phase {phase} ms: {efficiency:.3} {:.3} {}",
+            r.share(),
+            r.most_throttled
+        );
+    }
 }
 
-/// 20/s, 8/s from 5 s to 12 s, 20/s again: 90 % of what the schedule
-/// allows, and back to 90 % of 20/s within 3 s of the limit's return.
-#[tokio::test(start_paused = true)]
-async fn follows_a_limit_that_falls_and_returns() {
+/// 20/s, 8/s from 5 s to 12 s, 20/s again, for a run that starts `phase`
+/// into a wall-clock second: 90 % of what the schedule allows, and back to
+/// 90 % of 20/s within 3 s of the limit's return.
+async fn follows_the_schedule(phase: u64, seed: u64) {
     let spec = RateLimit {
         schedule: "5s=8,12s=20".parse().unwrap(),
         ..RateLimit::new(20, Model::Fixed)
     };
     let r = run(
         Arc::new(RateLimiter::new(None)),
-        gate(spec.clone(), Duration::from_millis(300)),
+        gate(spec.clone(), Duration::from_millis(phase)),
         PLATFORM,
         400,
         64,
-        3,
+        seed,
     )
     .await;
     let efficiency = spec.ideal(400).as_secs_f64() / r.elapsed.as_secs_f64();
-    assert!(efficiency >= 0.9, "{efficiency:.3} {:.3}", r.share());
+    assert!(
+        efficiency >= 0.9 && none_would_fail(&r),
+        "phase {phase} ms: {efficiency:.4} {:.3} {}",
+        r.share(),
+        r.most_throttled
+    );
     let returns = Duration::from_secs(12);
     let back = (0..300)
         .map(|i| returns + Duration::from_millis(10 * i))
@@ -349,8 +377,22 @@ async fn follows_a_limit_that_falls_and_returns() {
         });
     assert!(
         back.is_some_and(|t| t - returns <= Duration::from_secs(3)),
-        "{back:?}"
+        "phase {phase} ms: {back:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn follows_a_limit_that_falls_and_returns() {
+    for (phase, seed) in [(0, 1), (250, 2), (300, 3), (700, 5), (800, 6)] {
+        follows_the_schedule(phase, seed).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+#[ignore = "known miss: 0.8995 of the schedule's ideal; after the limit returns, \
+            a 429 while holding cuts under 20/s and the doubling that follows overshoots"]
+async fn follows_a_limit_that_falls_and_returns_half_a_second_in() {
+    follows_the_schedule(500, 10).await;
 }
 
 /// Four processes on one key, none with `--rate`: together 85 % of the
@@ -358,25 +400,51 @@ async fn follows_a_limit_that_falls_and_returns() {
 #[tokio::test(start_paused = true)]
 async fn four_processes_share_a_key() {
     let spec = RateLimit::new(20, Model::Fixed);
-    let shared = gate(spec.clone(), Duration::from_millis(600));
-    let runs = futures_util::future::join_all((0..4).map(|k| {
-        run(
-            Arc::new(RateLimiter::new(None)),
-            shared.clone(),
-            PLATFORM,
-            300,
-            64,
-            k,
-        )
-    }))
+    for phase in [0, 600] {
+        let shared = gate(spec.clone(), Duration::from_millis(phase));
+        let runs = futures_util::future::join_all((0..4).map(|k| {
+            run(
+                Arc::new(RateLimiter::new(None)),
+                shared.clone(),
+                PLATFORM,
+                300,
+                64,
+                k,
+            )
+        }))
+        .await;
+        let elapsed = runs.iter().map(|r| r.elapsed).max().unwrap();
+        let requests: u64 = runs.iter().map(|r| r.requests).sum();
+        let throttled: u64 = runs.iter().map(|r| r.throttled).sum();
+        let efficiency = spec.ideal(1200).as_secs_f64() / elapsed.as_secs_f64();
+        let share = throttled as f64 / requests as f64;
+        assert!(
+            efficiency >= 0.85 && share <= 0.15 && runs.iter().all(none_would_fail),
+            "phase {phase} ms: {efficiency:.3} {share:.3}"
+        );
+    }
+}
+
+/// Without a limit, the slow start costs a platform answering in 50 ms at
+/// concurrency 32 under 5 % of the ideal `n × latency / concurrency`.
+#[tokio::test(start_paused = true)]
+async fn a_platform_without_a_limit_is_not_slowed() {
+    let spec = RateLimit::new(u32::MAX, Model::Fixed);
+    let platform = Platform {
+        latency: Duration::from_millis(50),
+        ..PLATFORM
+    };
+    let r = run(
+        Arc::new(RateLimiter::new(None)),
+        gate(spec, Duration::ZERO),
+        platform,
+        2000,
+        32,
+        1,
+    )
     .await;
-    let elapsed = runs.iter().map(|r| r.elapsed).max().unwrap();
-    let requests: u64 = runs.iter().map(|r| r.requests).sum();
-    let throttled: u64 = runs.iter().map(|r| r.throttled).sum();
-    let efficiency = spec.ideal(1200).as_secs_f64() / elapsed.as_secs_f64();
-    let share = throttled as f64 / requests as f64;
-    assert!(
-        efficiency >= 0.85 && share <= 0.15,
-        "{efficiency:.3} {share:.3}"
-    );
+    let ideal = platform.latency.mul_f64(2000.0 / 32.0);
+    let efficiency = ideal.as_secs_f64() / r.elapsed.as_secs_f64();
+    assert_eq!(r.throttled, 0);
+    assert!(efficiency >= 0.95, "{efficiency:.3} ({:?})", r.elapsed);
 }
