@@ -419,7 +419,9 @@ export_options! {
     pub seat_member: Vec<String>,
 
     /// Comma-separated subset and order of
-    /// customer_id,chat_id,seq,sender_type,message_type,content.
+    /// customer_id,chat_id,seq,sender_type,message_type,content, plus the
+    /// optional extra and chat_extra (the fields the documentation does
+    /// not name, as JSON objects).
     #[arg(long, value_name = "LIST")]
     pub columns: Option<String>,
 
