@@ -455,6 +455,10 @@ impl Files {
             all.push(("the partial output".into(), crate::paths::partial(out)));
             all.push(("the journal".into(), crate::paths::journal(out)));
             all.push(("the output's lock".into(), crate::paths::lock(out)));
+            all.push((
+                "the staged rows (Parquet)".into(),
+                crate::paths::staged(out),
+            ));
         }
         if let Some(f) = &self.failed {
             all.push(("--failed".into(), f.clone()));

@@ -36,11 +36,20 @@ pub struct RunMetrics<'a> {
 
 /// Replace the metrics file at `path` with this run's.
 pub fn write(path: &Path, run: &RunMetrics, mode: FileMode) -> anyhow::Result<()> {
-    let old = std::fs::File::open(path).ok().and_then(|f| {
-        let mut text = String::new();
-        f.take(MAX_OLD_BYTES).read_to_string(&mut text).ok()?;
-        Some(text)
-    });
+    // Only a regular file of ours is read back (a FIFO would block); the
+    // write below refuses anything else, naming it.
+    let regular = matches!(
+        crate::safefs::occupant(path),
+        Ok(crate::safefs::Occupant::Regular)
+    );
+    let old = regular
+        .then(|| std::fs::File::open(path).ok())
+        .flatten()
+        .and_then(|f| {
+            let mut text = String::new();
+            f.take(MAX_OLD_BYTES).read_to_string(&mut text).ok()?;
+            Some(text)
+        });
     let text = render(run, old.as_deref());
     crate::safefs::write_atomic(path, text.as_bytes(), mode)
         .with_context(|| format!("cannot write the metrics file {}", path.display()))

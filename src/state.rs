@@ -110,6 +110,14 @@ pub fn load(path: &Path) -> Result<Option<DateTime<FixedOffset>>, UsageError> {
         path: path.to_path_buf(),
         source: e,
     };
+    // Judged by name first: a FIFO would block the open, and a link is
+    // not a file of ours.
+    if let crate::safefs::Occupant::Refused(what) = crate::safefs::occupant(path).map_err(read)? {
+        return Err(UsageError::invalid(format!(
+            "--state: {}",
+            crate::safefs::refused(path, what)
+        )));
+    }
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

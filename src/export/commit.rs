@@ -29,7 +29,7 @@ pub fn commit(mut written: Written, total: usize, out: &Target) -> Committed {
     if written.done() == total && error.is_none() {
         complete(written, out)
     } else {
-        keep(written, error)
+        keep(written, error, out)
     }
 }
 
@@ -83,7 +83,7 @@ fn complete(written: Written, out: &Target) -> Committed {
 
 /// Keep what can be kept, even after an output error: the summary still
 /// tells monitoring how far the run got.
-fn keep(written: Written, mut error: Option<anyhow::Error>) -> Committed {
+fn keep(written: Written, mut error: Option<anyhow::Error>, out: &Target) -> Committed {
     let files = written.files;
     let kept = if written.reader_gone {
         Ok(None)
@@ -96,7 +96,8 @@ fn keep(written: Written, mut error: Option<anyhow::Error>) -> Committed {
         Err(e) if super::is_broken_pipe(&e) => None,
         Err(e) => {
             error.get_or_insert(e);
-            None
+            // The journal still describes what is in it: --resume goes on.
+            out.file().map(crate::paths::partial).filter(|p| p.exists())
         }
     };
     if let Err(e) = files.failed.keep_partial() {

@@ -253,7 +253,7 @@ fn finish(
     });
     let (exit, status, stopped_because) = exit_for(ending);
     let shown = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
-    let summary = Summary {
+    let mut summary = Summary {
         status,
         exit_code: exit.code(),
         stopped_because,
@@ -287,7 +287,7 @@ fn finish(
         shard: config.shard.map(|s| s.to_string()),
         state,
     };
-    let reported = write_reports(config, &summary);
+    let reported = write_reports(config, &mut summary);
     if let Some(err) = committed.error {
         if let Err(e) = reported {
             tracing::warn!("{e:#}");
@@ -321,29 +321,40 @@ fn settle_state(
     crate::state::settle(settings, &run, config.file_mode)
 }
 
-/// Write `--summary` and `--metrics`, each even if the other fails; the
-/// first error is returned.
-fn write_reports(config: &ExportConfig, summary: &Summary) -> anyhow::Result<()> {
-    let written_summary = config
-        .summary
-        .as_ref()
-        .map_or(Ok(()), |path| summary.write(path, config.file_mode));
-    let written_metrics = config.metrics.as_ref().map_or(Ok(()), |path| {
-        let run = crate::metrics::RunMetrics {
-            summary,
-            shard: config.shard,
-            ended: chrono::Utc::now(),
-        };
-        crate::metrics::write(path, &run, config.file_mode)
-    });
-    match (written_summary, written_metrics) {
-        (Err(first), Err(second)) => {
-            tracing::warn!("{second:#}");
-            Err(first)
-        }
-        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
-        (Ok(()), Ok(())) => Ok(()),
+/// Write `--metrics`, then `--summary`, each even if the other fails; the
+/// first error is returned. A report that cannot be written makes the run
+/// exit 4, so the reports that are written say exit 4 too (the metrics are
+/// written again when it is the summary that failed).
+fn write_reports(config: &ExportConfig, summary: &mut Summary) -> anyhow::Result<()> {
+    let metrics = |summary: &Summary| {
+        config.metrics.as_ref().map_or(Ok(()), |path| {
+            let run = crate::metrics::RunMetrics {
+                summary,
+                shard: config.shard,
+                ended: chrono::Utc::now(),
+            };
+            crate::metrics::write(path, &run, config.file_mode)
+        })
+    };
+    let mut first: Option<anyhow::Error> = None;
+    if let Err(e) = metrics(summary) {
+        summary.mark_report_failed();
+        first = Some(e);
     }
+    if let Some(path) = &config.summary {
+        if let Err(e) = summary.write(path, config.file_mode) {
+            if first.is_none() {
+                summary.mark_report_failed();
+                if let Err(again) = metrics(summary) {
+                    tracing::warn!("{again:#}");
+                }
+                first = Some(e);
+            } else {
+                tracing::warn!("{e:#}");
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
 }
 
 /// Whether an output error is stdout's reader going away.

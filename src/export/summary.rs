@@ -187,6 +187,14 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// A report (the summary or the metrics) could not be written: the run
+    /// exits 4, and what is still written says so.
+    pub fn mark_report_failed(&mut self) {
+        self.exit_code = Exit::OutputError.code();
+        self.stopped_because
+            .get_or_insert(StoppedBecause::OutputError);
+    }
+
     /// Write the summary as pretty JSON to `path`.
     pub fn write(
         &self,

@@ -338,6 +338,16 @@ fn open_special(path: &Path) -> io::Result<Box<dyn Write + Send>> {
         }
     }
     let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    // The name was a device, FIFO or socket when the run was checked; if it
+    // has since become a regular file (or a link to one), writing it in
+    // place would overwrite a file the run does not own.
+    let kind = file.metadata()?.file_type();
+    if kind.is_file() || kind.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "it is no longer a device, FIFO or socket: refusing to write into it",
+        ));
+    }
     Ok(Box::new(file))
 }
 

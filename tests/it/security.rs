@@ -259,6 +259,10 @@ fn files_of_one_run_that_are_the_same_file_are_refused() {
             &["journal", "--summary"],
         ),
         (&["--out", "ids.txt"], &["--ids", "--out"]),
+        (
+            &["--out", "c.parquet", "--failed", "c.parquet.staged"],
+            &["--failed", "staged rows"],
+        ),
     ];
     for (args, needles) in cases {
         let o = wd.export(&sim, &[&["--ids", "ids.txt"], *args].concat());
@@ -360,4 +364,42 @@ fn a_full_disk_names_the_file_and_counts_only_what_was_committed() {
     let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv", "--resume"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
+}
+
+/// A `--state` that names a FIFO is refused with exit 2 at once (opening
+/// it to read would block the run forever).
+#[test]
+fn a_state_file_that_is_a_fifo_is_refused_not_waited_on() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(2));
+    let made = std::process::Command::new("mkfifo")
+        .arg(wd.path("state.json"))
+        .status();
+    assert!(made.unwrap().success());
+    let mut child = wd.spawn_export(
+        &sim,
+        &[
+            "--ids",
+            "ids.txt",
+            "--out",
+            "x.csv",
+            "--state",
+            "state.json",
+            "--start",
+            "2026-01-01",
+        ],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the run blocked on a FIFO given as --state");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("state.json"), "{}", stderr(&o));
+    assert_eq!(sim.requests(), 0);
 }
