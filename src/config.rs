@@ -144,18 +144,7 @@ impl ExportConfig {
         }
         let (format, compression) = output_format(&o, &files.out)?;
         let resume = resume_mode(&o, &files.out)?;
-        let base_url = parse_base_url(
-            o.base_url
-                .as_deref()
-                .unwrap_or_else(|| defaulted("base_url")),
-        )?;
-        if base_url.scheme() == "http" && !is_loopback(&base_url) && !o.allow_insecure_http {
-            return Err(UsageError::invalid(format!(
-                "--base-url {}: plain http to a host other than this machine would send the \
-                 API key in clear text; use https, or pass --allow-insecure-http",
-                crate::api::endpoint::origin(&base_url)
-            )));
-        }
+        let base_url = base_url(&o)?;
         let mut notices = Vec::new();
         let api_key = api_key(
             key_file_flag.as_deref(),
@@ -171,23 +160,7 @@ impl ExportConfig {
                 .unwrap_or_else(|| defaulted("file_mode")),
         )
         .map_err(|e| UsageError::invalid(format!("--file-mode {e}")))?;
-        let columns = match o.columns.as_deref() {
-            Some(list) => Column::parse_list(list).map_err(UsageError::invalid)?,
-            None => Column::ALL.to_vec(),
-        };
-        let parquet_row_group_rows = o
-            .parquet_row_group_rows
-            .unwrap_or_else(|| defaulted("parquet_row_group_rows"));
-        if !(1..=1 << 20).contains(&parquet_row_group_rows) {
-            return Err(UsageError::invalid(format!(
-                "--parquet-row-group-rows {parquet_row_group_rows}: choose from 1 to 1048576"
-            )));
-        }
-        if (o.csv_bom || o.csv_formula_guard) && format != Format::Csv {
-            return Err(UsageError::invalid(
-                "--csv-bom and --csv-formula-guard apply to CSV output only",
-            ));
-        }
+        let (columns, parquet_row_group_rows) = layout(&o, format)?;
 
         Ok(ExportConfig {
             ids: files.ids,
@@ -235,6 +208,46 @@ impl ExportConfig {
     pub fn partial_path(&self) -> Option<PathBuf> {
         self.out.file().map(crate::paths::partial)
     }
+}
+
+/// `--base-url`, checked; plain http only to this machine unless allowed.
+fn base_url(o: &ExportOptions) -> Result<reqwest::Url, UsageError> {
+    let url = parse_base_url(
+        o.base_url
+            .as_deref()
+            .unwrap_or_else(|| defaulted("base_url")),
+    )?;
+    if url.scheme() == "http" && !is_loopback(&url) && !o.allow_insecure_http {
+        return Err(UsageError::invalid(format!(
+            "--base-url {}: plain http to a host other than this machine would send the \
+             API key in clear text; use https, or pass --allow-insecure-http",
+            crate::api::endpoint::origin(&url)
+        )));
+    }
+    Ok(url)
+}
+
+/// The columns, the Parquet row-group size, and the format-only options
+/// checked against `format`.
+fn layout(o: &ExportOptions, format: Format) -> Result<(Vec<Column>, u64), UsageError> {
+    let columns = match o.columns.as_deref() {
+        Some(list) => Column::parse_list(list).map_err(UsageError::invalid)?,
+        None => Column::ALL.to_vec(),
+    };
+    let group_rows = o
+        .parquet_row_group_rows
+        .unwrap_or_else(|| defaulted("parquet_row_group_rows"));
+    if !(1..=1 << 20).contains(&group_rows) {
+        return Err(UsageError::invalid(format!(
+            "--parquet-row-group-rows {group_rows}: choose from 1 to 1048576"
+        )));
+    }
+    if (o.csv_bom || o.csv_formula_guard) && format != Format::Csv {
+        return Err(UsageError::invalid(
+            "--csv-bom and --csv-formula-guard apply to CSV output only",
+        ));
+    }
+    Ok((columns, group_rows))
 }
 
 /// Whether a URL's host is this machine (`localhost`, 127.0.0.0/8, ::1).

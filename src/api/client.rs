@@ -13,6 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::classify::{classify_error, classify_status, Verdict};
 use super::endpoint::{endpoint_url, ApiKey};
+use super::untrusted::Redactor;
 use crate::query::Query;
 
 /// Most bytes preallocated from a `Content-Length` header (a lying header
@@ -55,8 +56,8 @@ pub struct ApiClient {
     http: reqwest::Client,
     /// The endpoint URL with `apiKey` in its query: secret.
     url: reqwest::Url,
-    /// The key, to keep it out of server text shown (see [`Self::shown`]).
-    key: ApiKey,
+    /// Keeps the key out of server text shown (see [`Self::shown`]).
+    redactor: Redactor,
     query: Query,
     max_response_bytes: u64,
     /// Timeout of one request, body included (`--timeout`).
@@ -100,7 +101,7 @@ impl ApiClient {
         Ok(ApiClient {
             http,
             url: endpoint_url(base, key),
-            key: key.clone(),
+            redactor: Redactor::new(key),
             query,
             max_response_bytes: settings.max_response_bytes,
             timeout: settings.timeout,
@@ -110,7 +111,7 @@ impl ApiClient {
 
     /// Server text made safe to show (see [`super::untrusted`]).
     pub fn shown(&self, text: &str) -> String {
-        super::untrusted::shown(text, &self.key)
+        self.redactor.shown(text)
     }
 
     /// One attempt for one customer: the body of a 200, or the verdict on

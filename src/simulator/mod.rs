@@ -274,33 +274,36 @@ fn code(code: i64, msg: &str) -> Response<Body> {
     )
 }
 
+/// One request: parse and record it, let it through the key check, the
+/// rate limit and the quota, then answer it.
 async fn handle(
     State(shared): State<Arc<Shared>>,
     Query(params): Query<Params>,
     RawQuery(raw_query): RawQuery,
     body: Bytes,
 ) -> Response<Body> {
-    let sc = &shared.scenario;
     let stats = &shared.stats;
     let n = stats.requests.fetch_add(1, Relaxed);
     let arrived = tokio::time::Instant::now();
-    let first = *stats
-        .first_request
-        .lock()
-        .expect("stats lock")
-        .get_or_insert(arrived);
-    let mut rng = SplitMix(sc.seed.wrapping_mul(0x9E37_79B9).wrapping_add(n));
+    let request = match record(stats, &body) {
+        Ok(r) => r,
+        Err(e) => return code(4000, &format!("参数错误: {e}")),
+    };
+    if let Some(refused) = admit(&shared, params.api_key.as_deref(), arrived).await {
+        return refused;
+    }
+    answer(&shared, &request, raw_query.as_deref().unwrap_or(""), n).await
+}
 
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+/// Parse the body and note what the tests and benches inspect.
+fn record(stats: &SimStats, body: &[u8]) -> Result<RequestBody, serde_json::Error> {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         let mut bodies = stats.bodies.lock().expect("stats lock");
         if bodies.len() < 100 {
             bodies.push(v);
         }
     }
-    let request: RequestBody = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return code(4000, &format!("参数错误: {e}")),
-    };
+    let request: RequestBody = serde_json::from_slice(body)?;
     {
         let mut windows = stats.windows.lock().expect("stats lock");
         if windows.len() < 1000 {
@@ -313,13 +316,29 @@ async fn handle(
         .expect("stats lock")
         .entry(request.customer_id.clone())
         .or_default() += 1;
+    Ok(request)
+}
 
-    if params.api_key.as_deref() != Some(sc.api_key.as_str()) {
+/// The key check (401), the rate limit (429), the quota (402) and a
+/// platform gone down (503); `None` lets the request through.
+async fn admit(
+    shared: &Shared,
+    key: Option<&str>,
+    arrived: tokio::time::Instant,
+) -> Option<Response<Body>> {
+    let sc = &shared.scenario;
+    let stats = &shared.stats;
+    let first = *stats
+        .first_request
+        .lock()
+        .expect("stats lock")
+        .get_or_insert(arrived);
+    if key != Some(sc.api_key.as_str()) {
         stats.unauthorized.fetch_add(1, Relaxed);
-        return json(
+        return Some(json(
             StatusCode::UNAUTHORIZED,
             r#"{"Code":401,"Msg":"apiKey无效或已过期"}"#.into(),
-        );
+        ));
     }
     if let Some(gate) = &shared.gate {
         let admitted = gate.lock().expect("gate lock").admit(arrived);
@@ -328,11 +347,11 @@ async fn handle(
             if !sc.throttle_delay.is_zero() {
                 tokio::time::sleep(sc.throttle_delay).await;
             }
-            return text(
+            return Some(text(
                 StatusCode::TOO_MANY_REQUESTS,
                 "text/plain",
                 faults::TOO_MANY,
-            );
+            ));
         }
     }
     {
@@ -344,22 +363,26 @@ async fn handle(
     // Admission is counted atomically, so at most `quota` (or `down_after`)
     // requests are ever served, however many arrive at once.
     let admitted = stats.admitted.fetch_add(1, Relaxed);
-    if let Some(quota) = sc.quota {
-        if admitted >= quota {
-            stats.quota_exceeded.fetch_add(1, Relaxed);
-            return json(
-                StatusCode::PAYMENT_REQUIRED,
-                r#"{"Code":402,"Msg":"资源包已用完"}"#.into(),
-            );
-        }
+    if sc.quota.is_some_and(|quota| admitted >= quota) {
+        stats.quota_exceeded.fetch_add(1, Relaxed);
+        return Some(json(
+            StatusCode::PAYMENT_REQUIRED,
+            r#"{"Code":402,"Msg":"资源包已用完"}"#.into(),
+        ));
     }
-    if let Some(k) = sc.down_after {
-        if admitted >= k {
-            stats.faults.fetch_add(1, Relaxed);
-            return faults::respond(Fault::Status503, "", sc.retry_after);
-        }
+    if sc.down_after.is_some_and(|k| admitted >= k) {
+        stats.faults.fetch_add(1, Relaxed);
+        return Some(faults::respond(Fault::Status503, "", sc.retry_after));
     }
+    None
+}
 
+/// Answer an admitted request `n`: after the latency, a fault, a special
+/// customer's answer, or the customer's chats in the requested window.
+async fn answer(shared: &Shared, request: &RequestBody, raw_query: &str, n: u64) -> Response<Body> {
+    let sc = &shared.scenario;
+    let stats = &shared.stats;
+    let mut rng = SplitMix(sc.seed.wrapping_mul(0x9E37_79B9).wrapping_add(n));
     let latency = sample_latency(sc, &mut rng);
     if !latency.is_zero() {
         stats
@@ -367,7 +390,6 @@ async fn handle(
             .fetch_add(latency.as_micros() as u64, Relaxed);
         tokio::time::sleep(latency).await;
     }
-
     let fault = (sc.fault_rate > 0.0 && !sc.faults.is_empty() && rng.unit() < sc.fault_rate)
         .then(|| sc.faults[rng.below(sc.faults.len() as u64) as usize]);
 
@@ -375,7 +397,7 @@ async fn handle(
     if id.starts_with("unknown") {
         return code(4000, "客户不存在");
     }
-    if let Some(answer) = hostile::respond(id, raw_query.as_deref().unwrap_or("")) {
+    if let Some(answer) = hostile::respond(id, raw_query) {
         return answer;
     }
     let span = match &sc.calendar {
