@@ -20,6 +20,14 @@ fn mode_of(path: &Path) -> u32 {
 /// neither read, written, truncated nor created.
 #[test]
 fn planted_links_at_side_files_are_refused_and_their_targets_untouched() {
+    const ARGS: &[&str] = &[
+        "--ids",
+        "ids.txt",
+        "--out",
+        "x.csv",
+        "--summary",
+        "sum.json",
+    ];
     let sim = Sim::healthy();
     for side in [
         "x.csv.partial",
@@ -33,17 +41,7 @@ fn planted_links_at_side_files_are_refused_and_their_targets_untouched() {
         wd.ids("ids.txt", &ids(3));
         let victim = wd.write("victim.txt", "not yours\n");
         std::os::unix::fs::symlink(&victim, wd.path(side)).unwrap();
-        let o = wd.export(
-            &sim,
-            &[
-                "--ids",
-                "ids.txt",
-                "--out",
-                "x.csv",
-                "--summary",
-                "sum.json",
-            ],
-        );
+        let o = wd.export(&sim, ARGS);
         assert_eq!(code(&o), 2, "{side}: {}", stderr(&o));
         assert!(stderr(&o).contains(side), "{side}: {}", stderr(&o));
         assert!(
@@ -58,17 +56,7 @@ fn planted_links_at_side_files_are_refused_and_their_targets_untouched() {
         wd.ids("ids.txt", &ids(3));
         let nowhere = wd.path("created-by-root");
         std::os::unix::fs::symlink(&nowhere, wd.path(side)).unwrap();
-        let o = wd.export(
-            &sim,
-            &[
-                "--ids",
-                "ids.txt",
-                "--out",
-                "x.csv",
-                "--summary",
-                "sum.json",
-            ],
-        );
+        let o = wd.export(&sim, ARGS);
         assert_eq!(code(&o), 2, "{side}: {}", stderr(&o));
         assert!(!nowhere.exists(), "{side}: the link's target was created");
     }
