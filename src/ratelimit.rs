@@ -348,6 +348,19 @@ impl RateLimiter {
         self.pace(&s, Instant::now())
     }
 
+    /// The limit the limiter last measured, under the cap: what the run
+    /// learned of the platform's limit (`None` = no cap, and no 429 yet).
+    /// Unlike [`Self::current_rate`] it does not follow the probes and
+    /// doublings above the estimate, nor grow while the run sends less
+    /// than the pace allows.
+    pub fn estimate(&self) -> Option<f64> {
+        let s = self.state.lock().expect("limiter lock");
+        match (s.curve.map(|c| c.limit), self.cap) {
+            (Some(r), Some(cap)) => Some(r.min(cap)),
+            (r, cap) => r.or(cap),
+        }
+    }
+
     /// Wall-clock time during which at least one request waited for a slot.
     pub fn throttled(&self) -> Duration {
         let s = self.state.lock().expect("limiter lock");

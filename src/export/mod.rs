@@ -278,7 +278,7 @@ fn finish(
         drift: tally.drift,
         throttled_secs: fetcher.limiter.throttled().as_secs_f64(),
         reorder_stall_secs: run.stall.as_secs_f64(),
-        settled_rate: fetcher.limiter.current_rate(),
+        settled_rate: fetcher.limiter.estimate(),
         elapsed_secs: run.started.elapsed().as_secs_f64(),
         output: shown(&committed.output),
         partial_output: shown(&committed.partial_output),

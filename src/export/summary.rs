@@ -168,7 +168,8 @@ pub struct Summary {
     /// than `--concurrency` requests were in flight: the cost of keeping
     /// input order.
     pub reorder_stall_secs: f64,
-    /// Requests per second the limiter settled on (null = never limited).
+    /// The platform's limit in requests per second as the limiter last
+    /// measured it, under `--rate` (null = no `--rate` and no 429).
     pub settled_rate: Option<f64>,
     pub elapsed_secs: f64,
     /// The output file (null for stdout or when the run did not complete).
