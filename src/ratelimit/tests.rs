@@ -383,16 +383,10 @@ async fn follows_the_schedule(phase: u64, seed: u64) {
 
 #[tokio::test(start_paused = true)]
 async fn follows_a_limit_that_falls_and_returns() {
-    for (phase, seed) in [(0, 1), (250, 2), (300, 3), (700, 5), (800, 6)] {
+    for phase in (0..1000).step_by(100) {
+        let seed = phase + 1;
         follows_the_schedule(phase, seed).await;
     }
-}
-
-#[tokio::test(start_paused = true)]
-#[ignore = "known miss: 0.8995 of the schedule's ideal; after the limit returns, \
-            a 429 while holding cuts under 20/s and the doubling that follows overshoots"]
-async fn follows_a_limit_that_falls_and_returns_half_a_second_in() {
-    follows_the_schedule(500, 10).await;
 }
 
 /// Four processes on one key, none with `--rate`: together 85 % of the
