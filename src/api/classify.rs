@@ -265,13 +265,9 @@ pub fn classify_body(body: &[u8]) -> Result<Envelope<'_>, Verdict> {
             msg: Some(envelope.msg.as_str())
                 .filter(|m| !m.is_empty())
                 .map(str::to_string)
-                .unwrap_or_else(|| format!("API Code {}", display_code(&envelope))),
+                .unwrap_or_else(|| format!("API Code {}", envelope.code_text())),
         }),
     }
-}
-
-fn display_code(env: &Envelope) -> String {
-    env.code.as_ref().map(|c| c.to_string()).unwrap_or_default()
 }
 
 /// Parse `Retry-After`: delay-seconds or an HTTP date (relative to `now`).

@@ -19,12 +19,13 @@
 //! a string be borrowed while any other value keeps its text as received
 //! (through serde_json's [`RawValue`]).
 //!
-//! [`Envelope::from_json`] reads a body in one pass when the documented
-//! fields hold strings or null, as documented ([`Mode::Fast`], as cheap as a
-//! string-only parse). Only when some hold another type is the body read a
-//! second time, capturing every documented field's JSON text
-//! ([`Mode::Exact`]): that costs a scan per field, which the common case
-//! should not pay.
+//! [`Envelope::from_json`] reads a body in one pass when it is as
+//! documented ([`Mode::Fast`]: each value is asked for as the type the
+//! documentation gives, as cheap as a derived, string-only parse). The
+//! first value of another type ends that pass with an error, and the body
+//! is read again, capturing every documented field's JSON text and every
+//! list's shape ([`Mode::Exact`]): that costs a scan per field, which the
+//! common case should not pay.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -39,9 +40,71 @@ use serde_json::value::RawValue;
 /// The `Code` of a successful answer.
 pub const CODE_OK: i64 = 2000;
 
-/// A string borrowed from the body when it holds no escapes.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+/// A key of an object: which of the documented names it is, or any other
+/// name, borrowed from the body when it holds no escapes. (Matched while
+/// it is read, as a derived `Deserialize` does, rather than read as a
+/// string and then compared.)
+enum Key<'a> {
+    /// The position of the name in the object's [`Names`].
+    Known(u8),
+    Other(Cow<'a, str>),
+}
+
+/// The documented names of an object's fields.
+trait Names {
+    /// The position of `name` among them.
+    fn index(name: &str) -> Option<u8>;
+}
+
+/// Reads a [`Key`] of an object whose documented names are `N`.
+struct KeySeed<N>(PhantomData<N>);
+
+impl<N> KeySeed<N> {
+    fn new() -> Self {
+        KeySeed(PhantomData)
+    }
+}
+
+impl<'de, N: Names> DeserializeSeed<'de> for KeySeed<N> {
+    type Value = Key<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, N: Names> Visitor<'de> for KeySeed<N> {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(N::index(v).map_or(Key::Other(Cow::Borrowed(v)), Key::Known))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(N::index(v).map_or_else(|| Key::Other(Cow::Owned(v.to_string())), Key::Known))
+    }
+}
+
+/// Defines a [`Names`] type matching its names with a `match`.
+macro_rules! names {
+    ($type:ident: $($name:literal => $i:literal),+) => {
+        struct $type;
+        impl Names for $type {
+            fn index(name: &str) -> Option<u8> {
+                match name {
+                    $($name => Some($i),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+names!(EnvelopeNames: "Code" => 0, "Msg" => 1, "RequestId" => 2, "Data" => 3);
+names!(ChatNames: "chat_id" => 0, "messages" => 1);
+names!(MessageNames: "content" => 0, "message_type" => 1, "sender_type" => 2);
 
 /// The JSON type of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,13 +143,14 @@ impl JsonType {
     }
 }
 
-/// How documented fields are read.
+/// How a body is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Strings and null as such; any other value becomes
-    /// [`Field::Pending`] (its text is not kept).
+    /// Only as documented: a documented field is a string or null, a list
+    /// is a list of objects or null; anything else is an error.
     Fast,
-    /// Every value with its JSON text ([`RawValue`]).
+    /// Any JSON value in a documented field, with its JSON text
+    /// ([`RawValue`]); a list that is not one is recorded as a [`Shape`].
     Exact,
 }
 
@@ -102,10 +166,6 @@ pub enum Field<'a> {
     /// Any other JSON value (object, list, number, boolean): its JSON text
     /// as received, with the whitespace between tokens removed.
     Json(Cow<'a, str>),
-    /// Another type was seen in [`Mode::Fast`]: the body must be read again
-    /// in [`Mode::Exact`]. Never left in an envelope from
-    /// [`Envelope::from_json`].
-    Pending,
 }
 
 impl<'a> Field<'a> {
@@ -113,7 +173,7 @@ impl<'a> Field<'a> {
     /// as its JSON text, nothing for null or absent.
     pub fn as_str(&self) -> &str {
         match self {
-            Field::Absent | Field::Pending => "",
+            Field::Absent => "",
             Field::Text(t) | Field::Json(t) => t,
         }
     }
@@ -121,7 +181,7 @@ impl<'a> Field<'a> {
     /// Whether the value was of a type the documentation does not give
     /// (not a string, not null).
     pub fn is_unexpected(&self) -> bool {
-        matches!(self, Field::Json(_) | Field::Pending)
+        matches!(self, Field::Json(_))
     }
 
     /// Read a JSON text (a value as serde_json's `RawValue` holds it).
@@ -162,44 +222,26 @@ impl<'de> DeserializeSeed<'de> for FieldSeed {
     }
 }
 
-/// [`Mode::Fast`]: a string is borrowed when it can be, null is absent,
-/// anything else is consumed and left [`Field::Pending`].
+/// [`Mode::Fast`]: a string, borrowed when it can be, or null (absent);
+/// any other type is an error (serde's default for the other `visit_*`).
+/// (`deserialize_any` rather than `deserialize_option` and then
+/// `deserialize_str`: one look at the value instead of two.)
 struct FastField;
 
 impl<'de> Visitor<'de> for FastField {
     type Value = Field<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
+        f.write_str("a string or null")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Field<'de>, E> {
+        Ok(Field::Absent)
     }
     fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Field<'de>, E> {
         Ok(Field::Text(Cow::Borrowed(v)))
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Field<'de>, E> {
         Ok(Field::Text(Cow::Owned(v.to_string())))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Field<'de>, E> {
-        Ok(Field::Absent)
-    }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Field<'de>, E> {
-        Ok(Field::Pending)
-    }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Field<'de>, E> {
-        Ok(Field::Pending)
-    }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Field<'de>, E> {
-        Ok(Field::Pending)
-    }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Field<'de>, E> {
-        Ok(Field::Pending)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Field::Pending)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field<'de>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Field::Pending)
     }
 }
 
@@ -301,24 +343,39 @@ impl<'de, T: FromMap<'de>> DeserializeSeed<'de> for ListSeed<T> {
     }
 }
 
-/// Implements the `visit_*` of scalars for a visitor whose value for a
-/// scalar of type `t` is `$value(t)`.
+/// A value of a type a list's visitor does not expect: in [`Mode::Exact`]
+/// its shape (`$shape(t)` for type `t`), in [`Mode::Fast`] an error that
+/// sends the body to the exact read.
+macro_rules! unexpected {
+    ($self:ident, $found:expr, $shape:expr) => {
+        match $self.0 {
+            Mode::Fast => Err(serde::de::Error::custom(format_args!(
+                "{} where the documentation gives a list of objects",
+                $found.with_article()
+            ))),
+            Mode::Exact => Ok($shape($found)),
+        }
+    };
+}
+
+/// Implements the `visit_*` of scalars for a list's visitor whose value
+/// for a scalar of type `t` is `$shape(t)`.
 macro_rules! scalars_are {
-    ($value:expr) => {
+    ($shape:expr) => {
         fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($value(JsonType::Bool))
+            unexpected!(self, JsonType::Bool, $shape)
         }
         fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($value(JsonType::Number))
+            unexpected!(self, JsonType::Number, $shape)
         }
         fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($value(JsonType::Number))
+            unexpected!(self, JsonType::Number, $shape)
         }
         fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($value(JsonType::Number))
+            unexpected!(self, JsonType::Number, $shape)
         }
         fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok($value(JsonType::String))
+            unexpected!(self, JsonType::String, $shape)
         }
     };
 }
@@ -358,11 +415,12 @@ impl<'de, T: FromMap<'de>> Visitor<'de> for ListVisitor<T> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(List::Unusable(Shape {
-            found: JsonType::Object,
+        let shape = unexpected!(self, JsonType::Object, |found| List::Unusable(Shape {
+            found,
             element: None,
-        }))
+        }))?;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(shape)
     }
 
     scalars_are!(|found| List::Unusable(Shape {
@@ -394,12 +452,13 @@ impl<'de, T: FromMap<'de>> Visitor<'de> for Element<T> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let shape = unexpected!(self, JsonType::List, Err)?;
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err(JsonType::List))
+        Ok(shape)
     }
 
     fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Err(JsonType::Null))
+        unexpected!(self, JsonType::Null, Err)
     }
 
     scalars_are!(Err);
@@ -408,14 +467,19 @@ impl<'de, T: FromMap<'de>> Visitor<'de> for Element<T> {
 /// The outer object: `{"Code", "Data", "Msg", "RequestId"}`.
 #[derive(Debug, Default)]
 pub struct Envelope<'a> {
-    /// Business status; 2000 is success. Numbers and numeric strings accepted.
-    pub code: Option<serde_json::Value>,
+    /// Business status, as its JSON text (null is none); 2000 is success.
+    /// See [`Envelope::code`]. (Borrowed: a `serde_json::Value` would make
+    /// every envelope twice as long to move.)
+    pub code: Option<&'a RawValue>,
     /// Human-readable status, e.g. "成功".
     pub msg: Field<'a>,
     /// The platform's request id, useful when asking its support.
     pub request_id: Field<'a>,
     /// The chats; `null` or absent means none.
     pub data: List<Chat<'a>>,
+    /// Read in [`Mode::Fast`]: every documented field a string or null,
+    /// every list a list of objects (nothing to look for but extra fields).
+    pub as_documented: bool,
 }
 
 /// Reads an [`Envelope`] in a [`Mode`].
@@ -432,14 +496,20 @@ impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
                 f.write_str("the answer object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut env = Envelope::default();
-                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-                    match &*key {
-                        "Code" => env.code = map.next_value()?,
-                        "Msg" => env.msg = map.next_value_seed(FieldSeed(self.0))?,
-                        "RequestId" => env.request_id = map.next_value_seed(FieldSeed(self.0))?,
-                        "Data" => env.data = map.next_value_seed(ListSeed::new(self.0))?,
-                        _ => {
+                let mut env = Envelope {
+                    as_documented: self.0 == Mode::Fast,
+                    ..Envelope::default()
+                };
+                while let Some(key) = map.next_key_seed(KeySeed::<EnvelopeNames>::new())? {
+                    match key {
+                        Key::Known(0) => {
+                            let raw: &'de RawValue = map.next_value()?;
+                            env.code = Some(raw).filter(|r| r.get() != "null");
+                        }
+                        Key::Known(1) => env.msg = map.next_value_seed(FieldSeed(self.0))?,
+                        Key::Known(2) => env.request_id = map.next_value_seed(FieldSeed(self.0))?,
+                        Key::Known(_) => env.data = map.next_value_seed(ListSeed::new(self.0))?,
+                        Key::Other(_) => {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
@@ -452,15 +522,11 @@ impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
 }
 
 impl<'a> Envelope<'a> {
-    /// Read a body: in one pass when the documented fields hold strings
-    /// or null, in a second, exact one when some hold another type.
+    /// Read a body: in one pass when it is as documented, in a second,
+    /// exact one when the first met a value of another type. (A body that
+    /// is not JSON fails both; the exact pass's error is the one kept.)
     pub fn from_json(text: &'a str) -> Result<Envelope<'a>, serde_json::Error> {
-        let fast = Envelope::read(text, Mode::Fast)?;
-        if fast.has_pending() {
-            Envelope::read(text, Mode::Exact)
-        } else {
-            Ok(fast)
-        }
+        Envelope::read(text, Mode::Fast).or_else(|_| Envelope::read(text, Mode::Exact))
     }
 
     /// Read a body in one mode.
@@ -470,29 +536,28 @@ impl<'a> Envelope<'a> {
         de.end()?;
         Ok(envelope)
     }
-
-    /// Whether a fast read left a field to be read exactly.
-    fn has_pending(&self) -> bool {
-        let pending = |f: &Field| *f == Field::Pending;
-        pending(&self.msg)
-            || pending(&self.request_id)
-            || self.chats().iter().any(|c| {
-                pending(&c.chat_id)
-                    || c.messages().iter().any(|m| {
-                        pending(&m.content) || pending(&m.message_type) || pending(&m.sender_type)
-                    })
-            })
-    }
 }
 
 impl Envelope<'_> {
-    /// The code as an integer, if it is one.
+    /// The code as an integer, if it is one: a JSON integer, or a string
+    /// holding one.
     pub fn code(&self) -> Option<i64> {
-        match self.code.as_ref()? {
-            serde_json::Value::Number(n) => n.as_i64(),
-            serde_json::Value::String(s) => s.trim().parse().ok(),
+        let raw = self.code?.get();
+        match JsonType::of(raw) {
+            JsonType::Number => raw.parse().ok(),
+            JsonType::String => serde_json::from_str::<Cow<str>>(raw)
+                .ok()?
+                .trim()
+                .parse()
+                .ok(),
             _ => None,
         }
+    }
+
+    /// The code's JSON text, compact, for messages ("" when there is none).
+    pub fn code_text(&self) -> Cow<'_, str> {
+        self.code
+            .map_or(Cow::Borrowed(""), |raw| compact(raw.get()))
     }
 
     /// The chats (none when `Data` is unusable).
@@ -503,6 +568,9 @@ impl Envelope<'_> {
     /// Where the answer has a shape no row can come from, described for
     /// the failed file (names and JSON types only, no server text).
     pub fn unusable(&self) -> Option<String> {
+        if self.as_documented {
+            return None;
+        }
         let describe = |path: String, shape: Shape, what: &str| match shape.element {
             None => format!(
                 "{path} is {}, not a list of {what}s",
@@ -541,11 +609,11 @@ pub struct Chat<'a> {
 impl<'de> FromMap<'de> for Chat<'de> {
     fn from_map<A: MapAccess<'de>>(mut map: A, mode: Mode) -> Result<Self, A::Error> {
         let mut chat = Chat::default();
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            match &*key {
-                "chat_id" => chat.chat_id = map.next_value_seed(FieldSeed(mode))?,
-                "messages" => chat.messages = map.next_value_seed(ListSeed::new(mode))?,
-                _ => {
+        while let Some(key) = map.next_key_seed(KeySeed::<ChatNames>::new())? {
+            match key {
+                Key::Known(0) => chat.chat_id = map.next_value_seed(FieldSeed(mode))?,
+                Key::Known(_) => chat.messages = map.next_value_seed(ListSeed::new(mode))?,
+                Key::Other(key) => {
                     let value = extra_value(&mut map)?;
                     chat.extra.push((key, value));
                 }
@@ -578,12 +646,12 @@ pub struct Message<'a> {
 impl<'de> FromMap<'de> for Message<'de> {
     fn from_map<A: MapAccess<'de>>(mut map: A, mode: Mode) -> Result<Self, A::Error> {
         let mut m = Message::default();
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            match &*key {
-                "content" => m.content = map.next_value_seed(FieldSeed(mode))?,
-                "message_type" => m.message_type = map.next_value_seed(FieldSeed(mode))?,
-                "sender_type" => m.sender_type = map.next_value_seed(FieldSeed(mode))?,
-                _ => {
+        while let Some(key) = map.next_key_seed(KeySeed::<MessageNames>::new())? {
+            match key {
+                Key::Known(0) => m.content = map.next_value_seed(FieldSeed(mode))?,
+                Key::Known(1) => m.message_type = map.next_value_seed(FieldSeed(mode))?,
+                Key::Known(_) => m.sender_type = map.next_value_seed(FieldSeed(mode))?,
+                Key::Other(key) => {
                     let value = extra_value(&mut map)?;
                     m.extra.push((key, value));
                 }
@@ -729,19 +797,67 @@ mod borrow_tests {
         assert!(matches!(m.extra[0], (Cow::Borrowed(_), Cow::Borrowed(_))));
     }
 
-    /// Both modes read documented bodies alike; the fast one leaves other
-    /// types pending, which `from_json` then reads exactly.
     #[test]
-    fn fast_mode_defers_other_types_to_the_exact_read() {
-        let plain =
-            r#"{"Code":2000,"Data":[{"chat_id":"c","messages":[{"content":"a\"b","x":1}]}]}"#;
+    fn codes_are_integers_or_strings_holding_one() {
+        let code = |c: &str| {
+            let body = format!(r#"{{"Code":{c},"Data":null}}"#);
+            let env = Envelope::from_json(&body).unwrap();
+            (env.code(), env.code.is_some(), env.code_text().into_owned())
+        };
+        assert_eq!(code("2000"), (Some(2000), true, "2000".into()));
+        assert_eq!(
+            code(r#"" 4001 ""#),
+            (Some(4001), true, r#"" 4001 ""#.into())
+        );
+        assert_eq!(code("-3"), (Some(-3), true, "-3".into()));
+        assert_eq!(code("2000.5"), (None, true, "2000.5".into()));
+        assert_eq!(code(r#""abc""#), (None, true, r#""abc""#.into()));
+        assert_eq!(
+            code(r#"{"a": [1, 2]}"#),
+            (None, true, r#"{"a":[1,2]}"#.into())
+        );
+        assert_eq!(code("null"), (None, false, String::new()));
+    }
+
+    /// Both modes read documented bodies alike; the fast one refuses any
+    /// other type or shape, which `from_json` then reads exactly.
+    #[test]
+    fn fast_mode_defers_other_types_and_shapes_to_the_exact_read() {
+        let plain = r#"{"Code":2000,"Msg":null,"Data":[{"chat_id":"c","messages":[{"content":"a\"b","message_type":null,"x":1}]},{"chat_id":"d","messages":null}]}"#;
         let fast = Envelope::read(plain, Mode::Fast).unwrap();
-        assert!(!fast.has_pending());
-        assert_eq!(fast.chats()[0].messages()[0].content.as_str(), "a\"b");
-        let odd = r#"{"Code":2000,"Data":[{"chat_id":"c","messages":[{"content":[1, 2]}]}]}"#;
-        assert!(Envelope::read(odd, Mode::Fast).unwrap().has_pending());
-        let env = Envelope::from_json(odd).unwrap();
-        assert!(!env.has_pending());
-        assert_eq!(env.chats()[0].messages()[0].content.as_str(), "[1,2]");
+        let exact = Envelope::read(plain, Mode::Exact).unwrap();
+        for env in [&fast, &exact] {
+            assert_eq!(env.chats().len(), 2);
+            let m = &env.chats()[0].messages()[0];
+            assert_eq!(m.content.as_str(), "a\"b");
+            assert_eq!(m.message_type, Field::Absent);
+            assert_eq!(m.extra, vec![("x".into(), "1".into())]);
+            assert!(env.chats()[1].messages().is_empty());
+        }
+        let odd = [
+            (
+                r#"{"Code":2000,"Data":[{"chat_id":"c","messages":[{"content":[1, 2]}]}]}"#,
+                "[1,2]",
+            ),
+            (
+                r#"{"Code":2000,"Data":[{"chat_id":7,"messages":[{"content":"x"}]}]}"#,
+                "x",
+            ),
+        ];
+        for (body, content) in odd {
+            assert!(Envelope::read(body, Mode::Fast).is_err(), "{body}");
+            let env = Envelope::from_json(body).unwrap();
+            assert_eq!(env.chats()[0].messages()[0].content.as_str(), content);
+        }
+        for shape in [
+            r#"{"Code":2000,"Data":{"a":1}}"#,
+            r#"{"Code":2000,"Data":[{"chat_id":"c","messages":"none"}]}"#,
+            r#"{"Code":2000,"Data":[{"chat_id":"c","messages":[1]}]}"#,
+        ] {
+            assert!(Envelope::read(shape, Mode::Fast).is_err(), "{shape}");
+            let env = Envelope::from_json(shape).unwrap();
+            assert!(env.unusable().is_some(), "{shape}");
+        }
+        assert!(Envelope::from_json(r#"{"Code":2000,"Data":[}"#).is_err());
     }
 }
