@@ -44,24 +44,22 @@ impl CustomerDrift {
     /// Scan a successful answer.
     pub fn of(envelope: &Envelope<'_>) -> CustomerDrift {
         let mut d = CustomerDrift::default();
-        if envelope.as_documented {
-            // Only extra fields to look for: most answers have none.
-            let plain = envelope.chats().iter().all(|chat| {
-                chat.extra.is_empty() && chat.messages().iter().all(|m| m.extra.is_empty())
-            });
-            if plain {
-                return d;
-            }
-        }
+        // An answer read as documented holds no value of another type:
+        // only its extra fields are looked at.
+        let types = !envelope.as_documented;
         for chat in envelope.chats() {
-            d.count_type(0, &chat.chat_id);
+            if types {
+                d.count_type(0, &chat.chat_id);
+            }
             for (name, _) in &chat.extra {
                 d.count_name("chats.", name);
             }
             for m in chat.messages() {
-                d.count_type(1, &m.content);
-                d.count_type(2, &m.message_type);
-                d.count_type(3, &m.sender_type);
+                if types {
+                    d.count_type(1, &m.content);
+                    d.count_type(2, &m.message_type);
+                    d.count_type(3, &m.sender_type);
+                }
                 for (name, _) in &m.extra {
                     d.count_name("messages.", name);
                 }

@@ -197,10 +197,15 @@ impl RateLimiter {
 
     /// The pace at `at`, under the cap and over the floor.
     fn pace(&self, s: &State, at: Instant) -> Option<f64> {
-        let curve = s
-            .curve
-            .map(|c| c.pace(at.saturating_duration_since(c.at)).max(MIN_RATE));
-        match (curve, self.cap) {
+        self.under_cap(
+            s.curve
+                .map(|c| c.pace(at.saturating_duration_since(c.at)).max(MIN_RATE)),
+        )
+    }
+
+    /// A rate (`None`: none found) under the cap; the cap alone without one.
+    fn under_cap(&self, rate: Option<f64>) -> Option<f64> {
+        match (rate, self.cap) {
             (Some(r), Some(cap)) => Some(r.min(cap)),
             (r, cap) => r.or(cap),
         }
@@ -346,23 +351,21 @@ impl RateLimiter {
     }
 
     /// The rate the limiter paces at now (`None` = not paced: no cap, and
-    /// no 429 yet).
-    pub fn current_rate(&self) -> Option<f64> {
+    /// no 429 yet). The run reports [`Self::estimate`] instead.
+    #[cfg(test)]
+    fn current_rate(&self) -> Option<f64> {
         let s = self.state.lock().expect("limiter lock");
         self.pace(&s, Instant::now())
     }
 
     /// The limit the limiter last measured, under the cap: what the run
     /// learned of the platform's limit (`None` = no cap, and no 429 yet).
-    /// Unlike [`Self::current_rate`] it does not follow the probes and
+    /// Unlike the pace it does not follow the probes and
     /// doublings above the estimate, nor grow while the run sends less
     /// than the pace allows.
     pub fn estimate(&self) -> Option<f64> {
         let s = self.state.lock().expect("limiter lock");
-        match (s.curve.map(|c| c.limit), self.cap) {
-            (Some(r), Some(cap)) => Some(r.min(cap)),
-            (r, cap) => r.or(cap),
-        }
+        self.under_cap(s.curve.map(|c| c.limit))
     }
 
     /// Wall-clock time during which at least one request waited for a slot.

@@ -226,6 +226,19 @@ fn gate(spec: RateLimit, phase: Duration) -> Arc<std::sync::Mutex<Gate>> {
     )))
 }
 
+/// A run of `n` customers at concurrency 64 with no `--rate`, against a
+/// platform limited by `spec` whose wall-clock second began `phase` ago.
+async fn unpaced(
+    spec: &RateLimit,
+    phase: Duration,
+    platform: Platform,
+    n: usize,
+    seed: u64,
+) -> Run {
+    let limiter = Arc::new(RateLimiter::new(None));
+    run(limiter, gate(spec.clone(), phase), platform, n, 64, seed).await
+}
+
 /// No customer drew more 429s than the default `--retries` allows, so
 /// none would have failed on them.
 fn none_would_fail(r: &Run) -> bool {
@@ -247,15 +260,7 @@ async fn meets_targets(spec: RateLimit, platform: Platform) {
     let ideal = spec.ideal(300);
     for phase in PHASES.map(Duration::from_millis) {
         for seed in SEEDS {
-            let free = run(
-                Arc::new(RateLimiter::new(None)),
-                gate(spec.clone(), phase),
-                platform,
-                300,
-                64,
-                seed,
-            )
-            .await;
+            let free = unpaced(&spec, phase, platform, 300, seed).await;
             let efficiency = ideal.as_secs_f64() / free.elapsed.as_secs_f64();
             assert!(
                 efficiency >= 0.9 && free.share() <= 0.10 && none_would_fail(&free),
@@ -322,15 +327,7 @@ async fn finds_windows_whose_429s_come_late() {
 async fn long_runs_reach_95_percent() {
     let spec = RateLimit::new(20, Model::Fixed);
     for (phase, seed) in [(400, 7), (970, 8)] {
-        let r = run(
-            Arc::new(RateLimiter::new(None)),
-            gate(spec.clone(), Duration::from_millis(phase)),
-            PLATFORM,
-            1200,
-            64,
-            seed,
-        )
-        .await;
+        let r = unpaced(&spec, Duration::from_millis(phase), PLATFORM, 1200, seed).await;
         let efficiency = spec.ideal(1200).as_secs_f64() / r.elapsed.as_secs_f64();
         assert!(
             efficiency >= 0.95 && r.share() <= 0.10 && none_would_fail(&r),
@@ -349,15 +346,7 @@ async fn follows_the_schedule(phase: u64, seed: u64) {
         schedule: "5s=8,12s=20".parse().unwrap(),
         ..RateLimit::new(20, Model::Fixed)
     };
-    let r = run(
-        Arc::new(RateLimiter::new(None)),
-        gate(spec.clone(), Duration::from_millis(phase)),
-        PLATFORM,
-        400,
-        64,
-        seed,
-    )
-    .await;
+    let r = unpaced(&spec, Duration::from_millis(phase), PLATFORM, 400, seed).await;
     let efficiency = spec.ideal(400).as_secs_f64() / r.elapsed.as_secs_f64();
     assert!(
         efficiency >= 0.9 && none_would_fail(&r),
