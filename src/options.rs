@@ -325,7 +325,8 @@ export_options! {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
 
-    /// Retries of one request after a transient fault (at most 100).
+    /// Retries of one customer after transient faults (at most 100); 429s
+    /// have four times this allowance of their own.
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
 

@@ -13,6 +13,12 @@
 //!   next slot only. A backoff on top would not spare the platform a single
 //!   request (the pace sets the rate either way); it would only hold back
 //!   that customer, and at the end of a run that customer is the run.
+//! - **429s are counted apart from faults.** A 429 is how an adaptive
+//!   limiter learns the limit, and a key shared with other clients draws
+//!   them unevenly, so one customer may draw several while the run goes
+//!   well. A customer gives up after [`THROTTLED_PER_RETRY`] times
+//!   `--retries` of them (20 by default), and after `--retries` other
+//!   faults; the retry budget below still pays for both.
 //! - **`Retry-After`** (seconds or an HTTP date) is honoured as the wait; when
 //!   it asks for more than `max_retry_after` the customer fails at once
 //!   instead of the run sleeping for hours.
@@ -31,10 +37,15 @@ use rand::Rng;
 
 use crate::api::Cause;
 
+/// 429s a customer may draw per retry `--retries` allows (see the module
+/// notes): 4, so the default `--retries 5` allows 20.
+pub const THROTTLED_PER_RETRY: u32 = 4;
+
 /// How a run retries. Defaults are the documented numbers above.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Retries of one request after a transient fault (`--retries`).
+    /// Retries of one customer after transient faults other than a 429
+    /// (`--retries`); 429s are allowed [`THROTTLED_PER_RETRY`] times this.
     pub max_retries: u32,
     /// First backoff step (`--retry-base`).
     pub base: Duration,
@@ -77,7 +88,7 @@ pub enum Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GiveUp {
-    /// `--retries` retries were made.
+    /// `--retries` retries were made (four times that, of 429s).
     RetriesExhausted,
     /// The platform asked to wait longer than `--max-retry-after`.
     RetryAfterTooLong,
@@ -97,8 +108,19 @@ impl RetryPolicy {
         Duration::from_secs_f64(rng.random_range(0.0..=ceiling))
     }
 
-    /// Decide on retry number `retry` (1-based) after a fault of `cause`,
-    /// paying its cost from `budget`.
+    /// Retries one customer may make after faults of `cause`: `--retries`,
+    /// or [`THROTTLED_PER_RETRY`] times it after 429s.
+    pub fn max_retries_for(&self, cause: Cause) -> u32 {
+        if cause == Cause::RateLimited {
+            self.max_retries.saturating_mul(THROTTLED_PER_RETRY)
+        } else {
+            self.max_retries
+        }
+    }
+
+    /// Decide on retry number `retry` (1-based, counted among the
+    /// customer's retries of `cause`'s kind: 429s, or the other faults)
+    /// after a fault of `cause`, paying its cost from `budget`.
     pub fn decide(
         &self,
         retry: u32,
@@ -107,7 +129,7 @@ impl RetryPolicy {
         budget: &RetryBudget,
         rng: &mut impl Rng,
     ) -> Decision {
-        if retry > self.max_retries {
+        if retry > self.max_retries_for(cause) {
             return Decision::GiveUp(GiveUp::RetriesExhausted);
         }
         if let Some(wait) = retry_after {
@@ -238,22 +260,35 @@ mod tests {
         let p = RetryPolicy::default();
         let budget = RetryBudget::new(500);
         let mut rng = StdRng::seed_from_u64(1);
-        for retry in 1..=p.max_retries {
+        let allowed = p.max_retries * THROTTLED_PER_RETRY;
+        assert_eq!(p.max_retries_for(Cause::RateLimited), allowed);
+        for retry in 1..=allowed {
             let d = p.decide(retry, Cause::RateLimited, None, &budget, &mut rng);
             assert_eq!(d, Decision::Retry(Duration::ZERO), "retry {retry}");
         }
-        // It still counts against --retries and the budget.
+        // It still has a bound, and it pays the budget.
         assert_eq!(
-            p.decide(
-                p.max_retries + 1,
-                Cause::RateLimited,
-                None,
-                &budget,
-                &mut rng
-            ),
+            p.decide(allowed + 1, Cause::RateLimited, None, &budget, &mut rng),
             Decision::GiveUp(GiveUp::RetriesExhausted)
         );
-        assert_eq!(budget.remaining(), 500 - p.max_retries * p.retry_cost);
+        assert_eq!(budget.remaining(), 500 - allowed * p.retry_cost);
+    }
+
+    #[test]
+    fn retries_zero_means_no_retry_of_a_429_either() {
+        let p = RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        };
+        let budget = RetryBudget::new(500);
+        let mut rng = StdRng::seed_from_u64(1);
+        for cause in [Cause::RateLimited, Cause::Server] {
+            assert_eq!(
+                p.decide(1, cause, None, &budget, &mut rng),
+                Decision::GiveUp(GiveUp::RetriesExhausted),
+                "{cause:?}"
+            );
+        }
     }
 
     #[test]

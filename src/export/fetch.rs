@@ -76,8 +76,10 @@ pub struct Fetcher {
 struct Attempts {
     /// The in-flight permit of the first request, taken by the dispatcher.
     first: Option<OwnedSemaphorePermit>,
-    /// Retries decided.
+    /// Retries decided after faults other than a 429.
     retry: u32,
+    /// Retries decided after 429s, which have their own allowance.
+    throttled: u32,
     /// Retry-budget tokens spent on this customer.
     spent: u32,
     /// The cause of the retry about to be sent.
@@ -128,6 +130,7 @@ impl Fetcher {
         let mut attempts = Attempts {
             first: Some(first),
             retry: 0,
+            throttled: 0,
             spent: 0,
             retrying: None,
         };
@@ -299,9 +302,15 @@ impl Fetcher {
         if control.drain.is_cancelled() {
             return Some(Outcome::NotDone);
         }
-        a.retry += 1;
+        let retry = if fault.cause == Cause::RateLimited {
+            a.throttled += 1;
+            a.throttled
+        } else {
+            a.retry += 1;
+            a.retry
+        };
         let decision = self.policy.decide(
-            a.retry,
+            retry,
             fault.cause,
             fault.retry_after,
             &self.budget,
@@ -313,7 +322,7 @@ impl Fetcher {
                 a.spent += self.policy.cost(fault.cause);
                 tracing::debug!(
                     customer = id,
-                    retry = a.retry,
+                    retry,
                     cause = fault.cause.name(),
                     wait_ms = wait.as_millis() as u64,
                     "transient fault, retrying: {}",
@@ -347,7 +356,13 @@ impl Fetcher {
             ),
             GiveUp::RetriesExhausted => failed(
                 FailureKind::Transient(fault.cause),
-                format!("{} (gave up after {} attempts)", fault.detail, a.retry),
+                format!(
+                    "{} (gave up after {} attempts)",
+                    fault.detail,
+                    // The first try and the retries made; the count that
+                    // ran out includes the retry refused.
+                    a.retry + a.throttled
+                ),
             ),
         })
     }

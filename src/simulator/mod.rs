@@ -289,11 +289,23 @@ async fn handle(
         Ok(r) => r,
         Err(e) => return code(4000, &format!("参数错误: {e}")),
     };
-    if let Some(refused) = admit(&shared, params.api_key.as_deref(), arrived).await {
+    if let Some(refused) = admit(
+        &shared,
+        params.api_key.as_deref(),
+        &request.customer_id,
+        arrived,
+    )
+    .await
+    {
         return refused;
     }
     answer(&shared, &request, raw_query.as_deref().unwrap_or(""), n).await
 }
+
+/// Requests of a `throttled…` customer answered 429 before it is let
+/// through: one more than the default `--retries`, fewer than the 429s
+/// the client allows a customer.
+pub const THROTTLED_FIRST: u64 = 6;
 
 /// Parse the body and note what the tests and benches inspect.
 fn record(stats: &SimStats, body: &[u8]) -> Result<RequestBody, serde_json::Error> {
@@ -319,11 +331,13 @@ fn record(stats: &SimStats, body: &[u8]) -> Result<RequestBody, serde_json::Erro
     Ok(request)
 }
 
-/// The key check (401), the rate limit (429), the quota (402) and a
-/// platform gone down (503); `None` lets the request through.
+/// The key check (401), the rate limit (429, and the first
+/// [`THROTTLED_FIRST`] requests of a `throttled…` customer), the quota (402)
+/// and a platform gone down (503); `None` lets the request through.
 async fn admit(
     shared: &Shared,
     key: Option<&str>,
+    customer_id: &str,
     arrived: tokio::time::Instant,
 ) -> Option<Response<Body>> {
     let sc = &shared.scenario;
@@ -340,19 +354,27 @@ async fn admit(
             r#"{"Code":401,"Msg":"apiKey无效或已过期"}"#.into(),
         ));
     }
-    if let Some(gate) = &shared.gate {
-        let admitted = gate.lock().expect("gate lock").admit(arrived);
-        if !admitted {
-            stats.rate_limited.fetch_add(1, Relaxed);
-            if !sc.throttle_delay.is_zero() {
-                tokio::time::sleep(sc.throttle_delay).await;
-            }
-            return Some(text(
-                StatusCode::TOO_MANY_REQUESTS,
-                "text/plain",
-                faults::TOO_MANY,
-            ));
+    let singled_out = customer_id.starts_with("throttled")
+        && stats
+            .per_customer
+            .lock()
+            .expect("stats lock")
+            .get(customer_id)
+            .is_some_and(|&n| n <= THROTTLED_FIRST);
+    let gated = shared
+        .gate
+        .as_ref()
+        .is_some_and(|gate| !singled_out && !gate.lock().expect("gate lock").admit(arrived));
+    if singled_out || gated {
+        stats.rate_limited.fetch_add(1, Relaxed);
+        if !sc.throttle_delay.is_zero() {
+            tokio::time::sleep(sc.throttle_delay).await;
         }
+        return Some(text(
+            StatusCode::TOO_MANY_REQUESTS,
+            "text/plain",
+            faults::TOO_MANY,
+        ));
     }
     {
         let mut times = stats.admit_times.lock().expect("stats lock");
