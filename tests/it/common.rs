@@ -61,6 +61,20 @@ impl Sim {
     pub fn requests(&self) -> u64 {
         self.sim.stats.requests.load(Relaxed)
     }
+
+    /// Wait until the simulator has received at least `n` requests in all,
+    /// however slowly a loaded machine starts the run.
+    pub fn wait_for_requests(&self, n: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.requests() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the simulator saw {} requests of {n} in 60 s",
+                self.requests()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }
 
 /// The default test scenario: the test key, no faults.

@@ -211,8 +211,10 @@ fn signals_stop_gracefully_and_resume_completes() {
             "4",
             "--resume",
         ];
+        let before = sim.requests();
         let child = wd.spawn_export(&sim, &args);
-        std::thread::sleep(Duration::from_millis(400));
+        // Under way, with a first round answered: something to commit.
+        sim.wait_for_requests(before + 12);
         unsafe_kill(child.id(), signal);
         let o = child.wait_with_output().unwrap();
         assert_eq!(code(&o), exit, "{}", stderr(&o));
@@ -508,14 +510,7 @@ fn second_ctrl_c_stops_at_once_and_resume_completes() {
     ];
     let child = wd.spawn_export(&sim, &args);
     // Let a first round finish, so something is committed, and a second start.
-    while sim
-        .stats()
-        .requests
-        .load(std::sync::atomic::Ordering::Relaxed)
-        < 8
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    sim.wait_for_requests(8);
     unsafe_kill(child.id(), "INT");
     std::thread::sleep(Duration::from_millis(200));
     let second = std::time::Instant::now();
