@@ -35,12 +35,27 @@
 //! second, so a limit that rose is found again within about three seconds.
 //! A `--rate` cap bounds every phase.
 //!
+//! **Late 429s.** A gateway may answer its 429s long after the accepted
+//! requests come back, so for a while a rejected request looks like a
+//! request in flight. A request still pending after twice the slowest
+//! recent accepted answer (halving every two seconds) plus 20 ms is
+//! *overdue*. While two or more requests and a tenth or more of the
+//! second's are overdue, the slow start stops growing and still counts the
+//! overdue requests that left the second. After a cut, the pace holds at
+//! the estimate (no probe, no doubling) while any request is overdue, and
+//! when a quarter or more of the requests sent since the cut are overdue
+//! the limiter cuts at once to what the last second shows, as such a 429
+//! would on arrival. The send log keeps five seconds, so a 429 answered up
+//! to four seconds late still measures the second before its request.
+//! Latency and overdue time count from when a request was issued, not from
+//! the pacing slot it kept.
+//!
 //! **Retries.** A 429 without `Retry-After` is retried at the next slot,
 //! with no backoff (see [`crate::retry`]): the pace already sets the rate,
 //! and a backoff would only hold back the customer, which at the end of a
 //! run holds back the run.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -73,13 +88,31 @@ const DOUBLING: f64 = 0.5;
 const BETA: f64 = 0.9;
 /// The slowest the limiter ever paces.
 const MIN_RATE: f64 = 0.2;
-/// The platform's limit window, and the span of the send log.
+/// The platform's limit window.
 const WINDOW: Duration = Duration::from_secs(1);
+/// How long the send log keeps a request: a 429 answered up to four
+/// seconds late still finds the second before its request to measure.
+const LOG_SPAN: Duration = Duration::from_secs(5);
+/// A request still pending this many times the slowest recent accepted
+/// answer (plus [`OVERDUE_SLACK`]) is *overdue*: perhaps a 429 that the
+/// platform answers late.
+const OVERDUE_FACTOR: u32 = 2;
+/// Added to the overdue threshold, so a platform answering in a few
+/// milliseconds does not make every scheduling hiccup overdue.
+const OVERDUE_SLACK: Duration = Duration::from_millis(20);
+/// Half-life of the slowest recent accepted answer.
+const LATENCY_HALF_LIFE: Duration = Duration::from_secs(2);
 
 /// Proof that a request may go; remembers when it was sent.
 #[derive(Debug, Clone, Copy)]
 pub struct Ticket {
+    /// The request's slot on the pacing schedule, which a task woken late
+    /// keeps: the time the platform's window counts it at, as far as the
+    /// limiter can tell.
     pub sent_at: Instant,
+    /// When the ticket was actually issued: the answer's latency, and how
+    /// long it is overdue, count from here.
+    issued: Instant,
     /// Position in the send log, to record the answer.
     seq: u64,
 }
@@ -128,18 +161,107 @@ struct State {
     window: f64,
     /// Next free slot of the pacing schedule.
     next: Instant,
-    /// Requests sent (or given a slot) in the last [`WINDOW`] or so, in
-    /// slot order, with their answers; `first_seq` numbers the front.
+    /// Requests sent (or given a slot) in the last [`LOG_SPAN`], in slot
+    /// order, with their answers; `first_seq` numbers the front.
     log: VecDeque<(Instant, Answer)>,
     first_seq: u64,
+    /// The requests of the log not answered yet, by number, with when
+    /// they were issued.
+    pending: BTreeMap<u64, Instant>,
     /// Tasks currently waiting for a slot, and since when one has been.
     waiting: usize,
     waiting_since: Option<Instant>,
     throttled: Duration,
     cuts: u64,
+    /// The slowest accepted answer lately, decaying by half every
+    /// [`LATENCY_HALF_LIFE`] from when it was seen (`None`: none yet).
+    slowest: Option<(Duration, Instant)>,
+}
+
+/// Requests pending past the overdue threshold, for [`State::overdue`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Overdue {
+    /// Overdue requests in the log.
+    count: usize,
+    /// Those of them sent more than a [`WINDOW`] ago.
+    past_window: usize,
+    /// Those of them sent since the last cut.
+    since_cut: usize,
+    /// Requests sent since the last cut, answered or not, long enough ago
+    /// to be overdue.
+    old_enough_since_cut: usize,
+    /// Requests sent in the last [`WINDOW`], answered or not.
+    recent: usize,
+}
+
+impl Overdue {
+    /// Enough overdue requests to suspect 429s on their way: two or more,
+    /// and a tenth or more of the second's requests. A few slow customers
+    /// among many quick ones are not.
+    fn suspect(&self) -> bool {
+        self.count >= 2 && self.count * 10 >= self.recent
+    }
+
+    /// Enough of the requests sent since the last cut are overdue to cut
+    /// again: two or more, and a quarter or more of those sent since then
+    /// long enough ago. (A platform's answers are seldom more than twice
+    /// as slow as the slowest recent one.)
+    fn suspect_since_cut(&self) -> bool {
+        self.since_cut >= 2 && self.since_cut * 4 >= self.old_enough_since_cut
+    }
 }
 
 impl State {
+    /// The slowest recent accepted answer, decayed to `now`.
+    fn slowest(&self, now: Instant) -> Option<Duration> {
+        self.slowest.map(|(d, at)| {
+            let halvings =
+                now.saturating_duration_since(at).as_secs_f64() / LATENCY_HALF_LIFE.as_secs_f64();
+            d.mul_f64(0.5f64.powf(halvings))
+        })
+    }
+
+    fn note_latency(&mut self, latency: Duration, now: Instant) {
+        if self.slowest(now).is_none_or(|d| latency >= d) {
+            self.slowest = Some((latency, now));
+        }
+    }
+
+    /// The requests pending past the overdue threshold at `now`; none
+    /// before an accepted answer has set the threshold.
+    fn overdue(&self, now: Instant) -> Overdue {
+        let Some(slowest) = self.slowest(now) else {
+            return Overdue::default();
+        };
+        let threshold = slowest * OVERDUE_FACTOR + OVERDUE_SLACK;
+        let (Some(late), Some(window_start)) =
+            (now.checked_sub(threshold), now.checked_sub(WINDOW))
+        else {
+            return Overdue::default();
+        };
+        let mut o = Overdue {
+            recent: self.log.len() - self.log.partition_point(|(t, _)| *t < window_start),
+            ..Overdue::default()
+        };
+        let cut = self.curve.map(|c| c.at);
+        if let Some(cut) = cut {
+            o.old_enough_since_cut = self
+                .log
+                .partition_point(|(t, _)| *t < late)
+                .saturating_sub(self.log.partition_point(|(t, _)| *t < cut));
+        }
+        for t in self.pending.values().take_while(|t| **t < late) {
+            o.count += 1;
+            if *t < window_start {
+                o.past_window += 1;
+            }
+            if cut.is_some_and(|cut| *t >= cut) {
+                o.since_cut += 1;
+            }
+        }
+        o
+    }
+
     fn entry(&mut self, seq: u64) -> Option<&mut (Instant, Answer)> {
         let i = seq.checked_sub(self.first_seq)?;
         self.log.get_mut(usize::try_from(i).ok()?)
@@ -159,8 +281,18 @@ impl State {
 
     fn forget_before(&mut self, t: Instant) {
         while self.log.front().is_some_and(|(at, _)| *at < t) {
-            self.log.pop_front();
+            if let Some((_, Answer::Pending)) = self.log.pop_front() {
+                self.pending.remove(&self.first_seq);
+            }
             self.first_seq += 1;
+        }
+    }
+
+    /// Record the answer to request `seq`.
+    fn answer(&mut self, seq: u64, answer: Answer) {
+        if let Some(e) = self.entry(seq) {
+            e.1 = answer;
+            self.pending.remove(&seq);
         }
     }
 }
@@ -186,10 +318,12 @@ impl RateLimiter {
                 next: Instant::now(),
                 log: VecDeque::new(),
                 first_seq: 0,
+                pending: BTreeMap::new(),
                 waiting: 0,
                 waiting_since: None,
                 throttled: Duration::ZERO,
                 cuts: 0,
+                slowest: None,
             }),
             changed: Notify::new(),
         }
@@ -237,13 +371,44 @@ impl RateLimiter {
     /// A ticket if a request may go now, else the earliest time it may:
     /// the later of the pacing schedule and the budget.
     fn try_take(&self, s: &mut State, now: Instant, waited: bool) -> Result<Ticket, Instant> {
-        s.forget_before(now.checked_sub(2 * WINDOW).unwrap_or(now));
+        s.forget_before(now.checked_sub(LOG_SPAN).unwrap_or(now));
+        let overdue = s.overdue(now);
+        let mut pace = self.pace(s, now);
         let allowance = match s.curve {
+            // Overdue requests that left the second may be 429s on their
+            // way: until they are answered they still count.
+            None if overdue.suspect() => s.window - overdue.past_window as f64,
             None => s.window,
-            Some(c) => c.limit.max(self.pace(s, now).unwrap_or(0.0)),
+            Some(c) if overdue.suspect_since_cut() => {
+                // Requests sent since the cut are overdue as a platform's
+                // late 429s are: cut now, as such a 429 would on arrival.
+                let window_start = now.checked_sub(WINDOW).unwrap_or(now);
+                let answered = s
+                    .log
+                    .iter()
+                    .rev()
+                    .take_while(|(t, _)| *t >= window_start)
+                    .filter(|(_, a)| *a != Answer::Throttled)
+                    .count();
+                let measured = answered.saturating_sub(overdue.count - overdue.past_window) as f64;
+                let limit = (c.limit.min(pace.unwrap_or(c.limit)) * BETA)
+                    .min(measured)
+                    .max(MIN_RATE);
+                s.curve = Some(Curve { at: now, limit });
+                s.cuts += 1;
+                pace = self.pace(s, now);
+                limit
+            }
+            Some(c) => {
+                // No probe or doubling over the estimate while a request is
+                // overdue: it may be the last probe's 429, answered late.
+                if overdue.count > 0 {
+                    pace = self.under_cap(Some(c.limit.max(MIN_RATE)));
+                }
+                c.limit.max(pace.unwrap_or(0.0))
+            }
         };
         let budget = Self::budget_slot(s, allowance);
-        let pace = self.pace(s, now);
         let slot = match (pace, budget) {
             (Some(_), Some(b)) => b.max(s.next),
             (Some(_), None) => s.next,
@@ -271,7 +436,12 @@ impl RateLimiter {
         }
         let seq = s.first_seq + s.log.len() as u64;
         s.log.push_back((sent_at, Answer::Pending));
-        Ok(Ticket { sent_at, seq })
+        s.pending.insert(seq, now);
+        Ok(Ticket {
+            sent_at,
+            issued: now,
+            seq,
+        })
     }
 
     /// Wait for this request's slot.
@@ -308,13 +478,19 @@ impl RateLimiter {
 
     /// The platform accepted a request (any answer but 429).
     pub fn on_success(&self, ticket: &Ticket) {
+        let now = Instant::now();
         let mut s = self.state.lock().expect("limiter lock");
-        if let Some(e) = s.entry(ticket.seq) {
-            e.1 = Answer::Accepted;
-        }
-        if s.curve.is_none() {
+        // An overdue request answered may lift a hold on the pace.
+        let was_overdue = s.overdue(now).count > 0;
+        s.answer(ticket.seq, Answer::Accepted);
+        s.note_latency(now.saturating_duration_since(ticket.issued), now);
+        // The slow start grows unless 429s may be on their way.
+        let grows = s.curve.is_none() && !s.overdue(now).suspect();
+        if grows {
             s.window += GROWTH;
-            drop(s);
+        }
+        drop(s);
+        if grows || was_overdue {
             self.changed.notify_waiters();
         }
     }
@@ -323,9 +499,7 @@ impl RateLimiter {
     pub fn on_throttled(&self, ticket: &Ticket) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("limiter lock");
-        if let Some(e) = s.entry(ticket.seq) {
-            e.1 = Answer::Throttled;
-        }
+        s.answer(ticket.seq, Answer::Throttled);
         let sent = ticket.sent_at;
         if s.curve.is_some_and(|c| sent < c.at) {
             return;

@@ -137,11 +137,14 @@ struct Platform {
     /// Accepted answers take a uniform random time in `latency × [0.5, 1.5)`.
     latency: Duration,
     throttle_delay: Duration,
+    /// Every `slow_every`th customer answers 20 times slower (0: none).
+    slow_every: usize,
 }
 
 const PLATFORM: Platform = Platform {
     latency: Duration::from_millis(10),
     throttle_delay: Duration::ZERO,
+    slow_every: 0,
 };
 
 /// Export `n` customers at `concurrency` through `limiter` against `gate`,
@@ -189,7 +192,10 @@ async fn run(
                     }
                 }
                 if ok {
-                    let latency = platform.latency.mul_f64(rng.random_range(0.5..1.5));
+                    let mut latency = platform.latency.mul_f64(rng.random_range(0.5..1.5));
+                    if platform.slow_every > 0 && i % platform.slow_every == 0 {
+                        latency *= 20;
+                    }
                     tokio::time::sleep(latency).await;
                     drop(p);
                     limiter.on_success(&ticket);
@@ -265,9 +271,10 @@ async fn meets_targets(spec: RateLimit, platform: Platform) {
             let efficiency = ideal.as_secs_f64() / free.elapsed.as_secs_f64();
             assert!(
                 efficiency >= 0.9 && free.share() <= 0.10 && none_would_fail(&free),
-                "{} phase {phase:?} seed {seed}: efficiency {efficiency:.3}, 429s {:.3} \
-                 (most for one customer {})",
+                "{} (429s after {:?}) phase {phase:?} seed {seed}: efficiency {efficiency:.3}, \
+                 429s {:.3} (most for one customer {})",
                 spec.model,
+                platform.throttle_delay,
                 free.share(),
                 free.most_throttled
             );
@@ -282,8 +289,9 @@ async fn meets_targets(spec: RateLimit, platform: Platform) {
             .await;
             assert!(
                 capped.throttled <= free.throttled,
-                "{} phase {phase:?} seed {seed}: --rate drew {} 429s, none drew {}",
+                "{} (429s after {:?}) phase {phase:?} seed {seed}: --rate drew {} 429s, none drew {}",
                 spec.model,
+                platform.throttle_delay,
                 capped.throttled,
                 free.throttled
             );
@@ -315,13 +323,46 @@ async fn finds_a_token_bucket() {
     meets_targets(spec, PLATFORM).await;
 }
 
+/// A gateway that answers its 429s late (the accepted answers take 5 to
+/// 15 ms): each window model, with 429s answered 200 ms to 2 s late.
+async fn finds_a_limit_whose_429s_come_late(model: Model) {
+    for delay in [200, 500, 1000, 2000] {
+        let platform = Platform {
+            throttle_delay: Duration::from_millis(delay),
+            ..PLATFORM
+        };
+        meets_targets(RateLimit::new(20, model), platform).await;
+    }
+}
+
+/// Slow customers (every tenth answers in 100 to 300 ms) among quick ones
+/// are not taken for 429s on their way, with 429s answered at once or
+/// late.
 #[tokio::test(start_paused = true)]
-async fn finds_windows_whose_429s_come_late() {
-    let platform = Platform {
-        throttle_delay: Duration::from_millis(200),
-        ..PLATFORM
-    };
-    meets_targets(RateLimit::new(20, Model::Fixed), platform).await;
+async fn slow_customers_are_not_taken_for_late_429s() {
+    for delay in [0, 200] {
+        let platform = Platform {
+            throttle_delay: Duration::from_millis(delay),
+            slow_every: 10,
+            ..PLATFORM
+        };
+        meets_targets(RateLimit::new(20, Model::Fixed), platform).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn finds_fixed_windows_whose_429s_come_late() {
+    finds_a_limit_whose_429s_come_late(Model::Fixed).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn finds_windows_from_the_first_request_whose_429s_come_late() {
+    finds_a_limit_whose_429s_come_late(Model::FixedFromFirst).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn finds_a_sliding_window_whose_429s_come_late() {
+    finds_a_limit_whose_429s_come_late(Model::Sliding).await;
 }
 
 #[tokio::test(start_paused = true)]
