@@ -444,12 +444,19 @@ fn models() -> Vec<(String, LimitModel, Option<u32>, Duration)> {
             (label, m, burst, Duration::ZERO)
         })
         .collect();
-    v.push((
-        "fixed, 429s after 200 ms".into(),
-        LimitModel::Fixed,
-        None,
-        Duration::from_millis(200),
-    ));
+    for (label, model, burst, ms) in [
+        ("fixed, 429s after 200 ms", LimitModel::Fixed, None, 200),
+        ("fixed, 429s after 1 s", LimitModel::Fixed, None, 1000),
+        ("sliding, 429s after 500 ms", LimitModel::Sliding, None, 500),
+        (
+            "bucket (burst 40), 429s after 200 ms",
+            LimitModel::Bucket,
+            Some(2 * LIMIT),
+            200,
+        ),
+    ] {
+        v.push((label.into(), model, burst, Duration::from_millis(ms)));
+    }
     v
 }
 

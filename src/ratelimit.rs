@@ -495,6 +495,22 @@ impl RateLimiter {
         }
     }
 
+    /// The request holding `ticket` ended in something that tells nothing
+    /// of the limit: a 5xx, a timeout, a reset, an unreadable body. It no
+    /// longer waits for an answer (so it cannot look like a late 429), still
+    /// counts against its second, and neither grows the slow start nor
+    /// sets the latency an answer is judged overdue against.
+    pub fn on_other(&self, ticket: &Ticket) {
+        let now = Instant::now();
+        let mut s = self.state.lock().expect("limiter lock");
+        let was_overdue = s.overdue(now).count > 0;
+        s.answer(ticket.seq, Answer::Accepted);
+        drop(s);
+        if was_overdue {
+            self.changed.notify_waiters();
+        }
+    }
+
     /// The platform answered 429 to the request holding `ticket`.
     pub fn on_throttled(&self, ticket: &Ticket) {
         let now = Instant::now();

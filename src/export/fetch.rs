@@ -185,11 +185,13 @@ impl Fetcher {
                     );
                 }
                 Verdict::Certificate { detail } => {
+                    self.limiter.on_other(&ticket);
                     tracing::error!("{}", self.client.shown(&detail));
                     control.stop(StopCause::Api(StopReason::Certificate), true);
                     return Outcome::NotDone;
                 }
                 Verdict::Stop(reason) => {
+                    self.limiter.on_other(&ticket);
                     control.stop(StopCause::Api(reason), true);
                     return Outcome::NotDone;
                 }
@@ -200,6 +202,8 @@ impl Fetcher {
                 } => {
                     if cause == Cause::RateLimited {
                         self.limiter.on_throttled(&ticket);
+                    } else {
+                        self.limiter.on_other(&ticket);
                     }
                     let fault = Fault {
                         cause,
