@@ -227,13 +227,19 @@ impl State {
         }
     }
 
+    /// How long a request may be pending at `now` before it is overdue;
+    /// `None` before an accepted answer has set it.
+    fn overdue_after(&self, now: Instant) -> Option<Duration> {
+        self.slowest(now)
+            .map(|slowest| slowest * OVERDUE_FACTOR + OVERDUE_SLACK)
+    }
+
     /// The requests pending past the overdue threshold at `now`; none
     /// before an accepted answer has set the threshold.
     fn overdue(&self, now: Instant) -> Overdue {
-        let Some(slowest) = self.slowest(now) else {
+        let Some(threshold) = self.overdue_after(now) else {
             return Overdue::default();
         };
-        let threshold = slowest * OVERDUE_FACTOR + OVERDUE_SLACK;
         let (Some(late), Some(window_start)) =
             (now.checked_sub(threshold), now.checked_sub(WINDOW))
         else {
@@ -288,12 +294,17 @@ impl State {
         }
     }
 
-    /// Record the answer to request `seq`.
-    fn answer(&mut self, seq: u64, answer: Answer) {
-        if let Some(e) = self.entry(seq) {
+    /// Record the answer to the request of `ticket`; whether it was
+    /// overdue (its answer may then lift a hold).
+    fn answer(&mut self, ticket: &Ticket, answer: Answer, now: Instant) -> bool {
+        let was_overdue = self
+            .overdue_after(now)
+            .is_some_and(|after| now.saturating_duration_since(ticket.issued) > after);
+        if let Some(e) = self.entry(ticket.seq) {
             e.1 = answer;
-            self.pending.remove(&seq);
+            self.pending.remove(&ticket.seq);
         }
+        was_overdue
     }
 }
 
@@ -480,9 +491,7 @@ impl RateLimiter {
     pub fn on_success(&self, ticket: &Ticket) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("limiter lock");
-        // An overdue request answered may lift a hold on the pace.
-        let was_overdue = s.overdue(now).count > 0;
-        s.answer(ticket.seq, Answer::Accepted);
+        let was_overdue = s.answer(ticket, Answer::Accepted, now);
         s.note_latency(now.saturating_duration_since(ticket.issued), now);
         // The slow start grows unless 429s may be on their way.
         let grows = s.curve.is_none() && !s.overdue(now).suspect();
@@ -503,8 +512,7 @@ impl RateLimiter {
     pub fn on_other(&self, ticket: &Ticket) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("limiter lock");
-        let was_overdue = s.overdue(now).count > 0;
-        s.answer(ticket.seq, Answer::Accepted);
+        let was_overdue = s.answer(ticket, Answer::Accepted, now);
         drop(s);
         if was_overdue {
             self.changed.notify_waiters();
@@ -515,7 +523,7 @@ impl RateLimiter {
     pub fn on_throttled(&self, ticket: &Ticket) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("limiter lock");
-        s.answer(ticket.seq, Answer::Throttled);
+        s.answer(ticket, Answer::Throttled, now);
         let sent = ticket.sent_at;
         if s.curve.is_some_and(|c| sent < c.at) {
             return;
