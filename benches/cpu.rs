@@ -39,7 +39,8 @@ fn bench(c: &mut Criterion) {
                 b.iter_batched_ref(
                     || Vec::with_capacity(body.len() * 2),
                     |out| {
-                        let env = classify_body(&body).expect("a valid body");
+                        let env = classify_body(&body, &yuju_export::api::CodePolicy::default())
+                            .expect("a valid body");
                         encode_customer(&*enc, "bench-customer", &env, out)
                     },
                     BatchSize::SmallInput,

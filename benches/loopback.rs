@@ -608,7 +608,7 @@ fn micro_per_row(profile: &DataProfile, rows: usize, dir: &Path) -> Duration {
     let start = Instant::now();
     for _ in 0..iterations {
         out.clear();
-        let env = classify_body(&body).unwrap();
+        let env = classify_body(&body, &yuju_export::api::CodePolicy::default()).unwrap();
         std::hint::black_box(encode_customer(&*enc, "bench-customer", &env, &mut out));
         file.write_all(&out).unwrap();
     }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::api::codes::CodePolicy;
 use crate::api::endpoint::{parse_base_url, ApiKey};
 use crate::error::UsageError;
 use crate::input::Source;
@@ -63,6 +64,8 @@ pub struct ExportConfig {
     pub rate: Option<f64>,
     /// Backoff, retry budget and Retry-After limits.
     pub retry: RetryPolicy,
+    /// How a non-2000 `Code` is judged: the declared codes.
+    pub codes: CodePolicy,
     /// The API's window and filters.
     pub query: Query,
     /// Columns to write, in order.
@@ -154,6 +157,9 @@ impl ExportConfig {
         )?;
         let (concurrency, rate) = pace(&o)?;
         let (timeout, connect_timeout, retry) = timing(&o)?;
+        let codes = CodePolicy::new(&o.definitive_codes, &o.transient_codes).map_err(|e| {
+            UsageError::invalid(format!("--definitive-codes / --transient-codes: {e}"))
+        })?;
         let file_mode = FileMode::parse(
             o.file_mode
                 .as_deref()
@@ -180,6 +186,7 @@ impl ExportConfig {
             ca_cert: o.ca_cert.clone(),
             rate,
             retry,
+            codes,
             query: window.query,
             columns,
             failed: files.failed,

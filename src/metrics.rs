@@ -142,6 +142,33 @@ fn render(run: &RunMetrics, old: Option<&str>) -> String {
         "Retries the last run made, by the fault that caused them.",
         &retries,
     );
+    let failed: Vec<(String, f64)> = s
+        .failed_by_kind
+        .iter()
+        .map(|(kind, n)| (format!("kind=\"{}\"", label_value(kind)), *n as f64))
+        .collect();
+    out.labelled(
+        "yuju_export_last_run_failed_customers",
+        "Customers the last run failed (over its resumes), by kind of failure.",
+        &failed,
+    );
+    let codes: Vec<(String, f64)> = s
+        .api_codes
+        .iter()
+        .map(|c| {
+            let label = format!(
+                "code=\"{}\",class=\"{}\"",
+                label_value(&c.code),
+                c.class.name()
+            );
+            (label, c.answers as f64)
+        })
+        .collect();
+    out.labelled(
+        "yuju_export_last_run_api_code_answers",
+        "Answers of the last run with a Code other than 2000, by code and by the class it was taken for.",
+        &codes,
+    );
     if let Some(state) = &s.state {
         let at = state.watermark_at.map(seconds);
         out.gauge(
@@ -151,6 +178,20 @@ fn render(run: &RunMetrics, old: Option<&str>) -> String {
         );
     }
     out.text
+}
+
+/// A label value escaped as the text format wants (`\\`, `\"`, `\n`).
+fn label_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 struct Metrics {
@@ -167,8 +208,11 @@ impl Metrics {
         }
     }
 
-    /// A metric of one sample per label.
+    /// A metric of one sample per label (left out when it has none).
     fn labelled(&mut self, name: &str, help: &str, samples: &[(String, f64)]) {
+        if samples.is_empty() {
+            return;
+        }
         self.head(name, help);
         for (label, value) in samples {
             self.sample(name, Some(label), *value);
@@ -194,6 +238,12 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label_value("\"E\\1\"\nx"), r#"\"E\\1\"\nx"#);
+        assert_eq!(label_value("5000"), "5000");
+    }
 
     #[test]
     fn the_last_success_is_found_with_or_without_labels() {

@@ -330,6 +330,21 @@ export_options! {
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
 
+    /// API codes that mean "this request can never succeed", besides 4000
+    /// (comma-separated): not retried, and the --state watermark may move
+    /// past their customers. Wins over the Msg heuristics.
+    #[arg(long, value_name = "CODES", value_delimiter = ',', allow_negative_numbers = true)]
+    #[serde(default)]
+    pub definitive_codes: Vec<i64>,
+
+    /// API codes that mean a fault that may pass (comma-separated): retried
+    /// with backoff like a 5xx. Wins over the Msg heuristics and over 4000.
+    /// Codes neither declared nor recognised are retried once, then fail
+    /// the customer and hold the watermark.
+    #[arg(long, value_name = "CODES", value_delimiter = ',', allow_negative_numbers = true)]
+    #[serde(default)]
+    pub transient_codes: Vec<i64>,
+
     /// Timeout of one request, e.g. 30s, 500ms, 2m.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<HumanDuration>,

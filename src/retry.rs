@@ -19,6 +19,9 @@
 //!   well. A customer gives up after [`THROTTLED_PER_RETRY`] times
 //!   `--retries` of them (20 by default), and after `--retries` other
 //!   faults; the retry budget below still pays for both.
+//! - **A `Code` nobody has classified** (see [`crate::api::codes`]) is
+//!   retried once, after a backoff, and a 429 told in the envelope counts
+//!   as a 429.
 //! - **`Retry-After`** (seconds or an HTTP date) is honoured as the wait; when
 //!   it asks for more than `max_retry_after` the customer fails at once
 //!   instead of the run sleeping for hours.
@@ -108,13 +111,14 @@ impl RetryPolicy {
         Duration::from_secs_f64(rng.random_range(0.0..=ceiling))
     }
 
-    /// Retries one customer may make after faults of `cause`: `--retries`,
-    /// or [`THROTTLED_PER_RETRY`] times it after 429s.
+    /// Retries one customer may make after faults of `cause`: `--retries`;
+    /// [`THROTTLED_PER_RETRY`] times it after 429s (in the status or the
+    /// envelope); one after a `Code` nobody has classified.
     pub fn max_retries_for(&self, cause: Cause) -> u32 {
-        if cause == Cause::RateLimited {
-            self.max_retries.saturating_mul(THROTTLED_PER_RETRY)
-        } else {
-            self.max_retries
+        match cause {
+            c if c.is_throttle() => self.max_retries.saturating_mul(THROTTLED_PER_RETRY),
+            Cause::CodeUnknown => self.max_retries.min(1),
+            _ => self.max_retries,
         }
     }
 
@@ -150,7 +154,7 @@ impl RetryPolicy {
             // The shared limiter has cut its pace on this 429 and paces
             // every request, retries included: the retry waits for its
             // next slot and for nothing more.
-            (None, Cause::RateLimited) => Duration::ZERO,
+            (None, c) if c.is_throttle() => Duration::ZERO,
             (None, _) => self.backoff(retry, rng),
         };
         Decision::Retry(wait)
@@ -289,6 +293,35 @@ mod tests {
                 "{cause:?}"
             );
         }
+    }
+
+    #[test]
+    fn envelope_throttles_count_as_429s_and_unknown_codes_get_one_retry() {
+        let p = RetryPolicy::default();
+        let budget = RetryBudget::new(500);
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_eq!(
+            p.max_retries_for(Cause::CodeThrottled),
+            p.max_retries_for(Cause::RateLimited)
+        );
+        assert_eq!(
+            p.decide(1, Cause::CodeThrottled, None, &budget, &mut rng),
+            Decision::Retry(Duration::ZERO)
+        );
+        assert_eq!(p.max_retries_for(Cause::CodeTransient), p.max_retries);
+        assert!(matches!(
+            p.decide(1, Cause::CodeUnknown, None, &budget, &mut rng),
+            Decision::Retry(_)
+        ));
+        assert_eq!(
+            p.decide(2, Cause::CodeUnknown, None, &budget, &mut rng),
+            Decision::GiveUp(GiveUp::RetriesExhausted)
+        );
+        let none = RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(none.max_retries_for(Cause::CodeUnknown), 0);
     }
 
     #[test]

@@ -181,7 +181,8 @@ pub enum KeptBecause {
     #[serde(rename = "incomplete")]
     Incomplete,
     /// Some customers failed for a reason a later run may not meet (a
-    /// transient fault, a long Retry-After, a 3xx, a too large answer).
+    /// transient fault, a long Retry-After, a 3xx, a too large answer, a
+    /// `Code` nobody has classified).
     #[serde(rename = "transient_failures")]
     TransientFailures,
     /// The state file could not be written.

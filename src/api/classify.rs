@@ -3,7 +3,7 @@
 //! | answer                                   | verdict                          |
 //! |------------------------------------------|----------------------------------|
 //! | 200, `Code` 2000                         | success: use `Data`              |
-//! | 200, any other `Code`                    | business failure, not retried    |
+//! | 200, any other `Code`                    | by its class ([`super::codes`]): definitive, transient, throttled or unknown |
 //! | 200, `Code` 2000, a list that is not one | unusable shape, not retried      |
 //! | 401                                      | stop the run: bad key            |
 //! | 402                                      | stop the run: quota exhausted    |
@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 
+use super::codes::{CodeClass, CodePolicy};
 use super::types::{Envelope, CODE_OK};
 
 /// Why a whole run must stop.
@@ -83,16 +84,31 @@ pub enum Cause {
     Connection,
     /// Truncated, non-JSON or unexpected body.
     BadBody,
+    /// A 200 whose `Code` is a transient fault (busy, a 5xx or 5xxx code).
+    CodeTransient,
+    /// A 200 whose `Msg` reads as a rate limit: a 429 told in the envelope.
+    CodeThrottled,
+    /// A 200 whose `Code` nobody has classified: retried once.
+    CodeUnknown,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 5] = [
+    pub const ALL: [Cause; 8] = [
         Cause::RateLimited,
         Cause::Server,
         Cause::Timeout,
         Cause::Connection,
         Cause::BadBody,
+        Cause::CodeTransient,
+        Cause::CodeThrottled,
+        Cause::CodeUnknown,
     ];
+
+    /// Whether the cause is the key's rate limit (an HTTP 429, or one told
+    /// in the envelope): it slows the limiter and spends the 429 allowance.
+    pub fn is_throttle(self) -> bool {
+        matches!(self, Cause::RateLimited | Cause::CodeThrottled)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -101,6 +117,9 @@ impl Cause {
             Cause::Timeout => "timeout",
             Cause::Connection => "connection",
             Cause::BadBody => "bad_body",
+            Cause::CodeTransient => "code_transient",
+            Cause::CodeThrottled => "code_throttled",
+            Cause::CodeUnknown => "code_unknown",
         }
     }
 }
@@ -109,8 +128,8 @@ impl Cause {
 /// parsed [`Envelope`] itself).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// A non-2000 `Code`: this customer fails with `Msg`; not retried.
-    Business { code: Option<i64>, msg: String },
+    /// A non-2000 `Code`, judged by its class.
+    Code(CodeAnswer),
     /// `Code` 2000, but a shape no row can come from (`Data` an object,
     /// `messages` a string): this customer fails; not retried, as the same
     /// bytes would come back.
@@ -137,6 +156,30 @@ pub enum Verdict {
         /// The wait the platform asked for, if any.
         retry_after: Option<Duration>,
     },
+}
+
+/// A 200 answer with a `Code` other than 2000.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeAnswer {
+    /// The code, if it is an integer.
+    pub code: Option<i64>,
+    /// The code's JSON text, compact (`5000`, `"E1"`), for reports.
+    pub text: String,
+    /// What it means.
+    pub class: CodeClass,
+    /// `Msg`, or `API Code <text>` when it is empty (server text: made
+    /// safe before it is shown).
+    pub msg: String,
+}
+
+impl CodeAnswer {
+    /// How the failed file and the log tell it: `API Code 4000: 客户不存在`.
+    pub fn describe(&self) -> String {
+        match self.code {
+            Some(code) => format!("API Code {code}: {}", self.msg),
+            None => format!("API error: {}", self.msg),
+        }
+    }
 }
 
 /// Judge the status line; `None` means "200: read the body".
@@ -235,8 +278,9 @@ pub fn describe_error(err: &reqwest::Error) -> String {
     text
 }
 
-/// Judge a 200 body: the envelope when `Code` is 2000, otherwise the verdict.
-pub fn classify_body(body: &[u8]) -> Result<Envelope<'_>, Verdict> {
+/// Judge a 200 body: the envelope when `Code` is 2000, otherwise the
+/// verdict, a non-2000 code judged by `codes`.
+pub fn classify_body<'a>(body: &'a [u8], codes: &CodePolicy) -> Result<Envelope<'a>, Verdict> {
     let bad_body = |detail: String| Verdict::Transient {
         cause: Cause::BadBody,
         detail,
@@ -260,13 +304,18 @@ pub fn classify_body(body: &[u8]) -> Result<Envelope<'_>, Verdict> {
             Some(detail) => Err(Verdict::Unusable { detail }),
         },
         None if envelope.code.is_none() => Err(bad_body("JSON body without a Code".into())),
-        code => Err(Verdict::Business {
-            code,
-            msg: Some(envelope.msg.as_str())
-                .filter(|m| !m.is_empty())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("API Code {}", envelope.code_text())),
-        }),
+        code => {
+            let msg = envelope.msg.as_str();
+            Err(Verdict::Code(CodeAnswer {
+                code,
+                text: envelope.code_text().into_owned(),
+                class: codes.classify(code, msg),
+                msg: Some(msg)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("API Code {}", envelope.code_text())),
+            }))
+        }
     }
 }
 
@@ -289,6 +338,10 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    fn codes() -> CodePolicy {
+        CodePolicy::default()
+    }
 
     fn status(code: u16) -> Option<Verdict> {
         classify_status(StatusCode::from_u16(code).unwrap(), &HeaderMap::new())
@@ -349,19 +402,50 @@ mod tests {
 
     #[test]
     fn success_body_gives_the_envelope() {
-        let env = classify_body(br#"{"Code":2000,"Data":[],"Msg":"ok"}"#).unwrap();
+        let env = classify_body(br#"{"Code":2000,"Data":[],"Msg":"ok"}"#, &codes()).unwrap();
         assert!(env.chats().is_empty());
     }
 
     #[test]
     fn business_failure_carries_msg() {
-        let v = classify_body("{\"Code\":4000,\"Msg\":\"客户不存在\"}".as_bytes()).unwrap_err();
+        let v = classify_body(
+            "{\"Code\":4000,\"Msg\":\"客户不存在\"}".as_bytes(),
+            &codes(),
+        )
+        .unwrap_err();
+        let Verdict::Code(answer) = v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(answer.code, Some(4000));
+        assert_eq!(answer.class, CodeClass::Definitive);
+        assert_eq!(answer.describe(), "API Code 4000: 客户不存在");
+    }
+
+    #[test]
+    fn envelope_faults_are_judged_by_their_class() {
+        let judge = |body: &str| match classify_body(body.as_bytes(), &codes()) {
+            Err(Verdict::Code(a)) => (a.text, a.class, a.msg),
+            other => panic!("{other:?}"),
+        };
         assert_eq!(
-            v,
-            Verdict::Business {
-                code: Some(4000),
-                msg: "客户不存在".into()
-            }
+            judge(r#"{"Code":5000,"Msg":"系统繁忙，请稍后再试"}"#),
+            (
+                "5000".into(),
+                CodeClass::Transient,
+                "系统繁忙，请稍后再试".into()
+            )
+        );
+        assert_eq!(
+            judge(r#"{"Code":"E1","Msg":""}"#),
+            (
+                r#""E1""#.into(),
+                CodeClass::Unknown,
+                r#"API Code "E1""#.into()
+            )
+        );
+        assert_eq!(
+            judge(r#"{"Code":4290,"Msg":"Too Many Requests in one second"}"#).1,
+            CodeClass::Throttled
         );
     }
 
@@ -374,7 +458,7 @@ mod tests {
             b"",
             br#"[{"Code":2000}]"#,
         ] {
-            let v = classify_body(body).unwrap_err();
+            let v = classify_body(body, &codes()).unwrap_err();
             assert!(
                 matches!(
                     v,
@@ -393,8 +477,8 @@ mod tests {
     #[test]
     fn drifted_values_succeed_and_unusable_shapes_are_final() {
         let body = br#"{"Code":2000,"Data":[{"chat_id":1,"messages":[{"content":{"a":1}}]}]}"#;
-        assert_eq!(classify_body(body).unwrap().chats().len(), 1);
-        let v = classify_body(br#"{"Code":2000,"Data":{"chat_id":"x"}}"#).unwrap_err();
+        assert_eq!(classify_body(body, &codes()).unwrap().chats().len(), 1);
+        let v = classify_body(br#"{"Code":2000,"Data":{"chat_id":"x"}}"#, &codes()).unwrap_err();
         assert_eq!(
             v,
             Verdict::Unusable {
@@ -402,7 +486,7 @@ mod tests {
             }
         );
         // A business failure is reported as such, whatever its Data.
-        let v = classify_body(br#"{"Data":{},"Code":4000,"Msg":"no"}"#).unwrap_err();
-        assert!(matches!(v, Verdict::Business { .. }), "{v:?}");
+        let v = classify_body(br#"{"Data":{},"Code":4000,"Msg":"no"}"#, &codes()).unwrap_err();
+        assert!(matches!(v, Verdict::Code(_)), "{v:?}");
     }
 }

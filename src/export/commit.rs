@@ -154,7 +154,7 @@ mod tests {
         let mut failed =
             FailedFile::new(Some(crate::paths::default_failed(out)), Default::default());
         if fail {
-            failed.add("c1", "gone").unwrap();
+            failed.add("c1", "gone", "transient").unwrap();
         }
         let journal = Journal::create(
             &crate::paths::journal(out),

@@ -5,7 +5,6 @@
 //! What an answer teaches the run — the limiter, the retry budget and the
 //! platform's health — is recorded in one place, [`Fetcher::on_answer`].
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -13,47 +12,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::control::Control;
 use super::health::Health;
 use super::outcome::{Failure, FailureKind, Outcome, StopCause};
+use super::stats::RequestStats;
 use crate::api::classify::classify_body;
 use crate::api::client::Answer;
-use crate::api::{ApiClient, Cause, StopReason, Verdict};
+use crate::api::{ApiClient, Cause, CodeClass, CodePolicy, StopReason, Verdict};
 use crate::bufpool::BufPool;
 use crate::output::{encode_customer, RowEncoder};
 use crate::ratelimit::{RateLimiter, Ticket};
 use crate::retry::{Decision, GiveUp, RetryBudget, RetryPolicy};
-
-/// Requests sent, counted when sent (a stop during a backoff cancels the
-/// retry, which then is not counted).
-#[derive(Debug, Default)]
-pub struct RequestStats {
-    requests: AtomicU64,
-    retries: [AtomicU64; Cause::ALL.len()],
-}
-
-impl RequestStats {
-    fn sent(&self, retry_of: Option<Cause>) {
-        self.requests.fetch_add(1, Relaxed);
-        if let Some(cause) = retry_of {
-            self.retries[cause_index(cause)].fetch_add(1, Relaxed);
-        }
-    }
-
-    /// HTTP requests sent, first tries and retries.
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Relaxed)
-    }
-
-    /// Retries sent after a fault of `cause`.
-    pub fn retries(&self, cause: Cause) -> u64 {
-        self.retries[cause_index(cause)].load(Relaxed)
-    }
-}
-
-fn cause_index(cause: Cause) -> usize {
-    Cause::ALL
-        .iter()
-        .position(|c| *c == cause)
-        .expect("every cause is listed")
-}
 
 /// Everything a fetch task needs, shared by all of them.
 pub struct Fetcher {
@@ -69,6 +35,8 @@ pub struct Fetcher {
     /// row buffers back).
     pub buffers: Arc<BufPool>,
     pub stats: RequestStats,
+    /// How a non-2000 `Code` is judged.
+    pub codes: CodePolicy,
     concurrency: usize,
 }
 
@@ -80,6 +48,8 @@ struct Attempts {
     retry: u32,
     /// Retries decided after 429s, which have their own allowance.
     throttled: u32,
+    /// Retries decided after codes nobody has classified (one allowed).
+    unknown: u32,
     /// Retry-budget tokens spent on this customer.
     spent: u32,
     /// The cause of the retry about to be sent.
@@ -95,6 +65,7 @@ impl Fetcher {
         concurrency: usize,
         encoder: Box<dyn RowEncoder>,
         buffers: Arc<BufPool>,
+        codes: CodePolicy,
     ) -> Fetcher {
         Fetcher {
             client,
@@ -106,6 +77,7 @@ impl Fetcher {
             encoder,
             buffers,
             stats: RequestStats::default(),
+            codes,
             concurrency,
         }
     }
@@ -131,6 +103,7 @@ impl Fetcher {
             first: Some(first),
             retry: 0,
             throttled: 0,
+            unknown: 0,
             spent: 0,
             retrying: None,
         };
@@ -143,14 +116,37 @@ impl Fetcher {
                 Ok(Err(verdict)) | Err(verdict) => verdict,
             };
             match verdict {
-                Verdict::Business { code, msg } => {
-                    self.on_answer(&ticket, Some(attempts.spent));
-                    let msg = self.client.shown(&msg);
-                    let message = match code {
-                        Some(code) => format!("API Code {code}: {msg}"),
-                        None => format!("API error: {msg}"),
+                Verdict::Code(answer) => {
+                    let text = self.client.shown(&answer.describe());
+                    let code = self.client.shown(&answer.text);
+                    self.stats.code_seen(&code, answer.class, &text);
+                    let cause = match answer.class {
+                        CodeClass::Definitive => {
+                            self.on_answer(&ticket, Some(attempts.spent));
+                            return failed(FailureKind::Api, text);
+                        }
+                        CodeClass::Throttled => {
+                            self.limiter.on_throttled(&ticket);
+                            Cause::CodeThrottled
+                        }
+                        CodeClass::Transient => {
+                            self.limiter.on_other(&ticket);
+                            Cause::CodeTransient
+                        }
+                        CodeClass::Unknown => {
+                            self.limiter.on_other(&ticket);
+                            Cause::CodeUnknown
+                        }
                     };
-                    return failed(FailureKind::Api, message);
+                    let fault = Fault {
+                        cause,
+                        detail: text,
+                        retry_after: None,
+                    };
+                    if let Some(outcome) = self.after_fault(control, id, &mut attempts, fault).await
+                    {
+                        return outcome;
+                    }
                 }
                 Verdict::Rejected { status, location } => {
                     self.limiter.on_success(&ticket);
@@ -200,7 +196,7 @@ impl Fetcher {
                     detail,
                     retry_after,
                 } => {
-                    if cause == Cause::RateLimited {
+                    if cause.is_throttle() {
                         self.limiter.on_throttled(&ticket);
                     } else {
                         self.limiter.on_other(&ticket);
@@ -258,7 +254,7 @@ impl Fetcher {
         mut answer: Answer,
     ) -> Result<Outcome, Verdict> {
         let body = std::mem::take(&mut answer.body);
-        let envelope = match classify_body(&body) {
+        let envelope = match classify_body(&body, &self.codes) {
             Ok(envelope) => envelope,
             Err(verdict) => {
                 self.buffers.give(body);
@@ -306,9 +302,12 @@ impl Fetcher {
         if control.drain.is_cancelled() {
             return Some(Outcome::NotDone);
         }
-        let retry = if fault.cause == Cause::RateLimited {
+        let retry = if fault.cause.is_throttle() {
             a.throttled += 1;
             a.throttled
+        } else if fault.cause == Cause::CodeUnknown {
+            a.unknown += 1;
+            a.unknown
         } else {
             a.retry += 1;
             a.retry
@@ -343,6 +342,20 @@ impl Fetcher {
             }
             Decision::GiveUp(why) => why,
         };
+        if fault.cause == Cause::CodeUnknown && why == GiveUp::RetriesExhausted {
+            // The platform answered, twice, with a code nobody has
+            // classified: not an outage, but not proof of no data either.
+            self.budget.on_success(a.spent);
+            self.health.on_answer();
+            return Some(failed(
+                FailureKind::UnknownCode,
+                format!(
+                    "{} (a code nobody has classified; declare it with --definitive-codes \
+                     or --transient-codes)",
+                    fault.detail
+                ),
+            ));
+        }
         if self.health.on_give_up(why) {
             control.stop(StopCause::Api(StopReason::PlatformDown), false);
         }
@@ -365,7 +378,7 @@ impl Fetcher {
                     fault.detail,
                     // The first try and the retries made; the count that
                     // ran out includes the retry refused.
-                    a.retry + a.throttled
+                    a.retry + a.throttled + a.unknown
                 ),
             ),
         })

@@ -26,6 +26,7 @@ pub mod health;
 pub mod open;
 pub mod outcome;
 pub mod pending;
+pub mod stats;
 pub mod summary;
 pub mod writer;
 
@@ -120,6 +121,7 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         config.concurrency,
         encoder,
         buffers.clone(),
+        config.codes.clone(),
     ));
     announce(&config, ids.len(), resumed_from);
 
@@ -253,6 +255,7 @@ fn finish(
     });
     let (exit, status, stopped_because) = exit_for(ending);
     let shown = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let (api_codes, api_codes_unlisted) = fetcher.stats.codes();
     let mut summary = Summary {
         status,
         exit_code: exit.code(),
@@ -275,6 +278,8 @@ fn finish(
             .sum(),
         retries_by_cause: Summary::retries_by_cause(&fetcher.stats),
         failed_by_kind: tally.failed_by_kind,
+        api_codes,
+        api_codes_unlisted,
         drift: tally.drift,
         throttled_secs: fetcher.limiter.throttled().as_secs_f64(),
         reorder_stall_secs: run.stall.as_secs_f64(),

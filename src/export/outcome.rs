@@ -34,8 +34,11 @@ pub struct Failure {
 /// Kinds of failure, counted in the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
-    /// A non-2000 `Code` (unknown customer, bad parameter).
+    /// A definitive non-2000 `Code` (4000: unknown customer, bad
+    /// parameter; or a code declared with `--definitive-codes`).
     Api,
+    /// A `Code` nobody has classified, answered again when retried.
+    UnknownCode,
     /// An HTTP status that is not worth retrying (404, 400, a 3xx, ...).
     Http {
         /// The status the platform answered.
@@ -57,6 +60,7 @@ impl FailureKind {
     pub fn name(self) -> String {
         match self {
             FailureKind::Api => "api_code".into(),
+            FailureKind::UnknownCode => "unknown_code".into(),
             FailureKind::Http { .. } => "http_status".into(),
             FailureKind::Transient(c) => format!("transient_{}", c.name()),
             FailureKind::RetryAfterTooLong => "retry_after_too_long".into(),
@@ -66,21 +70,56 @@ impl FailureKind {
     }
 
     /// Whether this is the platform's definitive answer about the
-    /// customer, one a later run would get again: a non-2000 `Code`, or a
-    /// 4xx other than 408 and 429. Every other failure may pass by the next
-    /// run, so a run with one does not move the `--state` watermark.
+    /// customer, one a later run would get again: a definitive `Code`, or
+    /// a 4xx other than 408 and 429. Every other failure may pass by the
+    /// next run, so a run with one does not move the `--state` watermark.
     pub fn is_definitive(self) -> bool {
+        self.class() == FailureClass::Definitive
+    }
+
+    /// The class the failed file gives the failure.
+    pub fn class(self) -> FailureClass {
         match self {
-            FailureKind::Api => true,
-            FailureKind::Http { status } => {
-                (400..500).contains(&status) && status != 408 && status != 429
+            FailureKind::Api => FailureClass::Definitive,
+            FailureKind::Http { status }
+                if (400..500).contains(&status) && status != 408 && status != 429 =>
+            {
+                FailureClass::Definitive
             }
+            FailureKind::Http { .. }
+            | FailureKind::Transient(_)
+            | FailureKind::RetryAfterTooLong => FailureClass::Transient,
+            // A code nobody has classified is never proof of no data.
+            FailureKind::UnknownCode => FailureClass::Unknown,
             // An answer too large or of an unusable shape holds data the
             // run could not keep: moving the watermark would lose it.
-            FailureKind::Transient(_)
-            | FailureKind::RetryAfterTooLong
-            | FailureKind::TooLarge
-            | FailureKind::UnexpectedShape => false,
+            FailureKind::TooLarge | FailureKind::UnexpectedShape => FailureClass::Unreadable,
+        }
+    }
+}
+
+/// What a failure means for the data, as the failed file says it. Only a
+/// definitive failure lets the `--state` watermark move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// The platform's final answer (a definitive `Code`, a plain 4xx).
+    Definitive,
+    /// A fault that may pass: a later run may get the data.
+    Transient,
+    /// A `Code` nobody has classified: there may be data.
+    Unknown,
+    /// The platform answered, but not in a form the run could keep (over
+    /// `--max-response-bytes`, or a shape no row comes from).
+    Unreadable,
+}
+
+impl FailureClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureClass::Definitive => "definitive",
+            FailureClass::Transient => "transient",
+            FailureClass::Unknown => "unknown",
+            FailureClass::Unreadable => "unreadable",
         }
     }
 }
@@ -112,6 +151,14 @@ mod tests {
         assert!(!FailureKind::Transient(Cause::Server).is_definitive());
         assert!(!FailureKind::RetryAfterTooLong.is_definitive());
         assert!(!FailureKind::TooLarge.is_definitive());
+        assert!(!FailureKind::UnknownCode.is_definitive());
+        assert!(!FailureKind::Transient(Cause::CodeTransient).is_definitive());
+        assert_eq!(FailureKind::UnknownCode.class(), FailureClass::Unknown);
+        assert_eq!(FailureKind::UnknownCode.name(), "unknown_code");
+        assert_eq!(
+            FailureKind::Http { status: 302 }.class(),
+            FailureClass::Transient
+        );
         assert_eq!(FailureKind::Http { status: 404 }.name(), "http_status");
     }
 }

@@ -7,8 +7,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::fetch::RequestStats;
 use super::outcome::StopCause;
+use super::stats::{CodeSeen, RequestStats};
 use crate::api::{Cause, StopReason};
 use crate::drift::DriftCounts;
 use crate::error::Exit;
@@ -154,10 +154,17 @@ pub struct Summary {
     pub requests: u64,
     /// Retries made.
     pub retries: u64,
-    /// Retries by the cause of the fault: 429, 5xx, timeout, connection, bad_body.
+    /// Retries by the cause of the fault: 429, 5xx, timeout, connection,
+    /// bad_body, code_transient, code_throttled, code_unknown.
     pub retries_by_cause: BTreeMap<&'static str, u64>,
     /// Failed customers by kind of failure.
     pub failed_by_kind: BTreeMap<String, u64>,
+    /// Every non-2000 `Code` the platform answered this run: the code, the
+    /// class the run took it for, how many answers carried it, and its
+    /// first `Msg`.
+    pub api_codes: Vec<CodeSeen>,
+    /// Answers whose code was not listed in `api_codes` (past its bound).
+    pub api_codes_unlisted: u64,
     /// How the exported answers strayed from the API's documentation:
     /// values of an unexpected type per field, undocumented field names.
     pub drift: DriftCounts,
@@ -242,6 +249,14 @@ impl fmt::Display for Summary {
         if !causes.is_empty() {
             write!(f, " ({})", causes.join(", "))?;
         }
+        if !self.api_codes.is_empty() {
+            let codes: Vec<String> = self
+                .api_codes
+                .iter()
+                .map(|c| format!("{} {}: {}", c.code, c.class.name(), c.answers))
+                .collect();
+            write!(f, "; API codes ({})", codes.join(", "))?;
+        }
         if !self.drift.is_empty() {
             write!(f, "; drift ({})", self.drift.brief())?;
         }
@@ -262,11 +277,44 @@ impl fmt::Display for Summary {
 /// Print the summary line and what to do next.
 pub fn explain(s: &Summary, exit: Exit) {
     explain_run(s, exit);
+    explain_codes(s);
     if let Some(state) = s.state.as_ref().filter(|st| !st.moved) {
         tracing::warn!(
             "{state}: the next run with --state {} exports this window again",
             state.file
         );
+    }
+}
+
+/// Name the codes the run had to judge by itself, and how to declare
+/// them: a warning for a code nobody has classified (its customers failed
+/// and hold the watermark), a note for one taken for a passing fault.
+fn explain_codes(s: &Summary) {
+    use crate::api::CodeClass;
+    for c in &s.api_codes {
+        let declare = format!(
+            "If you know what it means, declare it: --definitive-codes {code} (final: not \
+             retried, the watermark moves) or --transient-codes {code} (retried)",
+            code = c.code
+        );
+        match c.class {
+            CodeClass::Unknown => tracing::warn!(
+                "the API answered Code {} {} time(s) ({}), a code nobody has classified: \
+                 retried once, then its customers failed and hold the --state watermark. \
+                 {declare}",
+                c.code,
+                c.answers,
+                c.example
+            ),
+            CodeClass::Transient | CodeClass::Throttled => tracing::info!(
+                "the API answered Code {} {} time(s) ({}), taken as {} and retried. {declare}",
+                c.code,
+                c.answers,
+                c.example,
+                c.class.name()
+            ),
+            CodeClass::Definitive => {}
+        }
     }
 }
 

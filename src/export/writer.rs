@@ -275,7 +275,9 @@ impl Writer {
             "customer failed: {}",
             failure.message
         );
-        self.files.failed.add(id, &failure.message)?;
+        self.files
+            .failed
+            .add(id, &failure.message, failure.kind.class().name())?;
         let t = &mut self.state.tally;
         t.failed += 1;
         *t.failed_by_kind.entry(failure.kind.name()).or_default() += 1;
@@ -494,7 +496,7 @@ mod tests {
         let failed = failed.unwrap();
         assert_eq!(
             failed.lines().collect::<Vec<_>>(),
-            ["customer_id,error", "c3,Api"]
+            ["customer_id,error,class", "c3,Api,definitive"]
         );
         assert_eq!(buffered, 0);
     }

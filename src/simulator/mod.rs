@@ -10,10 +10,12 @@
 //! `empty…` has no chats; `null…` answers `Data: null`; `drift…` answers
 //! with values of other JSON types and undocumented fields;
 //! `shape-data…` and `shape-messages…` answer with `Data` an object and
-//! `messages` a string ([`data::success_body`]); [`hostile`] lists the IDs
+//! `messages` a string ([`data::success_body`]); [`envelope`] lists the
+//! IDs answered with faults inside a 200's envelope, [`hostile`] the IDs
 //! of answers a hostile server might send.
 
 pub mod data;
+pub mod envelope;
 pub mod faults;
 pub mod hostile;
 pub mod limiter;
@@ -418,6 +420,16 @@ async fn answer(shared: &Shared, request: &RequestBody, raw_query: &str, n: u64)
     let id = request.customer_id.as_str();
     if id.starts_with("unknown") {
         return code(4000, "客户不存在");
+    }
+    let nth = stats
+        .per_customer
+        .lock()
+        .expect("stats lock")
+        .get(id)
+        .copied()
+        .unwrap_or(0);
+    if let Some((c, msg)) = envelope::fault(id, nth) {
+        return code(c, msg);
     }
     if let Some(answer) = hostile::respond(id, raw_query) {
         return answer;

@@ -301,15 +301,23 @@ pub fn ids(n: usize) -> Vec<String> {
 
 /// Read a failed file into (customer_id, error) pairs.
 pub fn read_failed(path: &Path) -> Vec<(String, String)> {
+    read_failed_classes(path)
+        .into_iter()
+        .map(|(id, error, _)| (id, error))
+        .collect()
+}
+
+/// Read a failed file into (customer_id, error, class) rows.
+pub fn read_failed_classes(path: &Path) -> Vec<(String, String, String)> {
     let mut r = csv::Reader::from_path(path).unwrap();
     assert_eq!(
         r.headers().unwrap().iter().collect::<Vec<_>>(),
-        ["customer_id", "error"]
+        ["customer_id", "error", "class"]
     );
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            (rec[0].to_string(), rec[1].to_string())
+            (rec[0].to_string(), rec[1].to_string(), rec[2].to_string())
         })
         .collect()
 }

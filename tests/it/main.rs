@@ -4,6 +4,7 @@
 mod common;
 mod cron;
 mod drift;
+mod envelope;
 mod export;
 mod faults;
 mod hostile;
