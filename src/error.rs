@@ -1,8 +1,9 @@
 //! Exit codes and the errors a user sees.
 //!
-//! Every way the process can end maps to one [`ExitCode`]; `main` does the
-//! mapping once. The one other exit is the signal watcher's, when after a
-//! second Ctrl-C the output still accepts no data (see `export`).
+//! Every way the process can end maps to one [`Exit`]: a run that reports
+//! gets it from the export's ending (`export::summary::exit_for`), and so
+//! does a [`RunError`] (`RunError::exit`, beside it); `main` turns it into
+//! the process's exit code.
 
 use std::path::PathBuf;
 
@@ -74,13 +75,17 @@ pub enum RunError {
     /// Detected before any request: exit 2.
     #[error(transparent)]
     Usage(#[from] UsageError),
-    /// Writing the output failed mid-run: exit 4.
-    #[error("{0:#}")]
-    Output(anyhow::Error),
     /// A signal came before any request (while reading `--ids -`): exit
     /// 130 or 143.
     #[error("interrupted ({0:?}) while reading the customer IDs: nothing was fetched or written")]
     Interrupted(crate::shutdown::Signal),
+    /// After a second signal the output still took no data: the run ends
+    /// without its summary (what the journal committed is kept).
+    #[error(
+        "the output still takes no data after the second signal ({0:?}): exiting without \
+         the summary (committed work is kept)"
+    )]
+    Abandoned(crate::shutdown::Signal),
 }
 
 impl From<crate::shutdown::Signal> for Exit {
@@ -88,16 +93,6 @@ impl From<crate::shutdown::Signal> for Exit {
         match signal {
             crate::shutdown::Signal::Interrupt => Exit::Interrupted,
             crate::shutdown::Signal::Terminate => Exit::Terminated,
-        }
-    }
-}
-
-impl RunError {
-    pub fn exit(&self) -> Exit {
-        match self {
-            RunError::Usage(_) => Exit::Usage,
-            RunError::Output(_) => Exit::OutputError,
-            RunError::Interrupted(signal) => Exit::from(*signal),
         }
     }
 }

@@ -230,6 +230,7 @@ impl fmt::Display for StateReport {
 }
 
 /// How the run that is ending went, as far as the watermark cares.
+#[derive(Debug, Clone)]
 pub struct RunEnd<'a> {
     /// Every customer done and the files committed.
     pub complete: bool,
@@ -246,11 +247,13 @@ pub struct RunEnd<'a> {
 
 /// Move the watermark to the end of `run`'s window when the run allows it,
 /// writing the state file; report what became of it, and the error when
-/// the file could not be written.
+/// the file could not be written. `may_write` false: the file could not be
+/// written earlier in this ending, so it is reported as not written.
 pub fn settle(
     settings: &StateSettings,
     run: &RunEnd,
     mode: FileMode,
+    may_write: bool,
 ) -> (StateReport, Option<anyhow::Error>) {
     let at = |t: Option<NaiveDateTime>| t.map(|t| run.zone.instant(t));
     let (start, end) = (at(run.start), at(run.end));
@@ -269,6 +272,7 @@ pub fn settle(
         None => Some(KeptBecause::Incomplete),
         Some(_) => None,
     };
+    let kept = kept.or((!may_write).then_some(KeptBecause::NotWritten));
     if let Some(why) = kept {
         report.kept_because = Some(why);
         return (report, None);
@@ -333,7 +337,7 @@ mod tests {
         let path = dir.path().join("s.json");
         let settings = StateSettings::load(path.clone(), Duration::ZERO).unwrap();
         assert_eq!(settings.recorded, None);
-        let (report, err) = settle(&settings, &run(true, 0), FileMode::default());
+        let (report, err) = settle(&settings, &run(true, 0), FileMode::default(), true);
         assert!(err.is_none() && report.moved, "{report:?}");
         assert_eq!(
             report.watermark.as_deref(),
@@ -364,7 +368,7 @@ mod tests {
             (run(false, 0), KeptBecause::Incomplete),
             (run(true, 1), KeptBecause::TransientFailures),
         ] {
-            let (report, err) = settle(&settings, &r, FileMode::default());
+            let (report, err) = settle(&settings, &r, FileMode::default(), true);
             assert!(err.is_none());
             assert_eq!((report.moved, report.kept_because), (false, Some(why)));
             assert!(!path.exists());

@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::outcome::StopCause;
-use crate::error::Exit;
 use crate::shutdown::Shutdown;
 
 /// How long in-flight requests may run after the first Ctrl-C / SIGTERM.
@@ -27,6 +26,9 @@ pub struct Control {
     pub drain: CancellationToken,
     /// Cancel requests in flight too.
     pub abort: CancellationToken,
+    /// Give up on a writer that still takes no data after a second
+    /// signal: the run ends without its summary.
+    pub abandon: CancellationToken,
     reason: Mutex<Option<StopCause>>,
 }
 
@@ -77,12 +79,7 @@ pub fn watch_signals(control: Arc<Control>, mut shutdown: Shutdown) -> tokio::ta
         // is as consistent as after a kill -9), and the user asked twice.
         shutdown.wait_for(2).await;
         tokio::time::sleep(STUCK_WRITER_WAIT).await;
-        tracing::error!(
-            "the output still takes no data {}s after the second signal: exiting without \
-             the summary (committed work is kept)",
-            STUCK_WRITER_WAIT.as_secs()
-        );
-        std::process::exit(Exit::from(signal).code().into());
+        control.abandon.cancel();
     })
 }
 

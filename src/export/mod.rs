@@ -16,11 +16,14 @@
 //! and its byte budget), [`fetch`] (one customer's attempts), [`health`]
 //! (the platform-down policy), [`writer`] (the output and every count),
 //! [`open`] and [`pending`] (the files at the start), [`commit`] (the files
-//! at the end) and [`summary`] (status, exit code, the report).
+//! at the end), [`ending`] (the one decision of how the run ended, and the
+//! state, metrics and summary written from it) and [`summary`] (status,
+//! exit code, the report).
 
 pub mod commit;
 pub mod control;
 pub mod dispatch;
+pub mod ending;
 pub mod fetch;
 pub mod health;
 pub mod open;
@@ -31,7 +34,7 @@ pub mod summary;
 pub mod writer;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -46,12 +49,12 @@ use crate::progress::Progress;
 use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
 
-use commit::Committed;
 use control::Control;
 use dispatch::Window;
+use ending::RunFacts;
 use fetch::Fetcher;
-use summary::{exit_for, Customers, Ending, Summary};
-use writer::{checkpoint_interval, Writer, Written};
+use summary::Summary;
+use writer::{checkpoint_interval, Writer};
 
 pub use control::GRACE_PERIOD;
 pub use dispatch::{window_size, MAX_BUFFERED_BYTES};
@@ -65,11 +68,17 @@ const POOL_BYTES: usize = 32 * 1024 * 1024;
 pub struct Report {
     pub summary: Summary,
     pub exit: Exit,
+    /// What could not be written (the output, the state, a report), if
+    /// anything; the exit code already says so.
+    pub error: Option<anyhow::Error>,
 }
 
 impl Report {
-    /// Print the summary line and what to do next.
+    /// Print the error, the summary line and what to do next.
     pub fn explain(&self) {
+        if let Some(e) = &self.error {
+            tracing::error!("{e:#}");
+        }
         summary::explain(&self.summary, self.exit);
     }
 }
@@ -153,7 +162,16 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         written
     });
     let stall = dispatch::dispatch(&ids, resumed_from, &window, &fetcher, &control, tx).await;
-    let written = writing.await.expect("the writer does not panic");
+    let written = tokio::select! {
+        written = writing => written.expect("the writer does not panic"),
+        _ = control.abandon.cancelled() => {
+            let signal = match control.reason() {
+                Some(StopCause::Signal(signal)) => signal,
+                _ => crate::shutdown::Signal::Interrupt,
+            };
+            return Err(RunError::Abandoned(signal));
+        }
+    };
     watcher.abort();
 
     let run = RunFacts {
@@ -163,7 +181,7 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         stall,
         started,
     };
-    finish(&config, &fetcher, &control, written, run)
+    Ok(ending::finish(&config, &fetcher, &control, written, run))
 }
 
 /// Read the IDs and keep this shard's. `--ids -` may wait on a terminal or
@@ -215,151 +233,6 @@ fn announce(config: &ExportConfig, total: usize, resumed_from: usize) {
         "exporting {total} customers to {}",
         config.out.describe()
     );
-}
-
-/// What the run knows of itself besides its files.
-struct RunFacts {
-    total: usize,
-    duplicates: u64,
-    resumed_from: usize,
-    stall: Duration,
-    started: Instant,
-}
-
-/// Commit the files, move the `--state` watermark if the run allows it,
-/// decide the exit, write the summary and the metrics.
-fn finish(
-    config: &ExportConfig,
-    fetcher: &Fetcher,
-    control: &Control,
-    written: Written,
-    run: RunFacts,
-) -> Result<Report, RunError> {
-    let done = written.done();
-    let tally = written.tally().clone();
-    let committed: Committed = commit::commit(written, run.total, &config.out);
-    let mut ending = Ending {
-        complete: committed.complete,
-        failed: tally.failed,
-        stop: control.reason(),
-        output_error: committed.error.is_some(),
-        state_error: false,
-    };
-    let state = config.state.as_ref().map(|settings| {
-        let (report, error) = settle_state(settings, config, &committed, &tally, ending);
-        if let Some(e) = error {
-            tracing::error!("{e:#}");
-            ending.state_error = true;
-        }
-        report
-    });
-    let (exit, status, stopped_because) = exit_for(ending);
-    let shown = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
-    let (api_codes, api_codes_unlisted) = fetcher.stats.codes();
-    let mut summary = Summary {
-        status,
-        exit_code: exit.code(),
-        stopped_because,
-        customers: Customers {
-            total: run.total as u64,
-            ok: tally.ok,
-            empty: tally.empty,
-            failed: tally.failed,
-            duplicate: run.duplicates,
-            not_done: (run.total - done) as u64,
-        },
-        resumed_from: run.resumed_from as u64,
-        chats: tally.chats,
-        rows: tally.rows,
-        requests: fetcher.stats.requests(),
-        retries: crate::api::Cause::ALL
-            .iter()
-            .map(|&c| fetcher.stats.retries(c))
-            .sum(),
-        retries_by_cause: Summary::retries_by_cause(&fetcher.stats),
-        failed_by_kind: tally.failed_by_kind,
-        api_codes,
-        api_codes_unlisted,
-        drift: tally.drift,
-        throttled_secs: fetcher.limiter.throttled().as_secs_f64(),
-        reorder_stall_secs: run.stall.as_secs_f64(),
-        settled_rate: fetcher.limiter.estimate(),
-        elapsed_secs: run.started.elapsed().as_secs_f64(),
-        output: shown(&committed.output),
-        partial_output: shown(&committed.partial_output),
-        failed_file: shown(&committed.failed_file),
-        resumable: !committed.complete && config.out.file().is_some(),
-        shard: config.shard.map(|s| s.to_string()),
-        state,
-    };
-    let reported = write_reports(config, &mut summary);
-    if let Some(err) = committed.error {
-        if let Err(e) = reported {
-            tracing::warn!("{e:#}");
-        }
-        return Err(RunError::Output(err));
-    }
-    reported.map_err(RunError::Output)?;
-    Ok(Report { summary, exit })
-}
-
-/// Move the watermark to the end of this run's window if the run allows
-/// it: complete, committed, and no failure but definitive ones.
-fn settle_state(
-    settings: &crate::state::StateSettings,
-    config: &ExportConfig,
-    committed: &Committed,
-    tally: &crate::journal::Tally,
-    ending: Ending,
-) -> (crate::state::StateReport, Option<anyhow::Error>) {
-    let (exit, _, _) = exit_for(ending);
-    let run = crate::state::RunEnd {
-        complete: committed.complete && committed.error.is_none(),
-        failed_not_definitive: tally.failed_not_definitive,
-        start: config.query.start,
-        end: config.query.end,
-        zone: config.zone,
-        output: committed.output.as_deref(),
-        rows: tally.rows,
-        exit_code: exit.code(),
-    };
-    crate::state::settle(settings, &run, config.file_mode)
-}
-
-/// Write `--metrics`, then `--summary`, each even if the other fails; the
-/// first error is returned. A report that cannot be written makes the run
-/// exit 4, so the reports that are written say exit 4 too (the metrics are
-/// written again when it is the summary that failed).
-fn write_reports(config: &ExportConfig, summary: &mut Summary) -> anyhow::Result<()> {
-    let metrics = |summary: &Summary| {
-        config.metrics.as_ref().map_or(Ok(()), |path| {
-            let run = crate::metrics::RunMetrics {
-                summary,
-                shard: config.shard,
-                ended: chrono::Utc::now(),
-            };
-            crate::metrics::write(path, &run, config.file_mode)
-        })
-    };
-    let mut first: Option<anyhow::Error> = None;
-    if let Err(e) = metrics(summary) {
-        summary.mark_report_failed();
-        first = Some(e);
-    }
-    if let Some(path) = &config.summary {
-        if let Err(e) = summary.write(path, config.file_mode) {
-            if first.is_none() {
-                summary.mark_report_failed();
-                if let Err(again) = metrics(summary) {
-                    tracing::warn!("{again:#}");
-                }
-                first = Some(e);
-            } else {
-                tracing::warn!("{e:#}");
-            }
-        }
-    }
-    first.map_or(Ok(()), Err)
 }
 
 /// Whether an output error is stdout's reader going away.

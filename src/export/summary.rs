@@ -73,11 +73,42 @@ pub struct Ending {
     pub output_error: bool,
     /// The output is committed but the `--state` file could not be written.
     pub state_error: bool,
+    /// The metrics or the summary could not be written.
+    pub report_error: bool,
+}
+
+impl Ending {
+    /// A run that stopped for `cause` before it committed anything more.
+    pub fn stopped(cause: StopCause) -> Ending {
+        Ending {
+            complete: false,
+            failed: 0,
+            stop: Some(cause),
+            output_error: false,
+            state_error: false,
+            report_error: false,
+        }
+    }
 }
 
 /// The exit code, status and stop reason of a run that ended so: the one
-/// place the three are decided, so they always agree.
+/// place the three are decided, so they always agree. A report that could
+/// not be written makes any run exit 4 (the status still says how far the
+/// export got).
 pub fn exit_for(end: Ending) -> (Exit, Status, Option<StoppedBecause>) {
+    let (exit, status, why) = exit_of_run(end);
+    if end.report_error {
+        return (
+            Exit::OutputError,
+            status,
+            why.or(Some(StoppedBecause::OutputError)),
+        );
+    }
+    (exit, status, why)
+}
+
+/// [`exit_for`], the reports aside.
+fn exit_of_run(end: Ending) -> (Exit, Status, Option<StoppedBecause>) {
     use StoppedBecause as Why;
     if end.output_error {
         return (Exit::OutputError, Status::Stopped, Some(Why::OutputError));
@@ -195,14 +226,6 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// A report (the summary or the metrics) could not be written: the run
-    /// exits 4, and what is still written says so.
-    pub fn mark_report_failed(&mut self) {
-        self.exit_code = Exit::OutputError.code();
-        self.stopped_because
-            .get_or_insert(StoppedBecause::OutputError);
-    }
-
     /// Write the summary as pretty JSON to `path`.
     pub fn write(
         &self,
@@ -378,6 +401,7 @@ mod tests {
             stop,
             output_error,
             state_error: false,
+            report_error: false,
         }
     }
 
