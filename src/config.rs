@@ -84,6 +84,8 @@ pub struct ExportConfig {
     pub notices: Vec<String>,
     /// Whether to draw the progress bar.
     pub progress: ProgressMode,
+    /// How often a progress line is logged when no bar is drawn.
+    pub progress_interval: Duration,
     /// Only this shard of the IDs.
     pub shard: Option<Shard>,
     /// Print the plan, make no request.
@@ -196,6 +198,7 @@ impl ExportConfig {
             file_mode,
             notices,
             progress: o.progress.unwrap_or_else(|| defaulted("progress")),
+            progress_interval: progress_interval(&o)?,
             log: LogSettings {
                 verbosity: if o.quiet { -1 } else { o.verbose.min(2) as i8 },
                 format: o.log_format.unwrap_or_else(|| defaulted("log_format")),
@@ -618,6 +621,20 @@ fn pace(o: &ExportOptions) -> Result<(usize, Option<f64>), UsageError> {
         }
     }
     Ok((concurrency, o.rate))
+}
+
+/// How often a progress line is logged: at least a tenth of a second.
+fn progress_interval(o: &ExportOptions) -> Result<Duration, UsageError> {
+    let interval = o
+        .progress_interval
+        .map_or_else(|| defaulted("progress_interval"), |d| d.0);
+    if interval < Duration::from_millis(100) {
+        return Err(UsageError::invalid(format!(
+            "--progress-interval must be at least 100ms, got {}",
+            humantime::format_duration(interval)
+        )));
+    }
+    Ok(interval)
 }
 
 /// The timeouts and the retry policy.

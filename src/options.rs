@@ -480,6 +480,11 @@ export_options! {
     #[arg(long, value_enum)]
     pub progress: Option<ProgressMode>,
 
+    /// How often a progress line is logged when no bar is drawn (under
+    /// cron, or with --progress never).
+    #[arg(long, value_name = "DURATION")]
+    pub progress_interval: Option<HumanDuration>,
+
     /// More log detail (-v debug, -vv trace).
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     #[serde(default)]
@@ -519,6 +524,7 @@ impl ExportOptions {
             tz: Some("local".to_string()),
             file_mode: Some(crate::safefs::FileMode::default().to_string()),
             progress: Some(ProgressMode::Auto),
+            progress_interval: Some(HumanDuration(crate::progress::LOG_INTERVAL)),
             log_format: Some(LogFormat::Text),
             ..ExportOptions::default()
         }

@@ -135,14 +135,22 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
     announce(&config, ids.len(), resumed_from);
 
     let control = Arc::new(Control::default());
+    let tally = opened.start.tally.clone();
     let progress = {
         let fetcher = fetcher.clone();
-        Progress::start(config.progress, ids.len() as u64, move || {
-            fetcher.stats.requests()
-        })
+        let start = crate::progress::Start {
+            customers: resumed_from as u64,
+            rows: tally.rows,
+            failed: tally.failed,
+        };
+        Progress::start(
+            config.progress,
+            config.progress_interval,
+            ids.len() as u64,
+            start,
+            move || fetcher.stats.requests(),
+        )
     };
-    let tally = opened.start.tally.clone();
-    progress.update(resumed_from as u64, tally.rows, tally.failed);
     let watcher = control::watch_signals(control.clone(), shutdown);
 
     let window = Window::new(config.concurrency);

@@ -153,6 +153,12 @@ impl Writer {
             if blocked {
                 continue;
             }
+            match &done.outcome {
+                Outcome::Rows { encoded, .. } => progress.answered(encoded.rows, false),
+                Outcome::Empty { .. } => progress.answered(0, false),
+                Outcome::Failed(_) => progress.answered(0, true),
+                Outcome::NotDone => {}
+            }
             pending.insert(done.index, done);
             while let Some(done) = pending.remove(&self.next) {
                 match self.take(done, &mut last_checkpoint) {
@@ -339,11 +345,7 @@ impl Writer {
     }
 
     fn show(&self, progress: &Progress) {
-        progress.update(
-            (self.next - self.held.len()) as u64,
-            self.state.tally.rows,
-            self.state.tally.failed,
-        );
+        progress.written((self.next - self.held.len()) as u64);
     }
 }
 
@@ -449,7 +451,13 @@ mod tests {
         }
         drop(tx);
         let written = tokio::task::spawn_blocking(move || {
-            let progress = Progress::start(crate::progress::ProgressMode::Never, n as u64, || 0);
+            let progress = Progress::start(
+                crate::progress::ProgressMode::Never,
+                crate::progress::LOG_INTERVAL,
+                n as u64,
+                Default::default(),
+                || 0,
+            );
             let written = writer.run(rx, &progress);
             progress.finish();
             written

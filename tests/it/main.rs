@@ -11,6 +11,7 @@ mod hostile;
 mod input;
 mod limits;
 mod parquet_output;
+mod progress;
 mod request;
 mod resume;
 mod secrecy;
