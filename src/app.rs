@@ -79,16 +79,13 @@ pub fn main_with(cli: Cli) -> Exit {
             clap_complete::generate(shell, &mut cmd, "yuju-export", &mut std::io::stdout());
             Exit::Success
         }
-        Command::Man => {
-            let cmd = crate::cli::command();
-            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
-                Ok(()) => Exit::Success,
-                Err(e) => {
-                    eprintln!("yuju-export: error: cannot print the man page: {e}");
-                    Exit::OutputError
-                }
+        Command::Man => match crate::manpage::render(&mut std::io::stdout()) {
+            Ok(()) => Exit::Success,
+            Err(e) => {
+                eprintln!("yuju-export: error: cannot print the man page: {e}");
+                Exit::OutputError
             }
-        }
+        },
     }
 }
 

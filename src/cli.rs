@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::error::Exit;
 use crate::options::ExportOptions;
 use crate::progress::ProgressMode;
 
-/// Export chat records from the Yuju AI (语聚AI) open API to CSV or JSONL.
+/// Export chat records from the Yuju AI (语聚AI) open API to CSV, JSON Lines or Parquet.
 #[derive(Debug, Parser)]
 #[command(name = "yuju-export", version, about, propagate_version = true)]
 pub struct Cli {
@@ -150,20 +151,36 @@ pub struct DemoArgs {
 /// completions all come from here.
 pub fn command() -> clap::Command {
     let shown = ExportOptions::defaults().shown();
-    Cli::command().mut_subcommand("export", |mut export| {
-        for (name, value) in shown {
-            export = export.mut_arg(name, |arg| {
-                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-                let long = arg.get_long_help().map(|h| h.to_string());
-                let arg = arg.help(format!("{help} [default: {value}]"));
-                match long {
-                    Some(long) => arg.long_help(format!("{long} [default: {value}]")),
-                    None => arg,
-                }
-            });
-        }
-        export
-    })
+    Cli::command()
+        .after_long_help(exit_status())
+        .mut_subcommand("export", |export| {
+            with_defaults(export, &shown).after_long_help(exit_status())
+        })
+}
+
+/// The exit codes, as `--help` ends with them.
+pub fn exit_status() -> String {
+    let mut text = String::from("Exit status:\n");
+    for exit in Exit::ALL {
+        text.push_str(&format!("  {:<4} {}\n", exit.code(), exit.meaning()));
+    }
+    text
+}
+
+/// `export` with each default shown in its help.
+fn with_defaults(mut export: clap::Command, shown: &[(&'static str, String)]) -> clap::Command {
+    for (name, value) in shown {
+        export = export.mut_arg(*name, |arg| {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let long = arg.get_long_help().map(|h| h.to_string());
+            let arg = arg.help(format!("{help} [default: {value}]"));
+            match long {
+                Some(long) => arg.long_help(format!("{long} [default: {value}]")),
+                None => arg,
+            }
+        });
+    }
+    export
 }
 
 /// Parse the process's arguments (exits with clap's message on an error).

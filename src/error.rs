@@ -29,6 +29,38 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// Every exit code, in numeric order.
+    pub const ALL: [Exit; 7] = [
+        Exit::Success,
+        Exit::SomeFailed,
+        Exit::Usage,
+        Exit::StoppedByApi,
+        Exit::OutputError,
+        Exit::Interrupted,
+        Exit::Terminated,
+    ];
+
+    /// What the code means, in one line: the help's and the man page's
+    /// EXIT STATUS.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Success => "every customer exported",
+            Exit::SomeFailed => {
+                "the run finished, but some customers failed (listed in the failed file)"
+            }
+            Exit::Usage => "usage, configuration or input error; nothing was fetched",
+            Exit::StoppedByApi => {
+                "stopped by the API (bad key, quota, platform down, certificate, wrong \
+                 --base-url); --resume continues"
+            }
+            Exit::OutputError => {
+                "the output, the state file, the summary or the metrics could not be written"
+            }
+            Exit::Interrupted => "interrupted by Ctrl-C (SIGINT); --resume continues",
+            Exit::Terminated => "terminated by SIGTERM; --resume continues",
+        }
+    }
+
     /// The numeric process exit code.
     pub fn code(self) -> u8 {
         match self {

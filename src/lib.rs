@@ -20,6 +20,7 @@ pub mod input;
 pub mod journal;
 pub mod lock;
 pub mod logging;
+pub mod manpage;
 pub mod metrics;
 pub mod options;
 pub mod output;

@@ -264,246 +264,287 @@ macro_rules! export_options {
 
 export_options! {
     /// File of customer IDs, one per line (or a CSV with a `customer_id`
-    /// column); `-` reads stdin.
-    #[arg(long, value_name = "PATH")]
+    /// column).
+    ///
+    /// `-` reads stdin.
+    #[arg(help_heading = "Input", long, value_name = "PATH")]
     pub ids: Option<PathBuf>,
 
-    /// Output file; `-` writes stdout. Rows go to `<out>.partial` until the
-    /// run completes.
-    #[arg(long, value_name = "PATH")]
+    /// A TOML file with the same settings (keys are the long flag names).
+    ///
+    /// Precedence: command line > environment > file > defaults.
+    #[arg(help_heading = "Input", long, value_name = "PATH")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Export only shard K of N (0 ≤ K < N), a stable hash partition of the
+    /// IDs.
+    ///
+    /// "/N" takes K from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs).
+    #[arg(help_heading = "Input", long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Output file.
+    ///
+    /// `-` writes stdout. Rows go to `<out>.partial` until the run completes.
+    #[arg(help_heading = "Output and formats", long, value_name = "PATH")]
     pub out: Option<PathBuf>,
 
-    /// Output format. Inferred from the --out extension when absent
-    /// (.csv, .jsonl, .ndjson, .parquet); csv for stdout. Parquet needs a
-    /// file (not stdout) and compresses its pages itself.
-    #[arg(long, value_enum)]
+    /// Output format.
+    ///
+    /// Inferred from the --out extension when absent (.csv, .jsonl, .ndjson,
+    /// .parquet); csv for stdout. Parquet needs a file (not stdout) and
+    /// compresses its pages itself.
+    #[arg(help_heading = "Output and formats", long, value_enum)]
     pub format: Option<Format>,
 
-    /// Compress the output. Inferred from the --out extension when absent
-    /// (.gz, .zst); none for other names and for stdout. CSV and JSONL
-    /// only: Parquet compresses its pages with zstd.
-    #[arg(long, value_enum)]
+    /// Compress the output.
+    ///
+    /// Inferred from the --out extension when absent (.gz, .zst); none for
+    /// other names and for stdout. CSV and JSONL only: Parquet compresses its
+    /// pages with zstd.
+    #[arg(help_heading = "Output and formats", long, value_enum)]
     pub compress: Option<Compression>,
 
-    /// Continue the interrupted run of the same --out (or start afresh when
-    /// there is none, so a crontab can always pass it).
-    #[arg(long, conflicts_with = "restart")]
+    /// Columns to write, comma-separated.
+    ///
+    /// A subset and order of
+    /// customer_id,chat_id,seq,sender_type,message_type,content, plus the
+    /// optional extra and chat_extra (the fields the documentation does
+    /// not name, as JSON objects).
+    #[arg(help_heading = "Output and formats", long, value_name = "LIST")]
+    pub columns: Option<String>,
+
+    /// Parquet: most rows in one row group, 1 to 1048576.
+    ///
+    /// A row group is also bounded at 4 MiB of values. Larger groups read faster; the writer holds one in memory while it
+    /// fills.
+    #[arg(help_heading = "Output and formats", long, value_name = "N")]
+    pub parquet_row_group_rows: Option<u64>,
+
+    /// Start a CSV output with a UTF-8 byte order mark.
+    ///
+    /// So Excel shows Chinese text correctly.
+    #[arg(help_heading = "Output and formats", long)]
+    #[serde(default)]
+    pub csv_bom: bool,
+
+    /// Quote CSV cells that a spreadsheet would run as formulas.
+    ///
+    /// Cells starting with =, +, -, @, tab or CR get a single quote before
+    /// them (OWASP advice).
+    #[arg(help_heading = "Output and formats", long)]
+    #[serde(default)]
+    pub csv_formula_guard: bool,
+
+    /// Where to list failed customers [default: <out>.failed.csv; none for
+    /// --out -].
+    ///
+    /// --out, --failed and --summary may hold {date}, {start}, {end} and
+    /// {shard}.
+    #[arg(help_heading = "Output and formats", long, value_name = "PATH")]
+    pub failed: Option<PathBuf>,
+
+    /// Permission bits of every file the run creates, in octal.
+    ///
+    /// 0640 lets the file's group read them (owner read and write are
+    /// required; no execute bits, no write for others).
+    #[arg(help_heading = "Output and formats", long, value_name = "MODE")]
+    pub file_mode: Option<String>,
+
+    /// Continue the interrupted run of the same --out.
+    ///
+    /// Starts afresh when there is none, so a crontab can always pass it.
+    #[arg(help_heading = "Output and formats", long, conflicts_with = "restart")]
     #[serde(default)]
     pub resume: bool,
 
     /// Discard an interrupted run of the same --out and start afresh.
-    #[arg(long)]
+    #[arg(help_heading = "Output and formats", long)]
     #[serde(default)]
     pub restart: bool,
 
-    /// Base URL of the API.
-    #[arg(long, env = "YUJU_BASE_URL", hide_env_values = true, value_name = "URL")]
-    pub base_url: Option<String>,
-
-    /// Allow a plain http:// --base-url to a host other than loopback (the
-    /// key would cross the network in clear text).
-    #[arg(long)]
-    #[serde(default)]
-    pub allow_insecure_http: bool,
-
-    /// Also trust the root certificates in this PEM file (a private CA, a
-    /// TLS-inspecting proxy's), beside the system's and the bundled ones.
-    #[arg(long, value_name = "PATH")]
-    pub ca_cert: Option<PathBuf>,
-
-    /// Largest answer accepted, counted after decompression (256MiB, 64KiB,
-    /// a number of bytes); a larger one fails that customer, unretried.
-    #[arg(long, value_name = "SIZE")]
-    pub max_response_bytes: Option<ByteSize>,
-
-    /// Read the API key from the first line of this file (otherwise from
-    /// the YUJU_API_KEY environment variable).
-    #[arg(long, value_name = "PATH")]
-    pub api_key_file: Option<PathBuf>,
-
-    /// Most requests in flight at once (1 to 1024).
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
-
-    /// Retries of one customer after transient faults (at most 100); 429s
-    /// have four times this allowance of their own.
-    #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
-
-    /// API codes that mean "this request can never succeed", besides 4000
-    /// (comma-separated): not retried, and the --state watermark may move
-    /// past their customers. Wins over the Msg heuristics.
-    #[arg(long, value_name = "CODES", value_delimiter = ',', allow_negative_numbers = true)]
-    #[serde(default)]
-    pub definitive_codes: Vec<i64>,
-
-    /// API codes that mean a fault that may pass (comma-separated): retried
-    /// with backoff like a 5xx. Wins over the Msg heuristics and over 4000.
-    /// Codes neither declared nor recognised are retried once, then fail
-    /// the customer and hold the watermark.
-    #[arg(long, value_name = "CODES", value_delimiter = ',', allow_negative_numbers = true)]
-    #[serde(default)]
-    pub transient_codes: Vec<i64>,
-
-    /// Timeout of one request, e.g. 30s, 500ms, 2m.
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<HumanDuration>,
-
-    /// Timeout of establishing one connection.
-    #[arg(long, value_name = "DURATION")]
-    pub connect_timeout: Option<HumanDuration>,
-
-    /// Cap on requests per second (fractions allowed). Without it the tool
-    /// finds the platform's limit by itself from its 429 answers.
-    #[arg(long, value_name = "N")]
-    pub rate: Option<f64>,
-
-    /// Longest Retry-After the run will wait for; a longer one fails the
-    /// customer instead.
-    #[arg(long, value_name = "DURATION")]
-    pub max_retry_after: Option<HumanDuration>,
-
-    /// First backoff step after a transient fault; retry n waits a random
-    /// time up to base * 2^(n-1). (A 429 without Retry-After is retried at
-    /// the rate limiter's next slot instead.)
-    #[arg(long, value_name = "DURATION")]
-    pub retry_base: Option<HumanDuration>,
-
-    /// Longest backoff step.
-    #[arg(long, value_name = "DURATION")]
-    pub retry_cap: Option<HumanDuration>,
-
     /// Look back this many days [default: 30 when neither --start nor --end is given].
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Window and filters", long, value_name = "N")]
     pub days: Option<u32>,
 
-    /// Start of the time window: YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS", RFC 3339,
-    /// or relative: now, today, yesterday, -7d, -24h (resolved in --tz).
-    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    /// Start of the time window.
+    ///
+    /// YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS", RFC 3339, or relative: now, today,
+    /// yesterday, -7d, -24h (resolved in --tz).
+    #[arg(help_heading = "Window and filters", long, value_name = "TIME", allow_hyphen_values = true)]
     pub start: Option<String>,
 
     /// End of the time window, in the same forms as --start.
-    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    #[arg(help_heading = "Window and filters", long, value_name = "TIME", allow_hyphen_values = true)]
     pub end: Option<String>,
 
-    /// Time zone of relative times, {date} and RFC 3339 conversions: an IANA
-    /// name such as Asia/Shanghai, or "local".
-    #[arg(long, value_name = "ZONE")]
+    /// Time zone of relative times, {date} and RFC 3339 conversions.
+    ///
+    /// An IANA name such as Asia/Shanghai, or "local".
+    #[arg(help_heading = "Window and filters", long, value_name = "ZONE")]
     pub tz: Option<String>,
 
-    /// Export only shard K of N (0 ≤ K < N), a stable hash partition of the
-    /// IDs; "/N" takes K from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs).
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
-
-    /// Read and check everything, print the plan, make no request.
-    #[arg(long)]
-    #[serde(default)]
-    pub dry_run: bool,
-
-    /// Start a CSV output with a UTF-8 byte order mark, so Excel shows
-    /// Chinese text correctly.
-    #[arg(long)]
-    #[serde(default)]
-    pub csv_bom: bool,
-
-    /// Parquet: most rows in one row group (also bounded at 4 MiB of
-    /// values), 1 to 1048576. Larger groups read faster; the writer holds
-    /// one in memory while it fills.
-    #[arg(long, value_name = "N")]
-    pub parquet_row_group_rows: Option<u64>,
-
-    /// Prefix CSV cells starting with =, +, -, @, tab or CR with a single
-    /// quote, so spreadsheets do not run them as formulas (OWASP advice).
-    #[arg(long)]
-    #[serde(default)]
-    pub csv_formula_guard: bool,
-
     /// Only chats from this channel (repeatable).
-    #[arg(long, value_name = "S")]
+    #[arg(help_heading = "Window and filters", long, value_name = "S")]
     #[serde(default)]
     pub chat_source: Vec<String>,
 
     /// Only chats answered by this AI assistant (repeatable).
-    #[arg(long, value_name = "R")]
+    #[arg(help_heading = "Window and filters", long, value_name = "R")]
     #[serde(default)]
     pub chat_robot: Vec<String>,
 
     /// Only chats handled by this human agent (repeatable).
-    #[arg(long, value_name = "M")]
+    #[arg(help_heading = "Window and filters", long, value_name = "M")]
     #[serde(default)]
     pub seat_member: Vec<String>,
 
-    /// Comma-separated subset and order of
-    /// customer_id,chat_id,seq,sender_type,message_type,content, plus the
-    /// optional extra and chat_extra (the fields the documentation does
-    /// not name, as JSON objects).
-    #[arg(long, value_name = "LIST")]
-    pub columns: Option<String>,
+    /// Most requests in flight at once (1 to 1024).
+    #[arg(help_heading = "Pacing and retries", long, value_name = "N")]
+    pub concurrency: Option<usize>,
 
-    /// Where to list failed customers [default: <out>.failed.csv; none for
-    /// --out -]. --out, --failed and --summary may hold {date}, {start},
-    /// {end} and {shard}.
-    #[arg(long, value_name = "PATH")]
-    pub failed: Option<PathBuf>,
+    /// Cap on requests per second (fractions allowed).
+    ///
+    /// Without it the tool finds the platform's limit by itself from its 429
+    /// answers.
+    #[arg(help_heading = "Pacing and retries", long, value_name = "N")]
+    pub rate: Option<f64>,
 
-    /// Write the run summary as JSON to this file.
-    #[arg(long, value_name = "PATH")]
-    pub summary: Option<PathBuf>,
+    /// Retries of one customer after transient faults (at most 100).
+    ///
+    /// 429s have four times this allowance of their own.
+    #[arg(help_heading = "Pacing and retries", long, value_name = "N")]
+    pub retries: Option<u32>,
 
-    /// Keep the export's watermark in this JSON file: each run's window
-    /// starts where the last completed one ended (--start only for the
-    /// first run), and ends at --end (default: now). It moves only after
-    /// a complete run with no failure but the platform's definitive
-    /// answers. May hold {shard}.
-    #[arg(long, value_name = "PATH")]
+    /// First backoff step after a transient fault.
+    ///
+    /// Retry n waits a random time up to base * 2^(n-1). (A 429 without Retry-After is retried at the rate limiter's next slot
+    /// instead.)
+    #[arg(help_heading = "Pacing and retries", long, value_name = "DURATION")]
+    pub retry_base: Option<HumanDuration>,
+
+    /// Longest backoff step.
+    #[arg(help_heading = "Pacing and retries", long, value_name = "DURATION")]
+    pub retry_cap: Option<HumanDuration>,
+
+    /// Longest Retry-After the run will wait for.
+    ///
+    /// A longer one fails the customer instead.
+    #[arg(help_heading = "Pacing and retries", long, value_name = "DURATION")]
+    pub max_retry_after: Option<HumanDuration>,
+
+    /// API codes that mean "this request can never succeed", besides 4000.
+    ///
+    /// Comma-separated. Not retried, and the --state watermark may move past
+    /// their customers. A declared code wins over the Msg heuristics.
+    #[arg(help_heading = "Pacing and retries", long, value_name = "CODES", value_delimiter = ',', allow_negative_numbers = true)]
+    #[serde(default)]
+    pub definitive_codes: Vec<i64>,
+
+    /// API codes that mean a fault that may pass: retried like a 5xx.
+    ///
+    /// Comma-separated. A declared code wins over the Msg heuristics and over 4000. Codes neither declared nor
+    /// recognised are retried once, then fail the customer and hold the
+    /// watermark.
+    #[arg(help_heading = "Pacing and retries", long, value_name = "CODES", value_delimiter = ',', allow_negative_numbers = true)]
+    #[serde(default)]
+    pub transient_codes: Vec<i64>,
+
+    /// Base URL of the API.
+    #[arg(help_heading = "Network and TLS", long, env = "YUJU_BASE_URL", hide_env_values = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Read the API key from the first line of this file.
+    ///
+    /// Otherwise the key comes from the YUJU_API_KEY environment variable.
+    #[arg(help_heading = "Network and TLS", long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Allow a plain http:// --base-url to a host other than loopback.
+    ///
+    /// The key would cross the network in clear text.
+    #[arg(help_heading = "Network and TLS", long)]
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+
+    /// Also trust the root certificates in this PEM file.
+    ///
+    /// A private CA's, a TLS-inspecting proxy's; the system's and the bundled
+    /// roots are trusted anyway.
+    #[arg(help_heading = "Network and TLS", long, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Timeout of one request, e.g. 30s, 500ms, 2m.
+    #[arg(help_heading = "Network and TLS", long, value_name = "DURATION")]
+    pub timeout: Option<HumanDuration>,
+
+    /// Timeout of establishing one connection.
+    #[arg(help_heading = "Network and TLS", long, value_name = "DURATION")]
+    pub connect_timeout: Option<HumanDuration>,
+
+    /// Largest answer accepted, counted after decompression.
+    ///
+    /// 256MiB, 64KiB, or a number of bytes. A larger answer fails that
+    /// customer, unretried.
+    #[arg(help_heading = "Network and TLS", long, value_name = "SIZE")]
+    pub max_response_bytes: Option<ByteSize>,
+
+    /// Keep the export's watermark in this JSON file.
+    ///
+    /// Each run's window starts where the last completed one ended (--start
+    /// only for the first run), and ends at --end (default: now). It moves
+    /// only after a complete run with no failure but the platform's
+    /// definitive answers. May hold {shard}.
+    #[arg(help_heading = "Schedule, state and reports", long, value_name = "PATH")]
     pub state: Option<PathBuf>,
 
-    /// With --state, start each window this long before the recorded end
-    /// (e.g. 2h, 1d), to catch chats that reached the platform late.
-    #[arg(long, value_name = "DURATION")]
+    /// With --state, start each window this long before the recorded end.
+    ///
+    /// E.g. 2h or 1d, to catch chats that reached the platform late.
+    #[arg(help_heading = "Schedule, state and reports", long, value_name = "DURATION")]
     pub lookback: Option<HumanDuration>,
 
-    /// Write the run's figures to this file in the Prometheus
-    /// node_exporter textfile format, at the end of every run. May hold
-    /// {shard}.
-    #[arg(long, value_name = "PATH")]
+    /// Write the run's figures to this file for Prometheus.
+    ///
+    /// The node_exporter textfile format, written at the end of every run.
+    /// May hold {shard}.
+    #[arg(help_heading = "Schedule, state and reports", long, value_name = "PATH")]
     pub metrics: Option<PathBuf>,
 
-    /// Permission bits of every file the run creates, in octal: 0640 lets
-    /// the file's group read them (owner read and write are required; no
-    /// execute bits, no write for others).
-    #[arg(long, value_name = "MODE")]
-    pub file_mode: Option<String>,
+    /// Write the run summary as JSON to this file.
+    #[arg(help_heading = "Schedule, state and reports", long, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
+
+    /// Read and check everything, print the plan, make no request.
+    #[arg(help_heading = "Schedule, state and reports", long)]
+    #[serde(default)]
+    pub dry_run: bool,
 
     /// Progress bar on stderr.
-    #[arg(long, value_enum)]
+    #[arg(help_heading = "Logging", long, value_enum)]
     pub progress: Option<ProgressMode>,
 
-    /// How often a progress line is logged when no bar is drawn (under
-    /// cron, or with --progress never).
-    #[arg(long, value_name = "DURATION")]
+    /// How often a progress line is logged when no bar is drawn.
+    ///
+    /// Under cron (no terminal), or with --progress never.
+    #[arg(help_heading = "Logging", long, value_name = "DURATION")]
     pub progress_interval: Option<HumanDuration>,
 
     /// More log detail (-v debug, -vv trace).
-    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(help_heading = "Logging", short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     #[serde(default)]
     pub verbose: u8,
 
     /// Only warnings and errors; a successful run prints nothing.
-    #[arg(short, long)]
+    #[arg(help_heading = "Logging", short, long)]
     #[serde(default)]
     pub quiet: bool,
 
     /// Log line format on stderr.
-    #[arg(long, value_enum)]
+    #[arg(help_heading = "Logging", long, value_enum)]
     pub log_format: Option<LogFormat>,
 
-    /// A TOML file with the same settings (keys are the long flag names).
-    /// Precedence: command line > environment > file > defaults.
-    #[arg(long, value_name = "PATH")]
-    #[serde(skip)]
-    pub config: Option<PathBuf>,
 }
 
 impl ExportOptions {

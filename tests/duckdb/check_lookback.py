@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Check the README's DuckDB query for --lookback overlaps.
+"""Check the DuckDB query of docs/scheduling.md for --lookback overlaps.
 
 Usage: check_lookback.py DIR
 
 DIR holds nightly dumps `chats-{start}.csv` made with --state and
 --lookback (so consecutive windows overlap) and `whole.csv`, one run over
-the whole span. The query from the README, run over the nightly files,
+the whole span. The query from docs/scheduling.md, run over the nightly files,
 must keep each (chat_id, seq) once and give exactly the rows of the whole
 run; the nightly files alone must hold some rows twice (the overlap).
 """
@@ -13,7 +13,7 @@ import sys
 
 import duckdb
 
-# The README's query (section "Late chats: --lookback"), with its path.
+# The query of docs/scheduling.md (section "Late chats: --lookback"), with its path.
 QUERY = """
 SELECT * EXCLUDE (filename)
 FROM read_csv('{dir}/chats-*.csv', header = true, nullstr = '\\N', filename = true)
@@ -49,7 +49,7 @@ def main():
     ).fetchone()[0]
     if differ:
         fail(f"{differ} rows of the query are not in the whole run")
-    print(f"lookback ok: {nightly} nightly rows, {deduplicated} after the README's query")
+    print(f"lookback ok: {nightly} nightly rows, {deduplicated} after the documented query")
 
 
 main()

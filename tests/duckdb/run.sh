@@ -44,7 +44,7 @@ for fmt in csv jsonl; do
 done
 python3 tests/duckdb/check_dump.py --extra "$work/drift.csv" "$work/drift.jsonl"
 
-# Nightly runs with --state and --lookback against dated chats: the README's
+# Nightly runs with --state and --lookback against dated chats: docs/scheduling.md's
 # query removes the overlap's duplicates.
 "$bin" mock --addr 127.0.0.1:0 --key duckdb-key --chat-dates 2026-03-01..2026-03-11 2> "$work/dated.log" &
 dated_pid=$!

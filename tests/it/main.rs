@@ -3,6 +3,7 @@
 
 mod common;
 mod cron;
+mod docs;
 mod drift;
 mod envelope;
 mod export;

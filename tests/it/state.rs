@@ -263,7 +263,7 @@ fn lookback_overlaps_the_previous_window() {
         .collect();
     assert_eq!(twice, overlap.iter().map(key).collect::<HashSet<_>>());
 
-    // The README's DuckDB query, in Rust: the latest file wins.
+    // The DuckDB query of docs/scheduling.md, in Rust: the latest file wins.
     let mut latest: HashMap<_, Row> = HashMap::new();
     for rows in files.values() {
         for r in rows {
