@@ -39,6 +39,8 @@ pub enum StopReason {
     Misdirected {
         /// The HTTP status they all got.
         status: u16,
+        /// How many customers in a row got it.
+        streak: u64,
     },
 }
 
@@ -52,10 +54,9 @@ impl StopReason {
                  or install it in the system's trust store"
                     .into()
             }
-            StopReason::Misdirected { status } => format!(
-                "the API answered HTTP {status} to {} customers in a row: --base-url \
-                 probably names the wrong address",
-                crate::export::health::REJECTED_LIMIT
+            StopReason::Misdirected { status, streak } => format!(
+                "the API answered HTTP {status} to {streak} customers in a row: --base-url \
+                 probably names the wrong address"
             ),
             StopReason::BadKey => {
                 "the API answered 401: the API key is invalid or expired. Check YUJU_API_KEY or --api-key-file".into()

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::control::Control;
 use super::fetch::Fetcher;
@@ -40,12 +40,19 @@ pub struct Done {
     pub slot: Slot,
 }
 
+/// Bytes of encoded rows held by the window's slots, and a wake-up for the
+/// dispatcher when some are given back.
+#[derive(Debug, Default)]
+struct Budget {
+    bytes: AtomicU64,
+    freed: Notify,
+}
+
 /// The reorder window: its places and its byte budget.
 pub struct Window {
     places: Arc<Semaphore>,
     size: usize,
-    /// Bytes of encoded rows held by slots.
-    buffered: Arc<AtomicU64>,
+    budget: Arc<Budget>,
     /// Customers dispatched and not finished fetching.
     fetching: Arc<AtomicU64>,
 }
@@ -57,7 +64,7 @@ impl Window {
         Window {
             places: Arc::new(Semaphore::new(size)),
             size,
-            buffered: Arc::new(AtomicU64::new(0)),
+            budget: Arc::new(Budget::default()),
             fetching: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -69,13 +76,22 @@ impl Window {
 
     /// Bytes the slots hold now.
     pub fn buffered(&self) -> u64 {
-        self.buffered.load(Relaxed)
+        self.budget.bytes.load(Relaxed)
     }
 
-    /// Wait for a place, and for the byte budget to have room.
+    /// Wait for the byte budget to have room (woken when a slot gives its
+    /// bytes back), then for a place.
     async fn slot(&self) -> Slot {
-        while self.buffered() > MAX_BUFFERED_BYTES {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+        loop {
+            let freed = self.budget.freed.notified();
+            tokio::pin!(freed);
+            // Registered before the check, so bytes given back between the
+            // check and the wait still wake it.
+            freed.as_mut().enable();
+            if self.buffered() <= MAX_BUFFERED_BYTES {
+                break;
+            }
+            freed.await;
         }
         let permit = self
             .places
@@ -86,7 +102,7 @@ impl Window {
         Slot {
             _permit: permit,
             held: 0,
-            buffered: self.buffered.clone(),
+            budget: self.budget.clone(),
         }
     }
 }
@@ -103,20 +119,23 @@ impl Window {
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
     held: u64,
-    buffered: Arc<AtomicU64>,
+    budget: Arc<Budget>,
 }
 
 impl Slot {
     /// Charge the window with `bytes` held until this slot is dropped.
     pub fn hold(&mut self, bytes: usize) {
         self.held += bytes as u64;
-        self.buffered.fetch_add(bytes as u64, Relaxed);
+        self.budget.bytes.fetch_add(bytes as u64, Relaxed);
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.buffered.fetch_sub(self.held, Relaxed);
+        if self.held > 0 {
+            self.budget.bytes.fetch_sub(self.held, Relaxed);
+            self.budget.freed.notify_waiters();
+        }
     }
 }
 
@@ -200,10 +219,24 @@ mod tests {
         big.hold(MAX_BUFFERED_BYTES as usize + 1);
         let waiting = tokio::time::timeout(Duration::from_millis(50), window.slot()).await;
         assert!(waiting.is_err(), "no slot while the budget is over");
+        let window = Arc::new(window);
+        let waiter = {
+            let window = window.clone();
+            tokio::spawn(async move {
+                let _slot = window.slot().await;
+                tokio::time::Instant::now()
+            })
+        };
+        tokio::task::yield_now().await;
+        let freed_at = tokio::time::Instant::now();
         drop(big);
-        tokio::time::timeout(Duration::from_millis(50), window.slot())
+        let woke_at = tokio::time::timeout(Duration::from_millis(50), waiter)
             .await
-            .expect("a slot once the bytes are written");
+            .expect("a slot once the bytes are written")
+            .unwrap();
+        // Woken by the bytes given back, not by polling: on the paused
+        // clock no time passes between the two.
+        assert_eq!(woke_at, freed_at);
     }
 
     #[test]

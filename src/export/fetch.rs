@@ -155,11 +155,11 @@ impl Fetcher {
                         Some(to) => format!("HTTP {status}, redirected to {to}"),
                         None => format!("HTTP {status}"),
                     };
-                    if self.health.on_rejected(status) {
+                    if let Some(reason) = self.health.on_rejected(status) {
                         if let Some(to) = &location {
                             tracing::error!("the API's address redirects to {to}");
                         }
-                        control.stop(StopCause::Api(StopReason::Misdirected { status }), true);
+                        control.stop(StopCause::Api(reason), true);
                     }
                     return failed(FailureKind::Http { status }, message);
                 }
@@ -356,8 +356,8 @@ impl Fetcher {
                 ),
             ));
         }
-        if self.health.on_give_up(why) {
-            control.stop(StopCause::Api(StopReason::PlatformDown), false);
+        if let Some(reason) = self.health.on_give_up(why) {
+            control.stop(StopCause::Api(reason), false);
         }
         Some(match why {
             // Not this customer's failure: the run stops, and it is

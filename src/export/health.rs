@@ -11,11 +11,15 @@
 //! row answered with one and the same 3xx, 403 or 404 mean the base URL
 //! names something that is not the API, and the run stops instead of
 //! sending thousands of requests into it.
+//!
+//! The fetch tasks tell [`Health`] what each customer got and are told
+//! when to stop; the writer holds the trailing streak of transient
+//! failures in [`Suspects`], and commits or drops it as this module says.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::outcome::{FailureKind, StopCause};
+use super::outcome::{Failure, FailureKind, StopCause};
 use crate::api::StopReason;
 use crate::retry::GiveUp;
 
@@ -42,38 +46,101 @@ impl Health {
     }
 
     /// A customer was answered with a status that is not retried. Returns
-    /// `true` when the address now looks wrong.
-    pub fn on_rejected(&self, status: u16) -> bool {
+    /// why the run must stop when the address now looks wrong.
+    pub fn on_rejected(&self, status: u16) -> Option<StopReason> {
         self.consecutive_transient.store(0, Ordering::Release);
         let mut streak = self.rejected.lock().expect("health lock");
         let telling = (300..400).contains(&status) || status == 403 || status == 404;
         if !telling {
             *streak = (0, 0);
-            return false;
+            return None;
         }
         if streak.0 != status {
             *streak = (status, 0);
         }
         streak.1 += 1;
-        streak.1 >= REJECTED_LIMIT
+        (streak.1 >= REJECTED_LIMIT).then_some(StopReason::Misdirected {
+            status,
+            streak: streak.1,
+        })
     }
 
-    /// A customer's retries ended for `why`. Returns `true` when the
-    /// platform now looks down.
-    pub fn on_give_up(&self, why: GiveUp) -> bool {
-        match why {
+    /// A customer's retries ended for `why`. Returns why the run must stop
+    /// when the platform now looks down.
+    pub fn on_give_up(&self, why: GiveUp) -> Option<StopReason> {
+        let down = match why {
             GiveUp::BudgetExhausted => true,
             GiveUp::RetriesExhausted | GiveUp::RetryAfterTooLong => {
                 self.consecutive_transient.fetch_add(1, Ordering::AcqRel) + 1 >= CONSECUTIVE_LIMIT
             }
-        }
+        };
+        down.then_some(StopReason::PlatformDown)
     }
 }
 
-/// Whether a failure of this kind may be an outage's victim: the writer
-/// holds such failures back until what follows them (or the run's end)
-/// tells.
-pub fn may_be_victim(kind: FailureKind) -> bool {
+/// Most transiently failed customers held back at once (far above the
+/// platform-down streak, so only a pathological run reaches it).
+const MAX_HELD: usize = 10_000;
+
+/// The trailing streak of customers, in input order, that failed on faults
+/// an outage would cause, not committed yet: if the run ends in an outage
+/// they are left not done (so `--resume` fetches them again); any other
+/// outcome after them, or any other end, commits them to the failed file.
+#[derive(Debug, Default)]
+pub struct Suspects {
+    held: Vec<(usize, Failure)>,
+}
+
+impl Suspects {
+    /// Hold customer `index`'s failure if it may be an outage's victim;
+    /// otherwise (or when the streak is full) it is given back, to be
+    /// committed now, after the streak.
+    pub fn hold(&mut self, index: usize, failure: Failure) -> Option<(usize, Failure)> {
+        if may_be_victim(failure.kind) && self.held.len() < MAX_HELD {
+            self.held.push((index, failure));
+            None
+        } else {
+            Some((index, failure))
+        }
+    }
+
+    /// Customers held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// The streak, to be committed, in order.
+    pub fn take(&mut self) -> Vec<(usize, Failure)> {
+        std::mem::take(&mut self.held)
+    }
+
+    /// Hold again, first, what could not be committed.
+    pub fn put_back(&mut self, rest: impl IntoIterator<Item = (usize, Failure)>) {
+        let later = std::mem::take(&mut self.held);
+        self.held.extend(rest);
+        self.held.extend(later);
+    }
+
+    /// At the run's end (stopped for `stop`): whether the streak is to be
+    /// committed (`false`: the outage's victims are left not done).
+    pub fn commit_at_end(stop: Option<StopCause>) -> bool {
+        !is_outage(stop)
+    }
+
+    /// Forget the streak (its customers are not done).
+    pub fn clear(&mut self) {
+        self.held.clear();
+    }
+}
+
+/// Whether a failure of this kind may be an outage's victim: such failures
+/// are held back in [`Suspects`] until what follows them (or the run's
+/// end) tells.
+fn may_be_victim(kind: FailureKind) -> bool {
     matches!(
         kind,
         FailureKind::Transient(_) | FailureKind::RetryAfterTooLong | FailureKind::Http { .. }
@@ -82,7 +149,7 @@ pub fn may_be_victim(kind: FailureKind) -> bool {
 
 /// Whether a run that stopped for `cause` ended in an outage (the platform
 /// down, or a wrong address): the held failures are then left not done.
-pub fn is_outage(cause: Option<StopCause>) -> bool {
+fn is_outage(cause: Option<StopCause>) -> bool {
     matches!(
         cause,
         Some(StopCause::Api(
@@ -100,35 +167,56 @@ mod tests {
     fn fifty_in_a_row_means_down_and_an_answer_resets() {
         let h = Health::default();
         for _ in 0..CONSECUTIVE_LIMIT - 1 {
-            assert!(!h.on_give_up(GiveUp::RetriesExhausted));
+            assert_eq!(h.on_give_up(GiveUp::RetriesExhausted), None);
         }
         h.on_answer();
         for _ in 0..CONSECUTIVE_LIMIT - 1 {
-            assert!(!h.on_give_up(GiveUp::RetryAfterTooLong));
+            assert_eq!(h.on_give_up(GiveUp::RetryAfterTooLong), None);
         }
-        assert!(h.on_give_up(GiveUp::RetriesExhausted));
+        assert_eq!(
+            h.on_give_up(GiveUp::RetriesExhausted),
+            Some(StopReason::PlatformDown)
+        );
     }
 
     #[test]
     fn twenty_of_one_status_in_a_row_mean_a_wrong_address() {
         let h = Health::default();
         for _ in 0..REJECTED_LIMIT - 1 {
-            assert!(!h.on_rejected(404));
+            assert_eq!(h.on_rejected(404), None);
         }
-        assert!(!h.on_rejected(302), "another status starts another streak");
+        assert_eq!(
+            h.on_rejected(302),
+            None,
+            "another status starts another streak"
+        );
         h.on_answer();
         for _ in 0..REJECTED_LIMIT - 1 {
-            assert!(!h.on_rejected(404));
+            assert_eq!(h.on_rejected(404), None);
         }
-        assert!(h.on_rejected(404));
+        let stop = h.on_rejected(404).unwrap();
+        assert_eq!(
+            stop,
+            StopReason::Misdirected {
+                status: 404,
+                streak: REJECTED_LIMIT
+            }
+        );
+        assert!(stop.message().contains("20 customers in a row"));
         for _ in 0..3 * REJECTED_LIMIT {
-            assert!(!h.on_rejected(400), "a 400 says nothing of the address");
+            assert_eq!(
+                h.on_rejected(400),
+                None,
+                "a 400 says nothing of the address"
+            );
         }
     }
 
     #[test]
     fn an_empty_budget_means_down_at_once() {
-        assert!(Health::default().on_give_up(GiveUp::BudgetExhausted));
+        assert!(Health::default()
+            .on_give_up(GiveUp::BudgetExhausted)
+            .is_some());
     }
 
     #[test]

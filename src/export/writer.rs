@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::control::Control;
 use super::dispatch::Done;
-use super::health;
+use super::health::Suspects;
 use super::outcome::{Failure, Outcome, StopCause};
 use crate::bufpool::BufPool;
 use crate::drift::Kept;
@@ -35,10 +35,6 @@ pub fn checkpoint_interval(compression: Compression) -> Duration {
         _ => Duration::from_millis(500),
     }
 }
-
-/// Most transiently failed customers held back at once (far above the
-/// platform-down streak, so only a pathological run reaches it).
-const MAX_HELD: usize = 10_000;
 
 /// The files a run writes.
 pub struct Files {
@@ -103,12 +99,9 @@ pub struct Writer {
     /// Customers taken in input order, from the first (committed ones and
     /// the held streak below).
     next: usize,
-    /// The trailing run of customers that failed on transient faults, not
-    /// committed yet: if the run ends in an outage (see [`health`]) they
-    /// are left not done and fetched again by `--resume`; any other
-    /// outcome after them, or any other end, commits them to the failed
-    /// file.
-    held: Vec<(usize, Failure)>,
+    /// The trailing streak of customers that failed on faults an outage
+    /// would cause, not committed yet (see [`Suspects`]).
+    held: Suspects,
     error: Option<anyhow::Error>,
     reader_gone: bool,
 }
@@ -138,7 +131,7 @@ impl Writer {
             next: start.next as usize,
             committed: start.clone(),
             state: start,
-            held: Vec::new(),
+            held: Suspects::default(),
             error: None,
             reader_gone: false,
         }
@@ -232,9 +225,7 @@ impl Writer {
         match outcome {
             Outcome::NotDone => return Ok(false),
             Outcome::Failed(failure) => {
-                if health::may_be_victim(failure.kind) && self.held.len() < MAX_HELD {
-                    self.held.push((index, failure));
-                } else {
+                if let Some((index, failure)) = self.held.hold(index, failure) {
                     self.release_held()?;
                     self.record_failure(index, &failure)?;
                 }
@@ -296,11 +287,11 @@ impl Writer {
     /// Commit the held streak to the failed file. Those not recorded when
     /// an error stops it stay held.
     fn release_held(&mut self) -> anyhow::Result<()> {
-        let mut rest = std::mem::take(&mut self.held).into_iter();
+        let mut rest = self.held.take().into_iter();
         while let Some((index, failure)) = rest.next() {
             if let Err(e) = self.record_failure(index, &failure) {
-                self.held.push((index, failure));
-                self.held.extend(rest);
+                self.held
+                    .put_back(std::iter::once((index, failure)).chain(rest));
                 return Err(e);
             }
         }
@@ -312,7 +303,7 @@ impl Writer {
     /// recorded (the output failed) are not done either: the journal never
     /// counted them, and the summary must not.
     fn settle_held(&mut self) {
-        if !health::is_outage(self.control.reason()) && self.error.is_none() {
+        if Suspects::commit_at_end(self.control.reason()) && self.error.is_none() {
             if let Err(e) = self.release_held() {
                 self.error = Some(e);
             }
