@@ -167,8 +167,20 @@ pub fn exit_status() -> String {
     text
 }
 
-/// `export` with each default shown in its help.
+/// `export` with each range and default shown in its help.
 fn with_defaults(mut export: clap::Command, shown: &[(&'static str, String)]) -> clap::Command {
+    for limit in crate::config::LIMITS {
+        let range = limit.shown();
+        export = export.mut_arg(limit.field, |arg| {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let long = arg.get_long_help().map(|h| h.to_string());
+            let arg = arg.help(format!("{help} [range: {range}]"));
+            match long {
+                Some(long) => arg.long_help(format!("{long} [range: {range}]")),
+                None => arg,
+            }
+        });
+    }
     for (name, value) in shown {
         export = export.mut_arg(*name, |arg| {
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();

@@ -315,7 +315,7 @@ export_options! {
     #[arg(help_heading = "Output and formats", long, value_name = "LIST")]
     pub columns: Option<String>,
 
-    /// Parquet: most rows in one row group, 1 to 1048576.
+    /// Parquet: most rows in one row group.
     ///
     /// A row group is also bounded at 4 MiB of values. Larger groups read faster; the writer holds one in memory while it
     /// fills.
@@ -400,7 +400,7 @@ export_options! {
     #[serde(default)]
     pub seat_member: Vec<String>,
 
-    /// Most requests in flight at once (1 to 1024).
+    /// Most requests in flight at once.
     #[arg(help_heading = "Pacing and retries", long, value_name = "N")]
     pub concurrency: Option<usize>,
 
@@ -411,7 +411,7 @@ export_options! {
     #[arg(help_heading = "Pacing and retries", long, value_name = "N")]
     pub rate: Option<f64>,
 
-    /// Retries of one customer after transient faults (at most 100).
+    /// Retries of one customer after transient faults.
     ///
     /// 429s have four times this allowance of their own.
     #[arg(help_heading = "Pacing and retries", long, value_name = "N")]

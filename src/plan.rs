@@ -25,6 +25,7 @@ type Lines = Vec<(String, String)>;
 pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), UsageError> {
     let mut lines = Lines::new();
     let ids = customers(config, &mut lines)?;
+    let _locks = test_locks(config)?;
     request(config, &ids, &mut lines);
     window(config, &mut lines)?;
     output(config, &ids, &mut lines)?;
@@ -42,12 +43,12 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
 
 /// Read the IDs (an error is the run's), keep the shard's, describe them.
 fn customers(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageError> {
-    let mut ids = read_ids(&config.ids)?;
+    let mut ids = read_ids(&config.files.ids)?;
     let distinct = ids.len();
     if let Some(shard) = config.shard {
         ids.retain(|id| shard.contains(id));
     }
-    let source = match &config.ids {
+    let source = match &config.files.ids {
         Source::Stdin => "stdin".to_string(),
         Source::File(p) => p.display().to_string(),
     };
@@ -77,8 +78,21 @@ fn request(config: &ExportConfig, ids: &IdList, lines: &mut Lines) {
     lines.push(("key".into(), "present (redacted)".into()));
 }
 
-/// The window and where its start comes from; with `--state`, its lock
-/// is tested as the run's would be.
+/// Take the locks the run would take (see
+/// [`crate::config::FilePlan::locked`]), where a lock file exists (a dry
+/// run creates no file): another run at work makes the dry run fail as
+/// the run would. They are held while the journal is read.
+fn test_locks(config: &ExportConfig) -> Result<Vec<OutputLock>, UsageError> {
+    config
+        .files
+        .locked()
+        .into_iter()
+        .filter(|path| crate::paths::lock(path).exists())
+        .map(|path| OutputLock::acquire(path, config.file_mode))
+        .collect()
+}
+
+/// The window and where its start comes from.
 fn window(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError> {
     let q = &config.query;
     let at = |t: Option<chrono::NaiveDateTime>| {
@@ -92,12 +106,7 @@ fn window(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError> {
     };
     lines.push(("window".into(), span));
     let origin = match &config.state {
-        Some(state) => {
-            if crate::paths::lock(&state.path).exists() {
-                OutputLock::acquire(&state.path, config.file_mode)?;
-            }
-            state.start_origin()
-        }
+        Some(state) => state.start_origin(),
         None if q.start.is_some() => "--start".into(),
         None => "none (--days)".into(),
     };
@@ -107,7 +116,7 @@ fn window(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError> {
 
 /// The output, its lock and what its journal holds.
 fn output(config: &ExportConfig, ids: &IdList, lines: &mut Lines) -> Result<(), UsageError> {
-    let p = match &config.out {
+    let p = match &config.files.out {
         Target::Stdout => {
             lines.push((
                 "output".into(),
@@ -134,12 +143,6 @@ fn output(config: &ExportConfig, ids: &IdList, lines: &mut Lines) -> Result<(), 
         Target::File(p) => p,
     };
     check_creatable(&crate::paths::partial(p), "output")?;
-    // Only test an existing lock: a dry run creates no file.
-    let _lock = if crate::paths::lock(p).exists() {
-        Some(OutputLock::acquire(p, config.file_mode)?)
-    } else {
-        None
-    };
     lines.push((
         "output".into(),
         format!(
@@ -175,30 +178,21 @@ fn output(config: &ExportConfig, ids: &IdList, lines: &mut Lines) -> Result<(), 
     Ok(())
 }
 
-/// The failed file and the summary, checked writable.
+/// The files written at the end or when needed, checked creatable as the
+/// run checks them.
 fn side_files(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError> {
-    let failed = match &config.failed {
-        Some(f) => {
-            check_creatable(f, "failed file")?;
-            format!("{} (only if some customer fails)", f.display())
-        }
+    config.files.check_reports_creatable()?;
+    let shown = |p: Option<&std::path::Path>| p.map_or("none".into(), |p| p.display().to_string());
+    let failed = match &config.files.failed {
+        Some(f) => format!("{} (only if some customer fails)", f.display()),
         None => "none".into(),
     };
     lines.push(("failed file".into(), failed));
-    let summary = match &config.summary {
-        Some(s) => {
-            check_creatable(s, "summary")?;
-            s.display().to_string()
-        }
-        None => "none".into(),
-    };
-    lines.push(("summary".into(), summary));
-    if let Some(m) = &config.metrics {
-        check_creatable(m, "metrics file")?;
+    lines.push(("summary".into(), shown(config.files.summary.as_deref())));
+    if let Some(m) = &config.files.metrics {
         lines.push(("metrics".into(), m.display().to_string()));
     }
     if let Some(state) = &config.state {
-        check_creatable(&state.path, "state file")?;
         let when = if state.recorded.is_some() {
             "moved to the window's end after a complete run"
         } else {

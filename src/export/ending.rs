@@ -70,7 +70,7 @@ pub fn finish(
 ) -> Report {
     let done = written.done();
     let tally = written.tally().clone();
-    let mut committed = commit::commit(written, run.total, &config.out);
+    let mut committed = commit::commit(written, run.total, &config.files.out);
     let output_error = committed.error.take();
     let gathered = Ending {
         complete: committed.complete,
@@ -85,8 +85,8 @@ pub fn finish(
             .state
             .as_ref()
             .map(|settings| (settings, run_end(config, &committed, &tally))),
-        metrics: config.metrics.as_deref(),
-        summary: config.summary.as_deref(),
+        metrics: config.files.metrics.as_deref(),
+        summary: config.files.summary.as_deref(),
         mode: config.file_mode,
         shard: config.shard,
         ended: chrono::Utc::now(),
@@ -227,7 +227,7 @@ fn summary_facts(
         output: shown(&committed.output),
         partial_output: shown(&committed.partial_output),
         failed_file: shown(&committed.failed_file),
-        resumable: !committed.complete && config.out.file().is_some(),
+        resumable: !committed.complete && config.files.out.file().is_some(),
         shard: config.shard.map(|s| s.to_string()),
         state: None,
     }

@@ -38,7 +38,6 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::api::client::ClientSettings;
 use crate::api::ApiClient;
 use crate::bufpool::BufPool;
 use crate::config::ExportConfig;
@@ -87,15 +86,7 @@ impl Report {
 pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
     let started = Instant::now();
     let ids = Arc::new(read_input(&config, &mut shutdown).await?);
-    if let Some(summary) = &config.summary {
-        crate::output::check_creatable(summary, "summary")?;
-    }
-    if let Some(metrics) = &config.metrics {
-        crate::output::check_creatable(metrics, "metrics file")?;
-    }
-    if let Some(state) = &config.state {
-        crate::output::check_creatable(&state.path, "state file")?;
-    }
+    config.files.check_reports_creatable()?;
     let encoder = encoder(
         config.format,
         &config.columns,
@@ -114,13 +105,7 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         &config.base_url,
         &config.api_key,
         config.query.clone(),
-        &ClientSettings {
-            timeout: config.timeout,
-            connect_timeout: config.connect_timeout,
-            pool_size: config.concurrency,
-            max_response_bytes: config.max_response_bytes,
-            ca_cert: config.ca_cert.clone(),
-        },
+        &config.client,
     )
     .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
     let fetcher = Arc::new(Fetcher::new(
@@ -196,7 +181,7 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
 /// a slow pipe: a signal meanwhile ends the run at once (the reading
 /// thread is abandoned).
 async fn read_input(config: &ExportConfig, shutdown: &mut Shutdown) -> Result<IdList, RunError> {
-    let source = config.ids.clone();
+    let source = config.files.ids.clone();
     let reading = tokio::task::spawn_blocking(move || read_ids(&source));
     let mut ids = tokio::select! {
         ids = reading => ids.expect("reading IDs does not panic")?,
@@ -239,7 +224,7 @@ fn announce(config: &ExportConfig, total: usize, resumed_from: usize) {
         concurrency = config.concurrency,
         rate = config.rate,
         "exporting {total} customers to {}",
-        config.out.describe()
+        config.files.out.describe()
     );
 }
 

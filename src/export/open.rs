@@ -40,7 +40,7 @@ pub fn open(
 ) -> Result<Opened, UsageError> {
     let locks = lock_all(config)?;
     check_state_unchanged(config)?;
-    let mut opened = match config.out.file() {
+    let mut opened = match config.files.out.file() {
         None => {
             let (sink, failed) = fresh(config, encoder)?;
             Opened {
@@ -60,28 +60,15 @@ pub fn open(
     Ok(opened)
 }
 
-/// Lock every file the run writes that another run could be given too:
-/// the state file first (two runs of one schedule), then the output, a
-/// failed file other than the output's own, the summary, the metrics.
+/// Lock every file the run writes that another run could be given too
+/// (see [`crate::config::FilePlan::locked`]).
 fn lock_all(config: &ExportConfig) -> Result<Vec<OutputLock>, UsageError> {
-    let out = config.out.file();
-    let own_failed = out.map(crate::paths::default_failed);
-    let failed = config
-        .failed
-        .as_deref()
-        .filter(|f| Some(*f) != own_failed.as_deref());
-    let state = config.state.as_ref().map(|s| s.path.as_path());
-    [
-        state,
-        out,
-        failed,
-        config.summary.as_deref(),
-        config.metrics.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|path| OutputLock::acquire(path, config.file_mode))
-    .collect()
+    config
+        .files
+        .locked()
+        .into_iter()
+        .map(|path| OutputLock::acquire(path, config.file_mode))
+        .collect()
 }
 
 /// The state file was read before its lock was taken: a run that ended in
@@ -105,19 +92,16 @@ fn fresh(
     config: &ExportConfig,
     encoder: &dyn RowEncoder,
 ) -> Result<(Sink, FailedFile), UsageError> {
-    let mut sink = match (config.format, config.out.file()) {
+    let mut sink = match (config.format, config.files.out.file()) {
         (Format::Parquet, Some(out)) => Sink::create_parquet(
             out,
             Arc::new(Layout::new(&config.columns, config.parquet_row_group_rows)),
             config.file_mode,
         ),
-        _ => Sink::create(&config.out, config.compression, config.file_mode),
+        _ => Sink::create(&config.files.out, config.compression, config.file_mode),
     }
     .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
-    if let Some(path) = &config.failed {
-        crate::output::check_creatable(path, "failed file")?;
-    }
-    let failed = FailedFile::new(config.failed.clone(), config.file_mode);
+    let failed = FailedFile::new(config.files.failed.clone(), config.file_mode);
     let mut header = Vec::new();
     encoder.header(&mut header);
     sink.write(&header)
@@ -152,9 +136,12 @@ fn file_output(
                     "{e:#}. Pass --restart to discard the interrupted run and start afresh"
                 ))
             })?;
-            let failed =
-                FailedFile::resume(config.failed.clone(), cp.failed_bytes, config.file_mode)
-                    .map_err(usage)?;
+            let failed = FailedFile::resume(
+                config.files.failed.clone(),
+                cp.failed_bytes,
+                config.file_mode,
+            )
+            .map_err(usage)?;
             let journal =
                 Journal::resume(&journal_path, &found, config.file_mode).map_err(usage)?;
             if query != config.query {

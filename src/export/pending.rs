@@ -41,7 +41,7 @@ pub fn examine(config: &ExportConfig, out: &Path, ids: &IdList) -> Result<Pendin
         });
     }
     let out_len = std::fs::metadata(&partial).map_or(0, |m| m.len());
-    let failed_len = FailedFile::partial_len(config.failed.as_deref());
+    let failed_len = FailedFile::partial_len(config.files.failed.as_deref());
     let staged_len = std::fs::metadata(crate::paths::staged(out)).map_or(0, |m| m.len());
     let found = match journal::load(&journal_path, out_len, failed_len, staged_len) {
         Ok(None) => return Ok(Pending::Nothing),

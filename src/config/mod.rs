@@ -1,0 +1,247 @@
+//! The validated settings of one export run.
+//!
+//! [`ExportConfig::from_options`] takes the settings as the layers give them
+//! (see [`crate::options`]) and checks them against each other, once.
+//! Nothing downstream re-checks a flag. Each job has a file: the time
+//! window and the state ([`window`]), the file plan ([`files`]), the
+//! format and layout ([`format`]), the key ([`key`]), the numeric limits
+//! ([`limits`]) and the API's address ([`network`]).
+
+mod files;
+mod format;
+mod key;
+pub mod limits;
+mod network;
+#[cfg(test)]
+mod tests;
+mod window;
+
+pub use files::FilePlan;
+pub use limits::{Limit, LIMITS};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::api::client::ClientSettings;
+use crate::api::codes::CodePolicy;
+use crate::api::endpoint::ApiKey;
+use crate::error::UsageError;
+use crate::input::Source;
+use crate::logging::LogSettings;
+use crate::options::ExportOptions;
+use crate::output::{Column, Compression, Format, Target};
+use crate::progress::ProgressMode;
+use crate::query::{Query, Zone};
+use crate::retry::RetryPolicy;
+use crate::safefs::FileMode;
+use crate::shard::Shard;
+use crate::state::StateSettings;
+use crate::template;
+
+use window::TimeWindow;
+
+/// What to do with an interrupted run of the same output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeMode {
+    /// Refuse to start (exit 2), naming --resume and --restart.
+    Refuse,
+    /// Continue it (or start afresh when there is none).
+    Resume,
+    /// Discard it and start afresh.
+    Restart,
+}
+
+/// Everything one export run needs, validated.
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    /// Which path plays which role: the IDs, the output, the failed file,
+    /// the summary, the state and the metrics, checked once.
+    pub files: FilePlan,
+    /// Row format.
+    pub format: Format,
+    /// Compression of the output.
+    pub compression: Compression,
+    /// What to do with an interrupted run of the same output.
+    pub resume: ResumeMode,
+    /// Base URL of the API, without the endpoint path.
+    pub base_url: reqwest::Url,
+    /// The secret key, sent as the `apiKey` query parameter.
+    pub api_key: ApiKey,
+    /// Most requests in flight at once.
+    pub concurrency: usize,
+    /// Timeouts, the connection pool, the answer size limit and extra
+    /// root certificates, as the HTTP client takes them.
+    pub client: ClientSettings,
+    /// Fixed cap on requests per second; `None` = adaptive only.
+    pub rate: Option<f64>,
+    /// Backoff, retry budget and Retry-After limits.
+    pub retry: RetryPolicy,
+    /// How a non-2000 `Code` is judged: the declared codes.
+    pub codes: CodePolicy,
+    /// The API's window and filters.
+    pub query: Query,
+    /// Columns to write, in order.
+    pub columns: Vec<Column>,
+    /// The `--state` file and what it recorded: where the window starts.
+    pub state: Option<StateSettings>,
+    /// Permission bits of the files the run creates.
+    pub file_mode: FileMode,
+    /// Warnings found while validating, logged once logging is set up.
+    pub notices: Vec<String>,
+    /// Whether to draw the progress bar.
+    pub progress: ProgressMode,
+    /// How often a progress line is logged when no bar is drawn.
+    pub progress_interval: Duration,
+    /// Only this shard of the IDs.
+    pub shard: Option<Shard>,
+    /// Print the plan, make no request.
+    pub dry_run: bool,
+    /// CSV: start with a UTF-8 BOM.
+    pub csv_bom: bool,
+    /// CSV: neutralise formula-like cells.
+    pub csv_formula_guard: bool,
+    /// Parquet: most rows in one row group.
+    pub parquet_row_group_rows: u64,
+    /// Zone of relative times.
+    pub zone: Zone,
+    /// The relative `--start`/`--end` values as given (`start="-24h" in
+    /// Asia/Shanghai`), empty when both are absolute or unused: a resumed
+    /// run with the same expressions keeps the interrupted run's window.
+    pub relative_window: String,
+    /// Whether `--start` and `--end` were relative: only those bounds are
+    /// taken from an interrupted run on resume.
+    pub relative_bounds: (bool, bool),
+    /// Log settings.
+    pub log: LogSettings,
+}
+
+impl ExportConfig {
+    /// Layer and validate the settings `given` on the command line. `env`
+    /// looks up environment variables (injected so tests need not touch
+    /// the process environment).
+    pub fn from_options(
+        given: ExportOptions,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError> {
+        // The key's precedence has the environment between the layers:
+        // --api-key-file on the command line, then YUJU_API_KEY, then the
+        // file's api-key-file.
+        let key_file_flag = given.api_key_file.clone();
+        let o = given.layered()?;
+
+        let shard = o
+            .shard
+            .as_deref()
+            .map(|s| Shard::parse(s, &env))
+            .transpose()?;
+        let state = window::state_settings(&o, shard)?;
+        let window = TimeWindow::resolve(&o, state.as_ref())?;
+        let vars = template::Vars {
+            today: window.now.date(),
+            start: window.query.start,
+            end: window.query.end,
+            shard,
+        };
+        let files = FilePlan::resolve(&o, &vars, state.as_ref())?;
+        if files.ids == Source::Stdin && key_file_flag.as_deref() == Some(Path::new("-")) {
+            return Err(UsageError::invalid(
+                "--ids - and --api-key-file - cannot both read stdin",
+            ));
+        }
+        let (format, compression) = format::output_format(&o, &files.out)?;
+        let resume = resume_mode(&o, &files.out)?;
+        let base_url = network::base_url(&o)?;
+        let mut notices = Vec::new();
+        let api_key = key::api_key(
+            key_file_flag.as_deref(),
+            o.api_key_file.as_deref(),
+            &env,
+            &mut notices,
+        )?;
+        let (concurrency, rate) = limits::pace(&o)?;
+        let (timeout, connect_timeout, retry) = limits::timing(&o)?;
+        let codes = CodePolicy::new(&o.definitive_codes, &o.transient_codes).map_err(|e| {
+            UsageError::invalid(format!("--definitive-codes / --transient-codes: {e}"))
+        })?;
+        let file_mode = FileMode::parse(
+            o.file_mode
+                .as_deref()
+                .unwrap_or_else(|| defaulted("file_mode")),
+        )
+        .map_err(|e| UsageError::invalid(format!("--file-mode {e}")))?;
+        let (columns, parquet_row_group_rows) = format::layout(&o, format)?;
+        let client = ClientSettings {
+            timeout,
+            connect_timeout,
+            pool_size: concurrency,
+            max_response_bytes: o
+                .max_response_bytes
+                .unwrap_or_else(|| defaulted("max_response_bytes"))
+                .0,
+            ca_cert: o.ca_cert.clone(),
+        };
+
+        Ok(ExportConfig {
+            files,
+            format,
+            compression,
+            resume,
+            base_url,
+            api_key,
+            concurrency,
+            client,
+            rate,
+            retry,
+            codes,
+            query: window.query,
+            columns,
+            state,
+            file_mode,
+            notices,
+            progress: o.progress.unwrap_or_else(|| defaulted("progress")),
+            progress_interval: limits::progress_interval(&o)?,
+            log: LogSettings {
+                verbosity: if o.quiet { -1 } else { o.verbose.min(2) as i8 },
+                format: o.log_format.unwrap_or_else(|| defaulted("log_format")),
+            },
+            shard,
+            dry_run: o.dry_run,
+            csv_bom: o.csv_bom,
+            csv_formula_guard: o.csv_formula_guard,
+            parquet_row_group_rows,
+            zone: window.zone,
+            relative_window: window.relative,
+            relative_bounds: window.relative_bounds,
+        })
+    }
+
+    /// The partial file rows are written to before the final rename.
+    pub fn partial_path(&self) -> Option<PathBuf> {
+        self.files.out.file().map(crate::paths::partial)
+    }
+}
+
+fn resume_mode(o: &ExportOptions, out: &Target) -> Result<ResumeMode, UsageError> {
+    let resume = match (o.resume, o.restart) {
+        (true, true) => {
+            return Err(UsageError::invalid(
+                "--resume and --restart exclude each other",
+            ))
+        }
+        (true, false) => ResumeMode::Resume,
+        (false, true) => ResumeMode::Restart,
+        (false, false) => ResumeMode::Refuse,
+    };
+    if resume == ResumeMode::Resume && out.file().is_none() {
+        return Err(UsageError::invalid(
+            "--resume needs --out FILE: a run to stdout, a device, a FIFO or a socket \
+             keeps no journal",
+        ));
+    }
+    Ok(resume)
+}
+
+/// A setting that [`ExportOptions::defaults`] always gives.
+fn defaulted(name: &str) -> ! {
+    panic!("the setting {name} has a default")
+}

@@ -1,0 +1,154 @@
+//! The time window and the `--state` watermark: where the run's window
+//! starts and ends, and what the state file recorded.
+
+use crate::error::UsageError;
+use crate::options::ExportOptions;
+use crate::query::{is_relative, parse_time, Query, Zone};
+use crate::shard::Shard;
+use crate::state::StateSettings;
+use crate::template;
+
+use super::defaulted;
+
+/// The time window and filters the API is asked for.
+pub(super) struct TimeWindow {
+    pub(super) query: Query,
+    pub(super) zone: Zone,
+    /// Now, on the wall clock of `zone`.
+    pub(super) now: chrono::NaiveDateTime,
+    /// The relative `--start`/`--end` as given (see the config field).
+    pub(super) relative: String,
+    pub(super) relative_bounds: (bool, bool),
+}
+
+impl TimeWindow {
+    pub(super) fn resolve(
+        o: &ExportOptions,
+        state: Option<&StateSettings>,
+    ) -> Result<TimeWindow, UsageError> {
+        let name = o.tz.as_deref().unwrap_or_else(|| defaulted("tz"));
+        let zone = Zone::parse(name).map_err(|e| UsageError::invalid(format!("--tz: {e}")))?;
+        let now = zone.wall(chrono::Utc::now());
+        let from_state = match state {
+            Some(state) => state.start(zone)?,
+            None => None,
+        };
+        // The state's start replaces --start; --end defaults to now.
+        let start_spec = o.start.as_deref().filter(|_| from_state.is_none());
+        let end_spec = o.end.as_deref().or(state.map(|_| "now"));
+        // --start is checked even when the state replaces it: a typo in a
+        // crontab shows the first night, not when the state is lost.
+        let given_start = pick_time(o.start.as_deref(), "--start", zone, now)?;
+        let start = from_state.or(given_start);
+        let end = pick_time(end_spec, "--end", zone, now)?;
+        if let Some(state) = state {
+            check_state_window(o, state, start, end)?;
+        }
+        if let (Some(s), Some(e)) = (start, end) {
+            if s > e {
+                return Err(UsageError::invalid(format!(
+                    "--start ({s}) is after --end ({e}): the window is empty"
+                )));
+            }
+        }
+        // Relative bounds, as given: a resume keeps what they resolved to.
+        // A --state run's end always counts as relative: a resume keeps
+        // the interrupted run's window, whatever --end says this time.
+        let start_relative = start_spec.filter(|s| is_relative(s));
+        let end_relative = end_spec.filter(|s| is_relative(s) || state.is_some());
+        let mut relative = Vec::new();
+        if let Some(s) = start_relative {
+            relative.push(format!("start={:?}", s.trim()));
+        }
+        match (state, end_relative) {
+            (Some(_), _) => relative.push("end=<the interrupted --state run's>".to_string()),
+            (None, Some(s)) => relative.push(format!("end={:?}", s.trim())),
+            (None, None) => {}
+        }
+        let relative = if relative.is_empty() {
+            String::new()
+        } else {
+            format!("{} in {}", relative.join(" "), zone.name())
+        };
+        let days = match o.days {
+            Some(0) => return Err(UsageError::invalid("--days must be at least 1")),
+            Some(d) => Some(d),
+            None if start.is_none() && end.is_none() => Some(30),
+            None => None,
+        };
+        Ok(TimeWindow {
+            query: Query {
+                days,
+                start,
+                end,
+                chat_source: o.chat_source.clone(),
+                chat_robot: o.chat_robot.clone(),
+                seat_member: o.seat_member.clone(),
+            },
+            zone,
+            now,
+            relative,
+            relative_bounds: (start_relative.is_some(), end_relative.is_some()),
+        })
+    }
+}
+
+/// `--state` and `--lookback`: the state path (which may hold `{shard}`
+/// only) and what the file recorded.
+pub(super) fn state_settings(
+    o: &ExportOptions,
+    shard: Option<Shard>,
+) -> Result<Option<StateSettings>, UsageError> {
+    let lookback = o.lookback.map(|d| d.0);
+    let Some(path) = &o.state else {
+        if lookback.is_some() {
+            return Err(UsageError::invalid(
+                "--lookback needs --state: it moves back the start the state file records",
+            ));
+        }
+        return Ok(None);
+    };
+    let path = template::expand_fixed(path, "--state", shard)?;
+    StateSettings::load(path, lookback.unwrap_or_default()).map(Some)
+}
+
+/// The window of a `--state` run: no `--days`; a start from the file or,
+/// on the first run, from `--start`; an end after the start.
+pub(super) fn check_state_window(
+    o: &ExportOptions,
+    state: &StateSettings,
+    start: Option<chrono::NaiveDateTime>,
+    end: Option<chrono::NaiveDateTime>,
+) -> Result<(), UsageError> {
+    if o.days.is_some() {
+        return Err(UsageError::invalid(
+            "--days cannot be used with --state: the state file sets where the window \
+             starts; --end closes it (default: now)",
+        ));
+    }
+    let Some(start) = start else {
+        return Err(UsageError::invalid(format!(
+            "the state file {} does not exist yet: pass --start for the first run's window \
+             (later runs start where the last completed one ended)",
+            state.path.display()
+        )));
+    };
+    match end {
+        Some(end) if start >= end && state.recorded.is_some() => Err(UsageError::invalid(format!(
+            "nothing to export: the window would start at {start} ({}) and --end is {end}",
+            state.start_origin()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn pick_time(
+    given: Option<&str>,
+    flag: &str,
+    zone: Zone,
+    now: chrono::NaiveDateTime,
+) -> Result<Option<chrono::NaiveDateTime>, UsageError> {
+    given
+        .map(|t| parse_time(t, zone, now).map_err(|e| UsageError::invalid(format!("{flag}: {e}"))))
+        .transpose()
+}
