@@ -8,8 +8,10 @@
 //! in one pass (command line > environment > file > defaults). The help text
 //! shows the defaults from that same place (see [`crate::cli::command`]).
 //!
-//! Adding a setting means adding its field here, its use, and its check in
-//! [`crate::config`] if it has one; nothing else.
+//! Adding a setting means its field here (with a `help_heading`), its use,
+//! its field and check in [`crate::config`], a commented line in the
+//! example config file and a row in `docs/reference.md` (a test checks
+//! that row); CONTRIBUTING.md says it in full.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -119,7 +119,7 @@ pub struct Ticket {
 
 /// What became of a request, as far as the limit is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Answer {
+enum Reception {
     Pending,
     Accepted,
     Throttled,
@@ -163,7 +163,7 @@ struct State {
     next: Instant,
     /// Requests sent (or given a slot) in the last [`LOG_SPAN`], in slot
     /// order, with their answers; `first_seq` numbers the front.
-    log: VecDeque<(Instant, Answer)>,
+    log: VecDeque<(Instant, Reception)>,
     first_seq: u64,
     /// The requests of the log not answered yet, by number, with when
     /// they were issued.
@@ -268,7 +268,7 @@ impl State {
         o
     }
 
-    fn entry(&mut self, seq: u64) -> Option<&mut (Instant, Answer)> {
+    fn entry(&mut self, seq: u64) -> Option<&mut (Instant, Reception)> {
         let i = seq.checked_sub(self.first_seq)?;
         self.log.get_mut(usize::try_from(i).ok()?)
     }
@@ -281,13 +281,13 @@ impl State {
         self.log
             .iter()
             .take(end)
-            .filter(|(t, a)| *t >= from && *a != Answer::Throttled)
+            .filter(|(t, a)| *t >= from && *a != Reception::Throttled)
             .count()
     }
 
     fn forget_before(&mut self, t: Instant) {
         while self.log.front().is_some_and(|(at, _)| *at < t) {
-            if let Some((_, Answer::Pending)) = self.log.pop_front() {
+            if let Some((_, Reception::Pending)) = self.log.pop_front() {
                 self.pending.remove(&self.first_seq);
             }
             self.first_seq += 1;
@@ -296,7 +296,7 @@ impl State {
 
     /// Record the answer to the request of `ticket`; whether it was
     /// overdue (its answer may then lift a hold).
-    fn answer(&mut self, ticket: &Ticket, answer: Answer, now: Instant) -> bool {
+    fn answer(&mut self, ticket: &Ticket, answer: Reception, now: Instant) -> bool {
         let was_overdue = self
             .overdue_after(now)
             .is_some_and(|after| now.saturating_duration_since(ticket.issued) > after);
@@ -374,7 +374,7 @@ impl RateLimiter {
         s.log
             .iter()
             .rev()
-            .filter(|(_, a)| *a != Answer::Throttled)
+            .filter(|(_, a)| *a != Reception::Throttled)
             .nth(allowance - 1)
             .map(|(t, _)| *t + WINDOW)
     }
@@ -399,7 +399,7 @@ impl RateLimiter {
                     .iter()
                     .rev()
                     .take_while(|(t, _)| *t >= window_start)
-                    .filter(|(_, a)| *a != Answer::Throttled)
+                    .filter(|(_, a)| *a != Reception::Throttled)
                     .count();
                 let measured = answered.saturating_sub(overdue.count - overdue.past_window) as f64;
                 let limit = (c.limit.min(pace.unwrap_or(c.limit)) * BETA)
@@ -446,7 +446,7 @@ impl RateLimiter {
             s.next = sent_at + Duration::from_secs_f64(1.0 / rate);
         }
         let seq = s.first_seq + s.log.len() as u64;
-        s.log.push_back((sent_at, Answer::Pending));
+        s.log.push_back((sent_at, Reception::Pending));
         s.pending.insert(seq, now);
         Ok(Ticket {
             sent_at,
@@ -491,7 +491,7 @@ impl RateLimiter {
     pub fn on_success(&self, ticket: &Ticket) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("limiter lock");
-        let was_overdue = s.answer(ticket, Answer::Accepted, now);
+        let was_overdue = s.answer(ticket, Reception::Accepted, now);
         s.note_latency(now.saturating_duration_since(ticket.issued), now);
         // The slow start grows unless 429s may be on their way.
         let grows = s.curve.is_none() && !s.overdue(now).suspect();
@@ -512,7 +512,7 @@ impl RateLimiter {
     pub fn on_other(&self, ticket: &Ticket) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("limiter lock");
-        let was_overdue = s.answer(ticket, Answer::Accepted, now);
+        let was_overdue = s.answer(ticket, Reception::Accepted, now);
         drop(s);
         if was_overdue {
             self.changed.notify_waiters();
@@ -523,7 +523,7 @@ impl RateLimiter {
     pub fn on_throttled(&self, ticket: &Ticket) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("limiter lock");
-        s.answer(ticket, Answer::Throttled, now);
+        s.answer(ticket, Reception::Throttled, now);
         let sent = ticket.sent_at;
         if s.curve.is_some_and(|c| sent < c.at) {
             return;

@@ -138,7 +138,7 @@ impl Fetcher {
                             Cause::CodeUnknown
                         }
                     };
-                    let fault = Fault {
+                    let fault = FaultSeen {
                         cause,
                         detail: text,
                         retry_after: None,
@@ -201,7 +201,7 @@ impl Fetcher {
                     } else {
                         self.limiter.on_other(&ticket);
                     }
-                    let fault = Fault {
+                    let fault = FaultSeen {
                         cause,
                         detail: self.client.shown(&detail),
                         retry_after,
@@ -297,7 +297,7 @@ impl Fetcher {
         control: &Control,
         id: &str,
         a: &mut Attempts,
-        fault: Fault,
+        fault: FaultSeen,
     ) -> Option<Outcome> {
         if control.drain.is_cancelled() {
             return Some(Outcome::NotDone);
@@ -386,7 +386,7 @@ impl Fetcher {
 }
 
 /// A transient fault, as classified.
-struct Fault {
+struct FaultSeen {
     cause: Cause,
     detail: String,
     retry_after: Option<std::time::Duration>,

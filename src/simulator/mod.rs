@@ -255,7 +255,7 @@ struct Params {
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)]
 #[serde(deny_unknown_fields)]
-struct RequestBody {
+struct ReceivedBody {
     customer_id: String,
     days: String,
     start_time: String,
@@ -310,14 +310,14 @@ async fn handle(
 pub const THROTTLED_FIRST: u64 = 6;
 
 /// Parse the body and note what the tests and benches inspect.
-fn record(stats: &SimStats, body: &[u8]) -> Result<RequestBody, serde_json::Error> {
+fn record(stats: &SimStats, body: &[u8]) -> Result<ReceivedBody, serde_json::Error> {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         let mut bodies = stats.bodies.lock().expect("stats lock");
         if bodies.len() < 100 {
             bodies.push(v);
         }
     }
-    let request: RequestBody = serde_json::from_slice(body)?;
+    let request: ReceivedBody = serde_json::from_slice(body)?;
     {
         let mut windows = stats.windows.lock().expect("stats lock");
         if windows.len() < 1000 {
@@ -403,7 +403,12 @@ async fn admit(
 
 /// Answer an admitted request `n`: after the latency, a fault, a special
 /// customer's answer, or the customer's chats in the requested window.
-async fn answer(shared: &Shared, request: &RequestBody, raw_query: &str, n: u64) -> Response<Body> {
+async fn answer(
+    shared: &Shared,
+    request: &ReceivedBody,
+    raw_query: &str,
+    n: u64,
+) -> Response<Body> {
     let sc = &shared.scenario;
     let stats = &shared.stats;
     let mut rng = SplitMix(sc.seed.wrapping_mul(0x9E37_79B9).wrapping_add(n));

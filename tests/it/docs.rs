@@ -173,3 +173,16 @@ fn the_readme_is_short_and_maps_the_docs() {
     }
     assert!(Path::new(&root().join("docs/reference.md")).exists());
 }
+
+/// Each declared range reads the same in the flag reference.
+#[test]
+fn the_reference_states_each_declared_range() {
+    let reference = std::fs::read_to_string(root().join("docs/reference.md")).unwrap();
+    for limit in yuju_export::config::LIMITS {
+        let row = reference
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{} ", limit.flag())))
+            .unwrap_or_else(|| panic!("no row for {}", limit.flag()));
+        assert!(row.contains(&limit.shown()), "{row}");
+    }
+}

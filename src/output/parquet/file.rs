@@ -1,34 +1,6 @@
-//! Parquet output: typed columns, zstd pages, and the same crash safety as
-//! the text formats.
-//!
-//! # Layout on disk
-//!
-//! A Parquet file is row groups followed by one footer that lists them, so
-//! it cannot be valid until it is complete. Two files make it resumable:
-//!
-//! - `<out>.partial` holds `PAR1` and the finished row groups. After each
-//!   row group comes a *trailer*: a Parquet footer describing that row
-//!   group alone. Readers never see the trailers (nothing points at them);
-//!   they let a resumed run rebuild the list of row groups by walking back
-//!   from the end of the file, with no side file to keep in step.
-//! - `<out>.staged` holds the rows committed since the last row group, in
-//!   a simple length-prefixed form ([`ParquetEncoder`]), and the same bytes
-//!   are kept in memory. Checkpoints fsync it, so they stay as frequent and
-//!   cheap as with CSV while row groups stay large.
-//!
-//! A row group is closed when the rows waiting reach [`GROUP_ROWS`] rows or
-//! [`GROUP_BYTES`] bytes, after the customer that crossed the bound (so row
-//! groups fall at the same rows in every run, interrupted or not), and the
-//! writer checkpoints at once: the journal records the new length of the
-//! partial file with an empty staged file, and only then is the staged file
-//! emptied. A crash before that journal line resumes from the previous
-//! checkpoint, which still has its staged rows. At the end the last rows
-//! become a row group, the real footer (every row group) is appended, and
-//! the file is renamed into place.
-//!
-//! Column types come from [`kind`]: `seq` is INT64, text columns are
-//! BYTE_ARRAY with the STRING logical type, dictionary-encoded where the
-//! values repeat.
+//! The Parquet file's life in the writer: row groups closed from the
+//! staged rows, a trailer after each, resume from the trailers, and the
+//! footer at the end.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -37,251 +9,17 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
-use parquet::basic::{LogicalType, Repetition, Type as PhysicalType, ZstdLevel};
 use parquet::column::writer::{get_column_writer, ColumnWriter};
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{
-    ColumnChunkMetaData, FileMetaData, ParquetMetaData, ParquetMetaDataOptions,
-    ParquetMetaDataReader, ParquetMetaDataWriter, RowGroupMetaData,
+    ColumnChunkMetaData, ParquetMetaDataOptions, ParquetMetaDataReader, RowGroupMetaData,
 };
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
-use parquet::schema::types::{ColumnPath, SchemaDescPtr, SchemaDescriptor, Type};
 
-use super::{write_object, Cell, Column, Row, RowEncoder};
+use super::encode::{Layout, Staged, Value};
+use super::{BATCH, GROUP_BYTES, MAGIC};
 use crate::safefs::{self, Existing, FileMode};
-
-/// A row group is closed once it holds this many rows (the default of
-/// `--parquet-row-group-rows`; DuckDB's own row group size)...
-pub const GROUP_ROWS: u64 = 122_880;
-/// ...or this many bytes of staged rows (about the values' size), which
-/// bounds the memory a row group takes while it fills.
-pub const GROUP_BYTES: usize = 4 << 20;
-/// zstd level of the pages: fast, and Parquet's dictionaries do the rest.
-const ZSTD_LEVEL: i32 = 3;
-/// Values handed to a column writer at a time.
-const BATCH: usize = 4096;
-/// The magic at both ends of a Parquet file (and of each trailer).
-const MAGIC: &[u8; 4] = b"PAR1";
-
-/// How a column is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// INT64.
-    Int64,
-    /// BYTE_ARRAY with the STRING logical type; `dictionary` for columns
-    /// whose values repeat from row to row.
-    Text { dictionary: bool },
-}
-
-/// The Parquet type of each column: the one place to extend when a column
-/// is added (a JSON text column would be `Text` with the JSON logical type).
-fn kind(column: Column) -> Kind {
-    match column {
-        Column::Seq => Kind::Int64,
-        Column::CustomerId | Column::ChatId | Column::SenderType | Column::MessageType => {
-            Kind::Text { dictionary: true }
-        }
-        // extra and chat_extra hold JSON text (a STRING column: every
-        // reader takes it, and DuckDB's json functions read it).
-        Column::Content | Column::Extra | Column::ChatExtra => Kind::Text { dictionary: false },
-    }
-}
-
-/// The schema and writer settings of a column list.
-#[derive(Debug)]
-pub struct Layout {
-    columns: Vec<Column>,
-    /// Most rows in a row group.
-    group_rows: u64,
-    schema: SchemaDescPtr,
-    props: Arc<WriterProperties>,
-}
-
-impl Layout {
-    pub fn new(columns: &[Column], group_rows: u64) -> Layout {
-        let fields = columns
-            .iter()
-            .map(|&c| {
-                let builder = match kind(c) {
-                    Kind::Int64 => Type::primitive_type_builder(c.name(), PhysicalType::INT64),
-                    Kind::Text { .. } => {
-                        Type::primitive_type_builder(c.name(), PhysicalType::BYTE_ARRAY)
-                            .with_logical_type(Some(LogicalType::String))
-                    }
-                };
-                Arc::new(
-                    builder
-                        .with_repetition(Repetition::REQUIRED)
-                        .build()
-                        .expect("a fixed, valid column type"),
-                )
-            })
-            .collect();
-        let schema = Type::group_type_builder("schema")
-            .with_fields(fields)
-            .build()
-            .expect("a flat schema of valid columns");
-        let mut props = WriterProperties::builder()
-            .set_writer_version(WriterVersion::PARQUET_1_0)
-            .set_compression(parquet::basic::Compression::ZSTD(
-                ZstdLevel::try_new(ZSTD_LEVEL).expect("a valid zstd level"),
-            ))
-            .set_statistics_enabled(EnabledStatistics::Chunk)
-            .set_dictionary_enabled(false);
-        for &c in columns {
-            if kind(c) == (Kind::Text { dictionary: true }) {
-                props = props.set_column_dictionary_enabled(ColumnPath::from(c.name()), true);
-            }
-        }
-        Layout {
-            columns: columns.to_vec(),
-            group_rows,
-            schema: Arc::new(SchemaDescriptor::new(Arc::new(schema))),
-            props: Arc::new(props.build()),
-        }
-    }
-
-    /// A footer listing `row_groups`.
-    fn footer(&self, row_groups: Vec<RowGroupMetaData>) -> parquet::errors::Result<Vec<u8>> {
-        let rows = row_groups.iter().map(RowGroupMetaData::num_rows).sum();
-        let file = FileMetaData::new(
-            self.props.writer_version().as_num(),
-            rows,
-            Some(self.props.created_by().to_string()),
-            None,
-            self.schema.clone(),
-            None,
-        );
-        let metadata = ParquetMetaData::new(file, row_groups);
-        let mut out = Vec::new();
-        ParquetMetaDataWriter::new(&mut out, &metadata)
-            .with_preserve_page_index_locations(false)
-            .finish()?;
-        Ok(out)
-    }
-}
-
-/// Encodes rows in the staged form: for each row, each column in order, a
-/// text as a 4-byte little-endian length and its bytes, `seq` as 8 bytes.
-pub struct ParquetEncoder {
-    columns: Vec<Column>,
-}
-
-impl ParquetEncoder {
-    pub fn new(columns: &[Column]) -> Self {
-        ParquetEncoder {
-            columns: columns.to_vec(),
-        }
-    }
-}
-
-impl RowEncoder for ParquetEncoder {
-    fn columns(&self) -> &[Column] {
-        &self.columns
-    }
-
-    fn header(&self, _out: &mut Vec<u8>) {}
-
-    fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64 {
-        let mut n = 0;
-        let mut object = Vec::new();
-        for row in rows {
-            for &c in &self.columns {
-                match row.cell(c) {
-                    Cell::Text(text) => put_text(out, text.as_bytes()),
-                    Cell::Seq(seq) => out.extend_from_slice(&(seq as i64).to_le_bytes()),
-                    Cell::Object(members) => {
-                        object.clear();
-                        write_object(&mut object, members);
-                        put_text(out, &object);
-                    }
-                }
-            }
-            n += 1;
-        }
-        n
-    }
-}
-
-/// A staged text: a 4-byte little-endian length, then the bytes.
-fn put_text(out: &mut Vec<u8>, text: &[u8]) {
-    // Answers are capped far below 4 GiB (--max-response-bytes).
-    let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&text[..len as usize]);
-}
-
-/// Reads staged rows back, one column at a time.
-struct Staged<'a> {
-    kinds: Vec<Kind>,
-    data: &'a Bytes,
-    pos: usize,
-}
-
-/// One staged value.
-enum Value {
-    Int(i64),
-    /// A range of the staged bytes.
-    Text(usize, usize),
-}
-
-impl Staged<'_> {
-    fn new<'a>(columns: &[Column], data: &'a Bytes) -> Staged<'a> {
-        Staged {
-            kinds: columns.iter().map(|&c| kind(c)).collect(),
-            data,
-            pos: 0,
-        }
-    }
-
-    /// The next row's value of column `index`; `Ok(None)` at the end.
-    fn next(&mut self, index: usize) -> io::Result<Option<Value>> {
-        if self.pos == self.data.len() {
-            return Ok(None);
-        }
-        let mut found = None;
-        for i in 0..self.kinds.len() {
-            let value = match self.kinds[i] {
-                Kind::Int64 => Value::Int(i64::from_le_bytes(self.take::<8>()?)),
-                Kind::Text { .. } => {
-                    let len = u32::from_le_bytes(self.take::<4>()?) as usize;
-                    let start = self.pos;
-                    if self.data.len() - start < len {
-                        return Err(damaged());
-                    }
-                    self.pos += len;
-                    Value::Text(start, self.pos)
-                }
-            };
-            if i == index {
-                found = Some(value);
-            }
-        }
-        Ok(found)
-    }
-
-    fn take<const N: usize>(&mut self) -> io::Result<[u8; N]> {
-        let bytes = self.data.get(self.pos..self.pos + N).ok_or_else(damaged)?;
-        self.pos += N;
-        Ok(bytes.try_into().expect("N bytes"))
-    }
-
-    /// How many rows the staged bytes hold (checking they are whole).
-    fn count(columns: &[Column], data: &Bytes) -> io::Result<u64> {
-        let mut staged = Staged::new(columns, data);
-        let mut n = 0;
-        while staged.next(0)?.is_some() {
-            n += 1;
-        }
-        Ok(n)
-    }
-}
-
-fn damaged() -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, "staged rows are damaged")
-}
 
 fn parquet_error(e: ParquetError) -> io::Error {
     match e {
@@ -652,6 +390,8 @@ fn read_row_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::parquet::{ParquetEncoder, GROUP_ROWS};
+    use crate::output::{Column, Row, RowEncoder};
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     fn row(customer: &'static str, seq: usize, content: &'static str) -> Row<'static> {
