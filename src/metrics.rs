@@ -112,6 +112,20 @@ fn render(run: &RunMetrics, old: Option<&str>) -> String {
         "Rows the last run wrote (over its resumes).",
         Some(s.rows as f64),
     );
+    counts(&mut out, s);
+    if let Some(state) = &s.state {
+        let at = state.watermark_at.map(seconds);
+        out.gauge(
+            "yuju_export_window_end_timestamp_seconds",
+            "End of the last completed window, where the next one starts (Unix time).",
+            at,
+        );
+    }
+    out.text
+}
+
+/// The run's counts: customers, requests, retries, failures, codes.
+fn counts(out: &mut Metrics, s: &Summary) {
     let c = &s.customers;
     let by_status: Vec<(String, f64)> = [
         ("ok", c.ok),
@@ -169,15 +183,6 @@ fn render(run: &RunMetrics, old: Option<&str>) -> String {
         "Answers of the last run with a Code other than 2000, by code and by the class it was taken for.",
         &codes,
     );
-    if let Some(state) = &s.state {
-        let at = state.watermark_at.map(seconds);
-        out.gauge(
-            "yuju_export_window_end_timestamp_seconds",
-            "End of the last completed window, where the next one starts (Unix time).",
-            at,
-        );
-    }
-    out.text
 }
 
 /// A label value escaped as the text format wants (`\\`, `\"`, `\n`).

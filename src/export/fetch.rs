@@ -15,7 +15,7 @@ use super::outcome::{Failure, FailureKind, Outcome, StopCause};
 use super::stats::RequestStats;
 use crate::api::classify::classify_body;
 use crate::api::client::Answer;
-use crate::api::{ApiClient, Cause, CodeClass, CodePolicy, StopReason, Verdict};
+use crate::api::{ApiClient, Cause, CodeAnswer, CodeClass, CodePolicy, StopReason, Verdict};
 use crate::bufpool::BufPool;
 use crate::output::{encode_customer, RowEncoder};
 use crate::ratelimit::{RateLimiter, Ticket};
@@ -115,104 +115,114 @@ impl Fetcher {
                 Ok(Ok(outcome)) => return outcome,
                 Ok(Err(verdict)) | Err(verdict) => verdict,
             };
-            match verdict {
-                Verdict::Code(answer) => {
-                    let text = self.client.shown(&answer.describe());
-                    let code = self.client.shown(&answer.text);
-                    self.stats.code_seen(&code, answer.class, &text);
-                    let cause = match answer.class {
-                        CodeClass::Definitive => {
-                            self.on_answer(&ticket, Some(attempts.spent));
-                            return failed(FailureKind::Api, text);
-                        }
-                        CodeClass::Throttled => {
-                            self.limiter.on_throttled(&ticket);
-                            Cause::CodeThrottled
-                        }
-                        CodeClass::Transient => {
-                            self.limiter.on_other(&ticket);
-                            Cause::CodeTransient
-                        }
-                        CodeClass::Unknown => {
-                            self.limiter.on_other(&ticket);
-                            Cause::CodeUnknown
-                        }
-                    };
-                    let fault = FaultSeen {
-                        cause,
-                        detail: text,
-                        retry_after: None,
-                    };
-                    if let Some(outcome) = self.after_fault(control, id, &mut attempts, fault).await
-                    {
-                        return outcome;
-                    }
-                }
-                Verdict::Rejected { status, location } => {
-                    self.limiter.on_success(&ticket);
-                    let location = location.map(|l| self.client.shown(&l));
-                    let message = match &location {
-                        Some(to) => format!("HTTP {status}, redirected to {to}"),
-                        None => format!("HTTP {status}"),
-                    };
-                    if let Some(reason) = self.health.on_rejected(status) {
-                        if let Some(to) = &location {
-                            tracing::error!("the API's address redirects to {to}");
-                        }
-                        control.stop(StopCause::Api(reason), true);
-                    }
-                    return failed(FailureKind::Http { status }, message);
-                }
-                Verdict::Unusable { detail } => {
-                    self.on_answer(&ticket, Some(attempts.spent));
-                    return failed(
-                        FailureKind::UnexpectedShape,
-                        format!("unexpected shape: {}", self.client.shown(&detail)),
-                    );
-                }
-                Verdict::TooLarge { limit } => {
-                    self.on_answer(&ticket, Some(attempts.spent));
-                    return failed(
-                        FailureKind::TooLarge,
-                        format!(
-                            "the answer is larger than --max-response-bytes ({limit} bytes, \
-                             counted decompressed)"
-                        ),
-                    );
-                }
-                Verdict::Certificate { detail } => {
-                    self.limiter.on_other(&ticket);
-                    tracing::error!("{}", self.client.shown(&detail));
-                    control.stop(StopCause::Api(StopReason::Certificate), true);
-                    return Outcome::NotDone;
-                }
-                Verdict::Stop(reason) => {
-                    self.limiter.on_other(&ticket);
-                    control.stop(StopCause::Api(reason), true);
-                    return Outcome::NotDone;
-                }
-                Verdict::Transient {
-                    cause,
-                    detail,
-                    retry_after,
-                } => {
-                    if cause.is_throttle() {
-                        self.limiter.on_throttled(&ticket);
-                    } else {
-                        self.limiter.on_other(&ticket);
-                    }
-                    let fault = FaultSeen {
-                        cause,
-                        detail: self.client.shown(&detail),
-                        retry_after,
-                    };
-                    if let Some(outcome) = self.after_fault(control, id, &mut attempts, fault).await
-                    {
-                        return outcome;
-                    }
-                }
+            let fault = match self.judge(control, &ticket, attempts.spent, verdict) {
+                Judged::Done(outcome) => return outcome,
+                Judged::Retry(fault) => fault,
+            };
+            if let Some(outcome) = self.after_fault(control, id, &mut attempts, fault).await {
+                return outcome;
             }
         }
+    }
+
+    /// What a verdict on an attempt means for the customer: an outcome,
+    /// or a fault to retry. The limiter, the budget and the platform's
+    /// health learn from it here.
+    fn judge(&self, control: &Control, ticket: &Ticket, spent: u32, verdict: Verdict) -> Judged {
+        match verdict {
+            Verdict::Code(answer) => self.judge_code(ticket, spent, answer),
+            Verdict::Rejected { status, location } => {
+                self.limiter.on_success(ticket);
+                let location = location.map(|l| self.client.shown(&l));
+                let message = match &location {
+                    Some(to) => format!("HTTP {status}, redirected to {to}"),
+                    None => format!("HTTP {status}"),
+                };
+                if let Some(reason) = self.health.on_rejected(status) {
+                    if let Some(to) = &location {
+                        tracing::error!("the API's address redirects to {to}");
+                    }
+                    control.stop(StopCause::Api(reason), true);
+                }
+                Judged::Done(failed(FailureKind::Http { status }, message))
+            }
+            Verdict::Unusable { detail } => {
+                self.on_answer(ticket, Some(spent));
+                Judged::Done(failed(
+                    FailureKind::UnexpectedShape,
+                    format!("unexpected shape: {}", self.client.shown(&detail)),
+                ))
+            }
+            Verdict::TooLarge { limit } => {
+                self.on_answer(ticket, Some(spent));
+                Judged::Done(failed(
+                    FailureKind::TooLarge,
+                    format!(
+                        "the answer is larger than --max-response-bytes ({limit} bytes, \
+                         counted decompressed)"
+                    ),
+                ))
+            }
+            Verdict::Certificate { detail } => {
+                self.limiter.on_other(ticket);
+                tracing::error!("{}", self.client.shown(&detail));
+                control.stop(StopCause::Api(StopReason::Certificate), true);
+                Judged::Done(Outcome::NotDone)
+            }
+            Verdict::Stop(reason) => {
+                self.limiter.on_other(ticket);
+                control.stop(StopCause::Api(reason), true);
+                Judged::Done(Outcome::NotDone)
+            }
+            Verdict::Transient {
+                cause,
+                detail,
+                retry_after,
+            } => {
+                if cause.is_throttle() {
+                    self.limiter.on_throttled(ticket);
+                } else {
+                    self.limiter.on_other(ticket);
+                }
+                Judged::Retry(FaultSeen {
+                    cause,
+                    detail: self.client.shown(&detail),
+                    retry_after,
+                })
+            }
+        }
+    }
+
+    /// A non-2000 `Code`, by its class (see [`crate::api::codes`]): a
+    /// definitive one fails the customer; the others are retried, a
+    /// throttle as a 429 to the limiter.
+    fn judge_code(&self, ticket: &Ticket, spent: u32, answer: CodeAnswer) -> Judged {
+        let text = self.client.shown(&answer.describe());
+        let code = self.client.shown(&answer.text);
+        self.stats.code_seen(&code, answer.class, &text);
+        let cause = match answer.class {
+            CodeClass::Definitive => {
+                self.on_answer(ticket, Some(spent));
+                return Judged::Done(failed(FailureKind::Api, text));
+            }
+            CodeClass::Throttled => {
+                self.limiter.on_throttled(ticket);
+                Cause::CodeThrottled
+            }
+            CodeClass::Transient => {
+                self.limiter.on_other(ticket);
+                Cause::CodeTransient
+            }
+            CodeClass::Unknown => {
+                self.limiter.on_other(ticket);
+                Cause::CodeUnknown
+            }
+        };
+        Judged::Retry(FaultSeen {
+            cause,
+            detail: text,
+            retry_after: None,
+        })
     }
 
     /// Send one request; `None` when the run stops first.
@@ -383,6 +393,14 @@ impl Fetcher {
             ),
         })
     }
+}
+
+/// What an attempt's verdict leads to.
+enum Judged {
+    /// The customer is done (or not, the run stopping).
+    Done(Outcome),
+    /// A fault worth a retry, if the policy allows.
+    Retry(FaultSeen),
 }
 
 /// A transient fault, as classified.
