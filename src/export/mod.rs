@@ -120,22 +120,7 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
     announce(&config, ids.len(), resumed_from);
 
     let control = Arc::new(Control::default());
-    let tally = opened.start.tally.clone();
-    let progress = {
-        let fetcher = fetcher.clone();
-        let start = crate::progress::Start {
-            customers: resumed_from as u64,
-            rows: tally.rows,
-            failed: tally.failed,
-        };
-        Progress::start(
-            config.progress,
-            config.progress_interval,
-            ids.len() as u64,
-            start,
-            move || fetcher.stats.requests(),
-        )
-    };
+    let progress = start_progress(&config, &fetcher, ids.len(), &opened.start);
     let watcher = control::watch_signals(control.clone(), shutdown);
 
     let window = Window::new(config.concurrency);
@@ -175,6 +160,28 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         started,
     };
     Ok(ending::finish(&config, &fetcher, &control, written, run))
+}
+
+/// The progress display, from what earlier runs of a resumed run did.
+fn start_progress(
+    config: &ExportConfig,
+    fetcher: &Arc<Fetcher>,
+    total: usize,
+    start: &crate::journal::Checkpoint,
+) -> Progress {
+    let fetcher = fetcher.clone();
+    let from = crate::progress::Start {
+        customers: start.next,
+        rows: start.tally.rows,
+        failed: start.tally.failed,
+    };
+    Progress::start(
+        config.progress,
+        config.progress_interval,
+        total as u64,
+        from,
+        move || fetcher.stats.requests(),
+    )
 }
 
 /// Read the IDs and keep this shard's. `--ids -` may wait on a terminal or
