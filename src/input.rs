@@ -17,6 +17,8 @@ use crate::error::UsageError;
 pub enum Source {
     Stdin,
     File(PathBuf),
+    /// IDs given in a pipeline's config (`customer_ids`), one per line.
+    Inline(String),
 }
 
 impl fmt::Display for Source {
@@ -24,6 +26,7 @@ impl fmt::Display for Source {
         match self {
             Source::Stdin => f.write_str("<stdin>"),
             Source::File(p) => write!(f, "{}", p.display()),
+            Source::Inline(_) => f.write_str("the config's customer_ids"),
         }
     }
 }
@@ -187,6 +190,7 @@ pub fn read_ids(source: &Source) -> Result<IdList, UsageError> {
     let name = source.to_string();
     match source {
         Source::Stdin => read_from(std::io::stdin(), &name),
+        Source::Inline(text) => read_from(Cursor::new(text.as_bytes()), &name),
         Source::File(path) => {
             let file = std::fs::File::open(path).map_err(|source| UsageError::Read {
                 path: path.clone(),

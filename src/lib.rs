@@ -27,6 +27,7 @@ pub mod output;
 pub mod paths;
 pub mod plan;
 pub mod progress;
+pub mod protocol;
 pub mod query;
 pub mod ratelimit;
 pub mod retry;

@@ -51,6 +51,7 @@ fn customers(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageEr
     let source = match &config.files.ids {
         Source::Stdin => "stdin".to_string(),
         Source::File(p) => p.display().to_string(),
+        Source::Inline(_) => "the config's customer_ids".to_string(),
     };
     let mut customers = format!("{distinct} distinct from {source}");
     if ids.duplicates > 0 {

@@ -12,7 +12,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::classify::{classify_error, classify_status, Verdict};
-use super::endpoint::{endpoint_url, ApiKey};
+use super::endpoint::{check_url, endpoint_url, ApiKey};
 use super::untrusted::Redactor;
 use crate::query::Query;
 
@@ -57,6 +57,8 @@ pub struct ApiClient {
     /// The endpoint URL with `apiKey` in its query: secret.
     url: reqwest::Url,
     /// Keeps the key out of server text shown (see [`Self::shown`]).
+    /// The key check's URL (holds the key too).
+    check: reqwest::Url,
     redactor: Redactor,
     query: Query,
     max_response_bytes: u64,
@@ -100,6 +102,7 @@ impl ApiClient {
             .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {}", e.without_url()))?;
         Ok(ApiClient {
             http,
+            check: check_url(base, key),
             url: endpoint_url(base, key),
             redactor: Redactor::new(key),
             query,
@@ -107,6 +110,37 @@ impl ApiClient {
             timeout: settings.timeout,
             large: Arc::new(Semaphore::new(1)),
         })
+    }
+
+    /// Ask the platform whether the key is valid (`GET /v1/openapi/check`).
+    /// The error says why not, never with the URL.
+    pub async fn check_key(&self) -> Result<(), String> {
+        let answer = self
+            .http
+            .get(self.check.clone())
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| super::classify::describe_error(&e))?;
+        let status = answer.status();
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|e| super::classify::describe_error(&e))?;
+        let success = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("success").and_then(|s| s.as_bool()));
+        match (status.as_u16(), success) {
+            (200, Some(true)) => Ok(()),
+            (401, _) | (200, Some(false)) => {
+                Err("the platform refused the API key: it is invalid or expired".into())
+            }
+            (402, _) => Err("the account's resource package (quota) is exhausted".into()),
+            (code, _) => Err(format!(
+                "the key check answered HTTP {code}{}",
+                if code == 200 { " without success" } else { "" }
+            )),
+        }
     }
 
     /// Server text made safe to show (see [`super::untrusted`]).

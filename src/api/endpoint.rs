@@ -14,6 +14,9 @@ pub const DEFAULT_BASE_URL: &str = "https://chat.jijyun.cn";
 /// Path of the endpoint under the base URL.
 pub const RECORD_PATH: &str = "/v1/openapi/chat/record";
 
+/// The endpoint that validates a key (answers `{"success":true}`).
+pub const CHECK_PATH: &str = "/v1/openapi/check";
+
 /// The API key. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
@@ -51,6 +54,16 @@ pub fn endpoint(base: &reqwest::Url) -> reqwest::Url {
     let mut url = base.clone();
     let path = format!("{}{}", base.path().trim_end_matches('/'), RECORD_PATH);
     url.set_path(&path);
+    url
+}
+
+/// The key check's URL with the key in the query string: secret, never
+/// shown.
+pub(super) fn check_url(base: &reqwest::Url, key: &ApiKey) -> reqwest::Url {
+    let mut url = base.clone();
+    let path = format!("{}{}", base.path().trim_end_matches('/'), CHECK_PATH);
+    url.set_path(&path);
+    url.query_pairs_mut().append_pair("apiKey", key.expose());
     url
 }
 

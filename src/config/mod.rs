@@ -113,6 +113,31 @@ pub struct ExportConfig {
     pub relative_bounds: (bool, bool),
     /// Log settings.
     pub log: LogSettings,
+    /// Set when a data pipeline runs the export (a Singer tap, an Airbyte
+    /// source): its record encoding, its progress marks, where it starts.
+    pub pipeline: Option<Pipeline>,
+}
+
+/// How a data pipeline's run differs from `export`'s: rows are protocol
+/// records on stdout, the progress is a state message after the rows it
+/// covers, and an interrupted window continues from the state's count.
+#[derive(Clone)]
+pub struct Pipeline {
+    /// Encodes each row as one protocol message line.
+    pub encoder: std::sync::Arc<dyn crate::output::RowEncoder>,
+    /// Writes the state message for a committed point.
+    pub marks: std::sync::Arc<dyn crate::export::Marks>,
+    /// Where the interrupted window's run stands: customers committed, and
+    /// its counts so far.
+    pub start: crate::journal::Checkpoint,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("start", &self.start)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ExportConfig {
@@ -212,6 +237,7 @@ impl ExportConfig {
             zone: window.zone,
             relative_window: window.relative,
             relative_bounds: window.relative_bounds,
+            pipeline: None,
         })
     }
 

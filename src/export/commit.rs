@@ -168,6 +168,7 @@ mod tests {
             sink,
             failed,
             journal: Some(journal),
+            marks: None,
         }
     }
 

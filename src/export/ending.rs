@@ -91,8 +91,12 @@ pub fn finish(
         shard: config.shard,
         ended: chrono::Utc::now(),
     };
+    let window_done = committed.complete && tally.failed_not_definitive == 0;
     let facts = || summary_facts(config, fetcher, &committed, &tally, &run, done);
-    conclude(gathered, &files, output_error, facts)
+    Report {
+        window_done,
+        ..conclude(gathered, &files, output_error, facts)
+    }
 }
 
 /// Decide the ending from what was `gathered`, and write the end's files
@@ -162,6 +166,7 @@ pub fn conclude(
             tracing::warn!("{later:#}");
         }
         return Report {
+            window_done: false,
             summary,
             exit,
             error,

@@ -43,7 +43,7 @@ use crate::bufpool::BufPool;
 use crate::config::ExportConfig;
 use crate::error::{Exit, RunError, UsageError};
 use crate::input::{read_ids, IdList};
-use crate::output::{encoder, CsvOptions};
+use crate::output::{encoder, CsvOptions, RowEncoder};
 use crate::progress::Progress;
 use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
@@ -58,6 +58,7 @@ use writer::{checkpoint_interval, Writer};
 pub use control::GRACE_PERIOD;
 pub use dispatch::{window_size, MAX_BUFFERED_BYTES};
 pub use outcome::{Failure, FailureKind, Outcome, StopCause};
+pub use writer::Marks;
 
 /// Most bytes of empty buffers kept for reuse.
 const POOL_BYTES: usize = 32 * 1024 * 1024;
@@ -70,6 +71,10 @@ pub struct Report {
     /// What could not be written (the output, the state, a report), if
     /// anything; the exit code already says so.
     pub error: Option<anyhow::Error>,
+    /// Whether the run's window is done, as the `--state` watermark (and a
+    /// pipeline's bookmark) sees it: complete, committed, and no failure
+    /// but the platform's definitive answers.
+    pub window_done: bool,
 }
 
 impl Report {
@@ -87,14 +92,17 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
     let started = Instant::now();
     let ids = Arc::new(read_input(&config, &mut shutdown).await?);
     config.files.check_reports_creatable()?;
-    let encoder = encoder(
-        config.format,
-        &config.columns,
-        CsvOptions {
-            bom: config.csv_bom,
-            formula_guard: config.csv_formula_guard,
-        },
-    );
+    let encoder: Box<dyn RowEncoder> = match &config.pipeline {
+        Some(pipeline) => Box::new(Shared(pipeline.encoder.clone())),
+        None => encoder(
+            config.format,
+            &config.columns,
+            CsvOptions {
+                bom: config.csv_bom,
+                formula_guard: config.csv_formula_guard,
+            },
+        ),
+    };
     let opened = open::open(&config, &ids, &*encoder)?;
     config.query = opened.query;
     let _locks = opened.locks;
@@ -160,6 +168,25 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
         started,
     };
     Ok(ending::finish(&config, &fetcher, &control, written, run))
+}
+
+/// A pipeline's encoder, shared with the pipeline that made it.
+struct Shared(Arc<dyn RowEncoder>);
+
+impl RowEncoder for Shared {
+    fn columns(&self) -> &[crate::output::Column] {
+        self.0.columns()
+    }
+    fn header(&self, out: &mut Vec<u8>) {
+        self.0.header(out)
+    }
+    fn rows(
+        &self,
+        rows: &mut dyn Iterator<Item = crate::output::Row<'_>>,
+        out: &mut Vec<u8>,
+    ) -> u64 {
+        self.0.rows(rows, out)
+    }
 }
 
 /// The progress display, from what earlier runs of a resumed run did.

@@ -40,21 +40,37 @@ pub fn open(
 ) -> Result<Opened, UsageError> {
     let locks = lock_all(config)?;
     check_state_unchanged(config)?;
-    let mut opened = match config.files.out.file() {
-        None => {
+    let mut opened = match (config.files.out.file(), &config.pipeline) {
+        (_, Some(pipeline)) => Opened {
+            files: Files {
+                sink: Sink::stream(
+                    Box::new(WholeLines::default()),
+                    crate::output::Compression::None,
+                    "stdout",
+                ),
+                failed: FailedFile::new(None, config.file_mode),
+                journal: None,
+                marks: Some(pipeline.marks.clone()),
+            },
+            start: pipeline.start.clone(),
+            query: config.query.clone(),
+            locks: Vec::new(),
+        },
+        (None, None) => {
             let (sink, failed) = fresh(config, encoder)?;
             Opened {
                 files: Files {
                     sink,
                     failed,
                     journal: None,
+                    marks: None,
                 },
                 start: Checkpoint::default(),
                 query: config.query.clone(),
                 locks: Vec::new(),
             }
         }
-        Some(out) => file_output(config, out, ids, encoder)?,
+        (Some(out), None) => file_output(config, out, ids, encoder)?,
     };
     opened.locks = locks;
     Ok(opened)
@@ -85,6 +101,32 @@ fn check_state_unchanged(config: &ExportConfig) -> Result<(), UsageError> {
         )));
     }
     Ok(())
+}
+
+/// stdout for a data pipeline: what is written is held until the writer
+/// flushes (after each customer, and after each state message), then
+/// written whole under stdout's lock, so no log message another thread
+/// prints there can land inside a record.
+#[derive(Default)]
+struct WholeLines {
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for WholeLines {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&self.buf)?;
+            out.flush()?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
 }
 
 /// Start a fresh output (with its header) and failed file.
@@ -157,6 +199,7 @@ fn file_output(
                     sink,
                     failed,
                     journal: Some(journal),
+                    marks: None,
                 },
                 start: cp.clone(),
                 query,
@@ -191,6 +234,7 @@ fn file_output(
             sink,
             failed,
             journal: Some(journal),
+            marks: None,
         },
         start: first,
         query: config.query.clone(),

@@ -42,6 +42,16 @@ pub struct Files {
     pub failed: FailedFile,
     /// The resume journal (none for stdout).
     pub journal: Option<Journal>,
+    /// A data pipeline's progress marks, written into the output after
+    /// the rows they cover (none outside a pipeline).
+    pub marks: Option<Arc<dyn Marks>>,
+}
+
+/// A data pipeline's progress mark: a state message saying how many
+/// customers, from the first, are committed in the output before it.
+pub trait Marks: Send + Sync {
+    /// The line that marks `committed` customers, with the counts so far.
+    fn line(&self, committed: u64, tally: &Tally) -> Vec<u8>;
 }
 
 /// What the writer did, when the channel closed.
@@ -315,6 +325,9 @@ impl Writer {
     /// Record a consistent point in the journal (no-op without one).
     fn checkpoint(&mut self) -> anyhow::Result<()> {
         let committed = (self.next - self.held.len()) as u64;
+        if let Some(marks) = &self.files.marks {
+            return self.mark(committed, marks.clone());
+        }
         let Some(journal) = &mut self.files.journal else {
             return Ok(());
         };
@@ -332,6 +345,21 @@ impl Writer {
         self.committed = self.state.clone();
         sink.checkpointed()
             .with_context(|| format!("cannot write the output {}", sink.name()))?;
+        Ok(())
+    }
+
+    /// Write a pipeline's progress mark after the rows it covers.
+    fn mark(&mut self, committed: u64, marks: Arc<dyn Marks>) -> anyhow::Result<()> {
+        if self.state.next == committed {
+            return Ok(());
+        }
+        self.state.next = committed;
+        let line = marks.line(committed, &self.state.tally);
+        let sink = &mut self.files.sink;
+        sink.write(&line)
+            .and_then(|_| sink.flush())
+            .with_context(|| format!("cannot write the output {}", sink.name()))?;
+        self.committed = self.state.clone();
         Ok(())
     }
 
@@ -415,6 +443,7 @@ mod tests {
             sink: Sink::stream(Box::new(memory.clone()), Compression::None, "memory"),
             failed: FailedFile::new(Some(failed_path.clone()), Default::default()),
             journal: None,
+            marks: None,
         };
         let writer = Writer::new(
             files,

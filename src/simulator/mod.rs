@@ -229,6 +229,7 @@ pub async fn start_on(addr: SocketAddr, scenario: Scenario) -> std::io::Result<S
     });
     let app = Router::new()
         .route("/v1/openapi/chat/record", post(handle))
+        .route("/v1/openapi/check", axum::routing::get(check))
         .with_state(shared);
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -274,6 +275,21 @@ fn code(code: i64, msg: &str) -> Response<Body> {
         StatusCode::OK,
         serde_json::json!({"Code": code, "Data": null, "Msg": msg, "RequestId": "sim"}).to_string(),
     )
+}
+
+/// `GET /v1/openapi/check`: `{"success":true}` for the accepted key, 401
+/// for any other.
+async fn check(State(shared): State<Arc<Shared>>, Query(params): Query<Params>) -> Response<Body> {
+    shared.stats.requests.fetch_add(1, Relaxed);
+    if params.api_key.as_deref() == Some(shared.scenario.api_key.as_str()) {
+        json(StatusCode::OK, r#"{"success":true}"#.into())
+    } else {
+        shared.stats.unauthorized.fetch_add(1, Relaxed);
+        json(
+            StatusCode::UNAUTHORIZED,
+            r#"{"Code":401,"Msg":"apiKey无效或已过期"}"#.into(),
+        )
+    }
 }
 
 /// One request: parse and record it, let it through the key check, the

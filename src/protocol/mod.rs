@@ -1,0 +1,235 @@
+//! The data-stack executables: `tap-yuju` speaks Singer ([`singer`]) and
+//! `source-yuju` speaks Airbyte ([`airbyte`]). Both run the same export
+//! engine as `export` — its concurrency, rate limiter, retries, drift
+//! handling and redaction — with rows written as protocol records on
+//! stdout and the progress as state messages ([`sync`]). What they share:
+//! the JSON config ([`config`]), the one stream ([`stream`]) and the state
+//! ([`state`]).
+
+pub mod airbyte;
+pub mod config;
+pub mod singer;
+pub mod state;
+pub mod stream;
+
+use std::sync::{Arc, Mutex};
+
+use crate::config::{ExportConfig, Pipeline};
+use crate::error::{RunError, UsageError};
+use crate::export::{Marks, Report};
+use crate::input::{read_ids, Source};
+use crate::journal::{Checkpoint, Fingerprint, Tally};
+use crate::shutdown::Shutdown;
+use config::PipelineConfig;
+use state::{parse_instant, InProgress, StreamState};
+use stream::{Framing, RecordEncoder};
+
+/// Formats a state message line for the stream's state.
+pub type StateLine = Arc<dyn Fn(&StreamState) -> Vec<u8> + Send + Sync>;
+
+/// What one sync is asked to do.
+pub struct SyncRequest {
+    pub config: PipelineConfig,
+    /// The stream's state from the last sync (default: a first sync).
+    pub state: StreamState,
+    /// The properties the catalog selects.
+    pub selected: Vec<&'static str>,
+    /// Ignore the bookmark: export from `start_date`.
+    pub full_refresh: bool,
+    pub framing: Framing,
+    /// Formats a state message line for the stream's state.
+    pub state_line: StateLine,
+}
+
+/// How a sync ended.
+pub struct Synced {
+    /// The export's report; `None` when there was nothing to export.
+    pub report: Option<Report>,
+    /// The state to hand the next sync (already written as the last
+    /// state message).
+    pub state: StreamState,
+}
+
+/// The window a sync exports, and where in it the sync starts.
+pub(crate) struct Plan {
+    pub(crate) start: String,
+    pub(crate) end: Option<String>,
+    /// The interrupted window's progress, if this sync continues it.
+    pub(crate) resume: Option<InProgress>,
+}
+
+/// Run one sync: the export of the window the state calls for, its
+/// records and state messages on stdout, and the final state.
+pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, RunError> {
+    let plan = plan(&request)?;
+    let mut config = export_config(&request.config, &plan)?;
+    let ids = read_ids(&config.files.ids)?;
+    let fingerprint = Fingerprint::of(&config, &ids);
+    let had_resume = plan.resume.is_some();
+    let resume = plan
+        .resume
+        .filter(|p| p.ids == fingerprint.ids && p.query == fingerprint.query);
+    if had_resume && resume.is_none() {
+        tracing::warn!(
+            "the state's interrupted window was made from other customers or filters: it is \
+             exported again from its first customer"
+        );
+    }
+    let zone = config.zone;
+    let instant = |t: Option<chrono::NaiveDateTime>| {
+        t.map(|t| crate::state::rfc3339(zone.instant(t)))
+            .unwrap_or_default()
+    };
+    let (window_start, window_end) = (instant(config.query.start), instant(config.query.end));
+    let bookmark = request.state.window_end.clone();
+    let marks = Arc::new(StateMarks {
+        bookmark: bookmark.clone(),
+        window_start: window_start.clone(),
+        window_end: window_end.clone(),
+        ids: fingerprint.ids.clone(),
+        query: fingerprint.query.clone(),
+        line: request.state_line.clone(),
+        last: Mutex::new(None),
+    });
+    let start = match &resume {
+        Some(p) => Checkpoint {
+            next: p.committed,
+            tally: Tally {
+                failed_not_definitive: p.failed_not_definitive,
+                ..Tally::default()
+            },
+            ..Checkpoint::default()
+        },
+        None => Checkpoint::default(),
+    };
+    let extracted = chrono::Utc::now();
+    config.pipeline = Some(Pipeline {
+        encoder: Arc::new(RecordEncoder::new(
+            request.framing,
+            &request.selected,
+            &window_start,
+            &window_end,
+            extracted,
+        )),
+        marks: marks.clone(),
+        start,
+    });
+    let report = crate::export::run(config, shutdown).await?;
+    let state = if report.window_done {
+        StreamState {
+            window_end: Some(window_end),
+            in_progress: None,
+        }
+    } else if report.summary.customers.not_done == 0 {
+        // Complete, but some customer failed for a reason a later run may
+        // not meet: the whole window is exported again.
+        StreamState {
+            window_end: bookmark,
+            in_progress: None,
+        }
+    } else {
+        let last = marks.last.lock().expect("marks lock").clone();
+        last.unwrap_or(request.state)
+    };
+    write_state(&request.state_line, &state)?;
+    Ok(Synced {
+        report: Some(report),
+        state,
+    })
+}
+
+/// Write a state message on stdout, whole.
+pub fn write_state(line: &StateLine, state: &StreamState) -> Result<(), RunError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&line(state))
+        .and_then(|_| out.flush())
+        .map_err(|e| RunError::Usage(UsageError::invalid(format!("cannot write stdout: {e}"))))
+}
+
+/// The window from the state and the config.
+fn plan(request: &SyncRequest) -> Result<Plan, UsageError> {
+    let config = &request.config;
+    let end = config.end_date.clone();
+    if !request.full_refresh {
+        if let Some(p) = &request.state.in_progress {
+            parse_instant(&p.window_start, "the state's window_start")?;
+            parse_instant(&p.window_end, "the state's window_end")?;
+            return Ok(Plan {
+                start: p.window_start.clone(),
+                end: Some(p.window_end.clone()),
+                resume: Some(p.clone()),
+            });
+        }
+        if let Some(bookmark) = &request.state.window_end {
+            let at = parse_instant(bookmark, "the state's window_end")?;
+            let back = chrono::Duration::from_std(config.lookback()?)
+                .map_err(|_| UsageError::invalid("lookback is too long"))?;
+            let start = at - back;
+            return Ok(Plan {
+                start: start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                end: end.or_else(|| Some("now".into())),
+                resume: None,
+            });
+        }
+    }
+    let start = config.start_date.clone().ok_or_else(|| {
+        UsageError::invalid("the config has no start_date: the first sync's window starts there")
+    })?;
+    Ok(Plan {
+        start,
+        end: end.or_else(|| Some("now".into())),
+        resume: None,
+    })
+}
+
+/// The export's validated settings for the plan's window.
+pub(crate) fn export_config(
+    config: &PipelineConfig,
+    plan: &Plan,
+) -> Result<ExportConfig, UsageError> {
+    let mut options = config.options(&plan.start, plan.end.as_deref())?;
+    if config.customer_ids.is_some() {
+        // Replaced below; the file plan needs a source.
+        options.ids = Some("-".into());
+    }
+    let key = config.api_key.clone();
+    let mut export = ExportConfig::from_options(options, |name| {
+        (name == "YUJU_API_KEY").then(|| key.clone()).flatten()
+    })?;
+    if let Some(ids) = &config.customer_ids {
+        export.files.ids = Source::Inline(ids.join("\n"));
+    }
+    Ok(export)
+}
+
+/// The state messages written after the rows they cover.
+struct StateMarks {
+    bookmark: Option<String>,
+    window_start: String,
+    window_end: String,
+    ids: String,
+    query: String,
+    line: StateLine,
+    /// The last state written, for a sync that stops.
+    last: Mutex<Option<StreamState>>,
+}
+
+impl Marks for StateMarks {
+    fn line(&self, committed: u64, tally: &Tally) -> Vec<u8> {
+        let state = StreamState {
+            window_end: self.bookmark.clone(),
+            in_progress: Some(InProgress {
+                window_start: self.window_start.clone(),
+                window_end: self.window_end.clone(),
+                ids: self.ids.clone(),
+                query: self.query.clone(),
+                committed,
+                failed_not_definitive: tally.failed_not_definitive,
+            }),
+        };
+        let line = (self.line)(&state);
+        *self.last.lock().expect("marks lock") = Some(state);
+        line
+    }
+}

@@ -1,0 +1,315 @@
+//! `tap-yuju`: the export as a Singer tap (singer-io/getting-started,
+//! `docs/SPEC.md`). Standard output carries only SCHEMA, RECORD and STATE
+//! messages, one JSON object a line; logs go to standard error.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+use super::config::{read_json, PipelineConfig};
+use super::state::StreamState;
+use super::stream::{self, Framing, CURSOR, KEY, STREAM};
+use super::{sync, SyncRequest};
+use crate::error::{Exit, RunError, UsageError};
+use crate::shutdown::Shutdown;
+
+/// A Singer tap for the Yuju AI (语聚AI) chat records: one stream,
+/// `chat_messages`, incremental by export window.
+#[derive(Debug, Parser)]
+#[command(name = "tap-yuju", version)]
+pub struct TapArgs {
+    /// The tap's JSON config (see `--about`).
+    #[arg(long, value_name = "PATH", required_unless_present = "about")]
+    pub config: Option<PathBuf>,
+    /// The state the target last emitted.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// The catalog, with the stream and properties selected.
+    #[arg(long, value_name = "PATH", conflicts_with = "properties")]
+    pub catalog: Option<PathBuf>,
+    /// The catalog, by its older name.
+    #[arg(long, value_name = "PATH")]
+    pub properties: Option<PathBuf>,
+    /// Print the catalog and exit.
+    #[arg(long)]
+    pub discover: bool,
+    /// Print what the tap is and which settings it takes, and exit.
+    #[arg(long)]
+    pub about: bool,
+    /// With --about: `json` for machines, `markdown` for people.
+    #[arg(long, value_name = "FORMAT", requires = "about")]
+    pub format: Option<String>,
+}
+
+/// The tap's main: parse the arguments, run, map the outcome to an exit.
+pub fn main() -> Exit {
+    let args = TapArgs::parse();
+    crate::logging::init(&Default::default());
+    match run(args) {
+        Ok(exit) => exit,
+        Err(e) => {
+            let exit = e.exit();
+            match e {
+                RunError::Usage(e) => eprintln!("tap-yuju: error: {e}"),
+                e => tracing::error!("{e}"),
+            }
+            exit
+        }
+    }
+}
+
+fn run(args: TapArgs) -> Result<Exit, RunError> {
+    if args.about {
+        print_line(&about(args.format.as_deref())?);
+        return Ok(Exit::Success);
+    }
+    let config_path = args.config.expect("clap requires --config");
+    let config = PipelineConfig::load(&config_path)?;
+    if args.discover {
+        print_line(&catalog().to_string());
+        return Ok(Exit::Success);
+    }
+    let catalog = match args.catalog.or(args.properties) {
+        Some(path) => Some(read_json::<Value>(&path, "catalog")?),
+        None => None,
+    };
+    let Some(selection) = Selection::of(catalog.as_ref())? else {
+        tracing::info!("the catalog does not select {STREAM}: nothing to sync");
+        return Ok(Exit::Success);
+    };
+    let state = match &args.state {
+        Some(path) => read_state(read_json::<Value>(path, "state")?)?,
+        None => StreamState::default(),
+    };
+    let schema = json!({
+        "type": "SCHEMA",
+        "stream": STREAM,
+        "schema": stream::schema_of(&selection.properties),
+        "key_properties": KEY,
+        "bookmark_properties": [CURSOR],
+    });
+    print_line(&schema.to_string());
+    let request = SyncRequest {
+        config,
+        state,
+        selected: selection.properties,
+        full_refresh: selection.full_refresh,
+        framing: Framing::Singer,
+        state_line: Arc::new(state_message),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built");
+    let synced = runtime.block_on(async {
+        let shutdown = Shutdown::from_signals()
+            .map_err(|e| UsageError::invalid(format!("cannot install signal handlers: {e}")))?;
+        sync(request, shutdown).await
+    });
+    runtime.shutdown_background();
+    let synced = synced?;
+    Ok(match synced.report {
+        Some(report) => {
+            report.explain();
+            report.exit
+        }
+        None => Exit::Success,
+    })
+}
+
+/// A Singer STATE message for the stream's state.
+fn state_message(state: &StreamState) -> Vec<u8> {
+    let mut line = json!({"type": "STATE", "value": {"bookmarks": {STREAM: state}}}).to_string();
+    line.push('\n');
+    line.into_bytes()
+}
+
+/// The stream's state in a Singer state (`{"bookmarks": {…}}`).
+fn read_state(value: Value) -> Result<StreamState, UsageError> {
+    let Value::Object(map) = value else {
+        return Err(UsageError::invalid("the state is not a JSON object"));
+    };
+    match map.get("bookmarks") {
+        None => Ok(StreamState::default()),
+        Some(Value::Object(bookmarks)) => match bookmarks.get(STREAM) {
+            None => Ok(StreamState::default()),
+            Some(v) => StreamState::from_value(v.clone(), "the state's bookmark"),
+        },
+        Some(_) => Err(UsageError::invalid(
+            "the state's bookmarks is not an object",
+        )),
+    }
+}
+
+/// What a catalog asks of the stream.
+struct Selection {
+    properties: Vec<&'static str>,
+    full_refresh: bool,
+}
+
+impl Selection {
+    /// The selection a catalog makes (everything without one); `None`
+    /// when it does not select the stream.
+    fn of(catalog: Option<&Value>) -> Result<Option<Selection>, UsageError> {
+        let Some(catalog) = catalog else {
+            return Ok(Some(Selection {
+                properties: stream::selected(|_| false),
+                full_refresh: false,
+            }));
+        };
+        let streams = catalog["streams"]
+            .as_array()
+            .ok_or_else(|| UsageError::invalid("the catalog has no streams list"))?;
+        let Some(entry) = streams
+            .iter()
+            .find(|s| s["tap_stream_id"] == STREAM || s["stream"] == STREAM)
+        else {
+            return Ok(None);
+        };
+        let empty = Vec::new();
+        let metadata = entry["metadata"].as_array().unwrap_or(&empty);
+        let at = |breadcrumb: Value| {
+            metadata
+                .iter()
+                .find(|m| m["breadcrumb"] == breadcrumb)
+                .map(|m| &m["metadata"])
+        };
+        let top = at(json!([]));
+        let selected = top
+            .and_then(|m| {
+                m["selected"]
+                    .as_bool()
+                    .or(m["selected-by-default"].as_bool())
+            })
+            .unwrap_or(true);
+        if !selected {
+            return Ok(None);
+        }
+        let full_refresh = top
+            .and_then(|m| m["replication-method"].as_str())
+            .is_some_and(|m| m == "FULL_TABLE");
+        let properties = stream::selected(|p| {
+            at(json!(["properties", p])).and_then(|m| m["selected"].as_bool()) == Some(false)
+        });
+        Ok(Some(Selection {
+            properties,
+            full_refresh,
+        }))
+    }
+}
+
+/// The catalog `--discover` prints.
+pub fn catalog() -> Value {
+    let mut metadata = vec![json!({
+        "breadcrumb": [],
+        "metadata": {
+            "inclusion": "available",
+            "selected-by-default": true,
+            "table-key-properties": KEY,
+            "valid-replication-keys": [CURSOR],
+            "forced-replication-method": "INCREMENTAL",
+        }
+    })];
+    for p in stream::PROPERTIES {
+        let automatic = KEY.contains(&p) || p == CURSOR;
+        metadata.push(json!({
+            "breadcrumb": ["properties", p],
+            "metadata": {
+                "inclusion": if automatic { "automatic" } else { "available" },
+                "selected-by-default": true,
+            }
+        }));
+    }
+    json!({"streams": [{
+        "tap_stream_id": STREAM,
+        "stream": STREAM,
+        "schema": stream::schema(),
+        "key_properties": KEY,
+        "replication_key": CURSOR,
+        "replication_method": "INCREMENTAL",
+        "metadata": metadata,
+    }]})
+}
+
+/// `--about`: JSON (Meltano reads it) or Markdown.
+fn about(format: Option<&str>) -> Result<String, UsageError> {
+    let settings = super::config::settings_schema();
+    match format {
+        Some("json") => Ok(json!({
+            "name": "tap-yuju",
+            "description": "Chat records of the Yuju AI (语聚AI) platform, by customer",
+            "version": env!("CARGO_PKG_VERSION"),
+            "capabilities": ["catalog", "discover", "state", "about"],
+            "settings": settings,
+        })
+        .to_string()),
+        None | Some("markdown") => {
+            let mut text = format!(
+                "# tap-yuju {}\n\nChat records of the Yuju AI (语聚AI) platform, by \
+                 customer: one stream, `{STREAM}`.\n\nCapabilities: catalog, discover, state, \
+                 about.\n\n## Settings\n\n| setting | type | description |\n| --- | --- | --- |\n",
+                env!("CARGO_PKG_VERSION")
+            );
+            for (name, spec) in settings["properties"].as_object().into_iter().flatten() {
+                text.push_str(&format!(
+                    "| `{name}` | {} | {} |\n",
+                    spec["type"],
+                    spec["description"].as_str().unwrap_or("")
+                ));
+            }
+            Ok(text)
+        }
+        Some(other) => Err(UsageError::invalid(format!(
+            "--format {other}: use json or markdown"
+        ))),
+    }
+}
+
+fn print_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", text.trim_end());
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_catalog_selects_the_stream_and_its_properties() {
+        let all = Selection::of(None).unwrap().unwrap();
+        assert_eq!(all.properties.len(), stream::PROPERTIES.len());
+        let mut c = catalog();
+        let meta = c["streams"][0]["metadata"].as_array_mut().unwrap();
+        for m in meta.iter_mut() {
+            if m["breadcrumb"] == json!(["properties", "content"])
+                || m["breadcrumb"] == json!(["properties", "seq"])
+            {
+                m["metadata"]["selected"] = json!(false);
+            }
+        }
+        let s = Selection::of(Some(&c)).unwrap().unwrap();
+        assert!(!s.properties.contains(&"content"));
+        assert!(s.properties.contains(&"seq"), "a key stays");
+        c["streams"][0]["metadata"][0]["metadata"]["selected"] = json!(false);
+        assert!(Selection::of(Some(&c)).unwrap().is_none());
+    }
+
+    #[test]
+    fn singer_states_read_back() {
+        let line = state_message(&StreamState {
+            window_end: Some("2026-03-02T00:00:00Z".into()),
+            in_progress: None,
+        });
+        let v: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["type"], "STATE");
+        let back = read_state(v["value"].clone()).unwrap();
+        assert_eq!(back.window_end.as_deref(), Some("2026-03-02T00:00:00Z"));
+        assert_eq!(read_state(json!({})).unwrap(), StreamState::default());
+        assert!(read_state(json!([])).is_err());
+        assert!(read_state(json!({"bookmarks": {STREAM: {"window_end": 1}}})).is_err());
+    }
+}

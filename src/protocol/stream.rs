@@ -1,0 +1,234 @@
+//! The one stream, `chat_messages`: its JSON Schema, its keys and cursor,
+//! which properties a catalog selects, and the record encoder that writes
+//! each row as one protocol message.
+
+use serde_json::{json, Value};
+
+use crate::output::{write_object, Cell, Column, Row, RowEncoder};
+
+/// The stream's name.
+pub const STREAM: &str = "chat_messages";
+
+/// The key properties: one row per message of a chat.
+pub const KEY: [&str; 3] = ["customer_id", "chat_id", "seq"];
+
+/// The replication key (Singer) and cursor (Airbyte).
+pub const CURSOR: &str = "window_end";
+
+/// Every property, in record order: the export's columns, then the window.
+pub const PROPERTIES: [&str; 10] = [
+    "customer_id",
+    "chat_id",
+    "seq",
+    "sender_type",
+    "message_type",
+    "content",
+    "extra",
+    "chat_extra",
+    "window_start",
+    "window_end",
+];
+
+/// The stream's JSON Schema.
+pub fn schema() -> Value {
+    let text = || json!({"type": ["string", "null"]});
+    let object = || json!({"type": ["object", "null"], "additionalProperties": true});
+    let time = || json!({"type": ["string", "null"], "format": "date-time"});
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "customer_id": {"type": "string"},
+            "chat_id": {"type": "string"},
+            "seq": {"type": "integer"},
+            "sender_type": text(),
+            "message_type": text(),
+            "content": text(),
+            "extra": object(),
+            "chat_extra": object(),
+            "window_start": time(),
+            "window_end": time(),
+        }
+    })
+}
+
+/// `schema()` with only `selected` properties (keys and cursor always).
+pub fn schema_of(selected: &[&'static str]) -> Value {
+    let mut schema = schema();
+    if let Some(props) = schema["properties"].as_object_mut() {
+        props.retain(|name, _| selected.contains(&name.as_str()));
+    }
+    schema
+}
+
+/// The properties a catalog selects, in record order; the keys and the
+/// cursor are always kept. `None` selects everything.
+pub fn selected(deselected: impl Fn(&str) -> bool) -> Vec<&'static str> {
+    PROPERTIES
+        .iter()
+        .copied()
+        .filter(|p| KEY.contains(p) || *p == CURSOR || !deselected(p))
+        .collect()
+}
+
+/// How each record message is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `{"type":"RECORD","stream":…,"record":{…},"time_extracted":…}`
+    Singer,
+    /// `{"type":"RECORD","record":{"stream":…,"data":{…},"emitted_at":…}}`
+    Airbyte,
+}
+
+/// Writes each row as one record message line.
+pub struct RecordEncoder {
+    columns: Vec<Column>,
+    /// `"name":` of each export column written, in order.
+    keys: Vec<(Column, String)>,
+    /// The window's properties, already encoded (`,"window_start":"…"`).
+    window: String,
+    head: String,
+    tail: String,
+}
+
+impl RecordEncoder {
+    /// Records of the `selected` properties for the window from `start` to
+    /// `end` (RFC 3339), extracted at `extracted`.
+    pub fn new(
+        framing: Framing,
+        selected: &[&'static str],
+        start: &str,
+        end: &str,
+        extracted: chrono::DateTime<chrono::Utc>,
+    ) -> RecordEncoder {
+        let columns: Vec<Column> = Column::ALL
+            .into_iter()
+            .chain(Column::OPTIONAL)
+            .filter(|c| selected.contains(&c.name()))
+            .collect();
+        let keys = columns
+            .iter()
+            .map(|&c| (c, format!("\"{}\":", c.name())))
+            .collect();
+        let mut window = String::new();
+        for (name, value) in [("window_start", start), ("window_end", end)] {
+            if selected.contains(&name) {
+                window.push_str(&format!(",\"{name}\":{}", json!(value)));
+            }
+        }
+        let (head, tail) = match framing {
+            Framing::Singer => (
+                format!("{{\"type\":\"RECORD\",\"stream\":\"{STREAM}\",\"record\":"),
+                format!(
+                    ",\"time_extracted\":{}}}\n",
+                    json!(extracted.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                ),
+            ),
+            Framing::Airbyte => (
+                format!("{{\"type\":\"RECORD\",\"record\":{{\"stream\":\"{STREAM}\",\"data\":"),
+                format!(",\"emitted_at\":{}}}}}\n", extracted.timestamp_millis()),
+            ),
+        };
+        RecordEncoder {
+            columns,
+            keys,
+            window,
+            head,
+            tail,
+        }
+    }
+}
+
+impl RowEncoder for RecordEncoder {
+    fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    fn header(&self, _out: &mut Vec<u8>) {}
+
+    fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64 {
+        let mut n = 0;
+        let mut seq = itoa::Buffer::new();
+        for row in rows {
+            out.extend_from_slice(self.head.as_bytes());
+            out.push(b'{');
+            for (i, (col, key)) in self.keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(key.as_bytes());
+                match row.cell(*col) {
+                    Cell::Text(text) => serde_json::to_writer(&mut *out, text)
+                        .expect("writing to memory cannot fail"),
+                    Cell::Seq(n) => out.extend_from_slice(seq.format(n).as_bytes()),
+                    Cell::Object([]) => out.extend_from_slice(b"null"),
+                    Cell::Object(members) => write_object(out, members),
+                }
+            }
+            out.extend_from_slice(self.window.as_bytes());
+            out.push(b'}');
+            out.extend_from_slice(self.tail.as_bytes());
+            n += 1;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn encode(framing: Framing, selected: &[&'static str]) -> Value {
+        let extra = [(Cow::from("time"), Cow::from("\"1715665855\""))];
+        let row = Row {
+            customer_id: "c1",
+            chat_id: "x",
+            seq: 3,
+            sender_type: "用户",
+            message_type: "AI对话",
+            content: "a \"quote\"\n",
+            extra: &extra,
+            chat_extra: &[],
+        };
+        let enc = RecordEncoder::new(
+            framing,
+            selected,
+            "2026-03-01T00:00:00Z",
+            "2026-03-02T00:00:00Z",
+            chrono::DateTime::from_timestamp(1_770_000_000, 0).unwrap(),
+        );
+        let mut out = Vec::new();
+        assert_eq!(enc.rows(&mut std::iter::once(row), &mut out), 1);
+        assert_eq!(out.last(), Some(&b'\n'));
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn records_are_framed_for_each_protocol_and_keep_the_selection() {
+        let all = selected(|_| false);
+        let v = encode(Framing::Singer, &all);
+        assert_eq!(v["type"], "RECORD");
+        assert_eq!(v["stream"], STREAM);
+        let r = &v["record"];
+        assert_eq!(r["seq"], 3);
+        assert_eq!(r["content"], "a \"quote\"\n");
+        assert_eq!(r["extra"], json!({"time": "1715665855"}));
+        assert_eq!(r["chat_extra"], Value::Null);
+        assert_eq!(r["window_end"], "2026-03-02T00:00:00Z");
+        assert_eq!(r.as_object().unwrap().len(), PROPERTIES.len());
+
+        let some = selected(|p| p == "content" || p == "extra" || p == "seq");
+        assert!(some.contains(&"seq"), "keys are always selected");
+        let v = encode(Framing::Airbyte, &some);
+        assert_eq!(v["record"]["stream"], STREAM);
+        assert_eq!(v["record"]["emitted_at"], 1_770_000_000_000u64);
+        let data = v["record"]["data"].as_object().unwrap();
+        assert!(!data.contains_key("content") && !data.contains_key("extra"));
+        assert_eq!(data.len(), PROPERTIES.len() - 2);
+        assert_eq!(
+            schema_of(&some)["properties"].as_object().unwrap().len(),
+            data.len()
+        );
+    }
+}
