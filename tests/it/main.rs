@@ -12,6 +12,7 @@ mod hostile;
 mod input;
 mod limits;
 mod parquet_output;
+mod pipeline;
 mod progress;
 mod request;
 mod resume;
