@@ -404,7 +404,7 @@ fn an_airbyte_read_writes_the_windows_rows_and_a_stream_state() {
         })
         .collect();
     assert_eq!(table, truth(&wd, &sim, "2026-03-01", "2026-03-05"));
-    let state = msgs.iter().filter(|m| m["type"] == "STATE").last().unwrap();
+    let state = msgs.iter().rfind(|m| m["type"] == "STATE").unwrap();
     assert_eq!(state["state"]["type"], "STREAM");
     assert_eq!(
         state["state"]["stream"]["stream_state"],
