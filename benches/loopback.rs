@@ -903,6 +903,72 @@ fn parquet(b: &mut Bench) {
     }
 }
 
+/// The Singer tap into a file against `export` to JSONL, on the same
+/// simulator: the protocol's encoding must not be what a pipeline waits for.
+fn pipeline(b: &mut Bench) {
+    let n = b.scale(20_000);
+    let sim = b.sim(Scenario {
+        data: DataProfile::Fixed {
+            messages: 5,
+            bytes: 80,
+        },
+        ..Scenario::default()
+    });
+    let ids = b.ids("pipeline.txt", n);
+    let name = format!("pipeline: {n} × 5 msgs of ~80 B, zero latency, conc 32");
+    let (export, s) = b.export(&sim, &ids, "pipeline.jsonl", &["--concurrency", "32"]);
+    let rows = s["rows"].as_u64().unwrap_or(0);
+    let config = b.dir.path().join("tap.json");
+    let body = serde_json::json!({
+        "api_key": KEY,
+        "ids_file": ids,
+        "start_date": "2026-03-01",
+        "base_url": sim.base_url(),
+        "concurrency": 32,
+    });
+    std::fs::write(&config, body.to_string()).unwrap();
+    let out = b.dir.path().join("tap.out");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(format!(
+        "exec '{}' --config '{}' > '{}' 2>/dev/null",
+        env!("CARGO_BIN_EXE_tap-yuju"),
+        config.display(),
+        out.display()
+    ));
+    let tap = measure(cmd);
+    let records = std::fs::read_to_string(&out)
+        .map(|t| {
+            t.lines()
+                .filter(|l| l.contains(r#""type":"RECORD""#))
+                .count() as u64
+        })
+        .unwrap_or(0);
+    let rate = |rows: u64, cost: &Cost| rows as f64 / cost.wall.as_secs_f64();
+    let (export_rate, tap_rate) = (rate(rows, &export), rate(records, &tap));
+    b.row(
+        &name,
+        "export to JSONL: rows/s, CPU",
+        format!("{export_rate:.0}, {}", secs(export.cpu)),
+        "",
+        None,
+    );
+    b.row(
+        &name,
+        "tap-yuju to a file: rows/s, CPU",
+        format!("{tap_rate:.0}, {}", secs(tap.cpu)),
+        "",
+        None,
+    );
+    let ratio = tap_rate / export_rate;
+    b.row(
+        &name,
+        "tap / export rows/s (same rows)",
+        format!("{ratio:.2} ({records} of {rows} rows)"),
+        "≥ 0.90",
+        Some(ratio >= 0.9 && records == rows),
+    );
+}
+
 /// 5. Peers on the latency-bound scenario.
 fn peers(b: &mut Bench) {
     let n = b.scale(2000);
@@ -993,6 +1059,7 @@ impl Bench {
             ("window", window),
             ("hostile", hostile),
             ("parquet", parquet),
+            ("pipeline", pipeline),
             ("peers", peers),
         ]
     }

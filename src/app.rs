@@ -130,6 +130,7 @@ async fn mock(args: MockArgs) -> Exit {
             None => crate::simulator::DataProfile::Varied,
         },
         calendar: args.chat_dates,
+        log_requests: args.log_requests,
         ..Scenario::default()
     };
     let sim = match simulator::start_on(args.addr, scenario).await {

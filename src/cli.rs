@@ -129,6 +129,10 @@ pub struct MockArgs {
     /// (--days counts back from TO). Without it every window gets every chat.
     #[arg(long, value_name = "FROM..TO")]
     pub chat_dates: Option<crate::simulator::Calendar>,
+
+    /// Print each request's customer and window on stderr.
+    #[arg(long)]
+    pub log_requests: bool,
 }
 
 #[derive(Debug, Args)]

@@ -145,8 +145,10 @@ impl Write for AirbyteLog {
             lines.push_str(&message.to_string());
             lines.push('\n');
         }
+        let mut lines = lines.into_bytes();
+        crate::protocol::stream::escape_line_separators(&mut lines, 0);
         let mut out = io::stdout().lock();
-        out.write_all(lines.as_bytes())?;
+        out.write_all(&lines)?;
         out.flush()
     }
 }

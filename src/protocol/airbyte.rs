@@ -347,10 +347,11 @@ fn read_state(value: Value) -> Result<StreamState, UsageError> {
 /// Write one AirbyteMessage on stdout, whole.
 fn emit(message: Value) {
     use std::io::Write;
-    let mut line = message.to_string();
-    line.push('\n');
+    let mut line = message.to_string().into_bytes();
+    line.push(b'\n');
+    super::stream::escape_line_separators(&mut line, 0);
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(line.as_bytes());
+    let _ = out.write_all(&line);
     let _ = out.flush();
 }
 

@@ -150,6 +150,7 @@ impl RowEncoder for RecordEncoder {
         let mut n = 0;
         let mut seq = itoa::Buffer::new();
         for row in rows {
+            let start = out.len();
             out.extend_from_slice(self.head.as_bytes());
             out.push(b'{');
             for (i, (col, key)) in self.keys.iter().enumerate() {
@@ -168,9 +169,41 @@ impl RowEncoder for RecordEncoder {
             out.extend_from_slice(self.window.as_bytes());
             out.push(b'}');
             out.extend_from_slice(self.tail.as_bytes());
+            escape_line_separators(out, start);
             n += 1;
         }
         n
+    }
+}
+
+/// Escape U+2028 and U+2029 in `out[from..]` as `\u2028` and `\u2029`.
+/// JSON allows them raw inside strings, but many line readers (Python's
+/// `str.splitlines`, JavaScript before ES2019) take them for line breaks,
+/// and a protocol message must stay one line. Outside strings a JSON
+/// message holds neither, so the escape is always in a string.
+pub fn escape_line_separators(out: &mut Vec<u8>, from: usize) {
+    const SEPARATOR: [u8; 2] = [0xE2, 0x80];
+    let found = |out: &[u8]| {
+        memchr::memmem::find_iter(&out[from..], &SEPARATOR)
+            .any(|i| matches!(out.get(from + i + 2), Some(0xA8 | 0xA9)))
+    };
+    if !found(out) {
+        return;
+    }
+    let tail = out.split_off(from);
+    let mut i = 0;
+    while i < tail.len() {
+        if tail[i..].starts_with(&SEPARATOR) && matches!(tail.get(i + 2), Some(0xA8 | 0xA9)) {
+            out.extend_from_slice(if tail[i + 2] == 0xA8 {
+                b"\\u2028"
+            } else {
+                b"\\u2029"
+            });
+            i += 3;
+        } else {
+            out.push(tail[i]);
+            i += 1;
+        }
     }
 }
 
@@ -202,6 +235,19 @@ mod tests {
         assert_eq!(enc.rows(&mut std::iter::once(row), &mut out), 1);
         assert_eq!(out.last(), Some(&b'\n'));
         serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn line_separators_are_escaped_so_a_record_stays_one_line() {
+        let mut out = b"{\"a\":\"x".to_vec();
+        let from = out.len();
+        out.extend_from_slice("\u{2028}y\u{2029}\u{2027}\"}".as_bytes());
+        escape_line_separators(&mut out, from);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "{\"a\":\"x\\u2028y\\u2029\u{2027}\"}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["a"], "x\u{2028}y\u{2029}\u{2027}");
+        assert_eq!(text.lines().count(), 1);
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct Scenario {
     /// chats of its window (`start_time`..`end_time`, or the last `days`
     /// before the calendar's end); without one, every chat.
     pub calendar: Option<Calendar>,
+    /// Print each request's customer and window on stderr (`mock
+    /// --log-requests`), for scripts that check what a client asked.
+    pub log_requests: bool,
 }
 
 impl Scenario {
@@ -118,6 +121,7 @@ impl Default for Scenario {
             retry_after: Duration::from_secs(1),
             data: DataProfile::Varied,
             calendar: None,
+            log_requests: false,
         }
     }
 }
@@ -307,6 +311,12 @@ async fn handle(
         Ok(r) => r,
         Err(e) => return code(4000, &format!("参数错误: {e}")),
     };
+    if shared.scenario.log_requests {
+        eprintln!(
+            "request customer_id={:?} start_time={:?} end_time={:?}",
+            request.customer_id, request.start_time, request.end_time
+        );
+    }
     if let Some(refused) = admit(
         &shared,
         params.api_key.as_deref(),

@@ -9,7 +9,13 @@ bin=${1:-target/debug/yuju-export}
 work=$(mktemp -d)
 trap 'kill "${mock_pid:-}" "${dated_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-python3 -m pip install --quiet --disable-pip-version-check duckdb
+# Python tools live in a virtual environment; an install is tried twice.
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/yuju-export-ci/duckdb-venv"
+[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check duckdb \
+  || { echo "--- pip install duckdb failed; retrying once"; sleep 5; \
+       "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb; }
+export PATH="$venv/bin:$PATH"
 
 "$bin" mock --addr 127.0.0.1:0 --key duckdb-key 2> "$work/mock.log" &
 mock_pid=$!
@@ -29,7 +35,7 @@ for fmt in csv jsonl parquet; do
   YUJU_API_KEY=duckdb-key "$bin" export --base-url "http://$addr" --ids "$ids" \
     --out "$work/dump.$fmt" --summary "$work/summary.$fmt.json" --progress never -q
 done
-python3 tests/duckdb/check_dump.py "$work/dump.csv" "$work/dump.jsonl" "$work/summary.csv.json" \
+python tests/duckdb/check_dump.py "$work/dump.csv" "$work/dump.jsonl" "$work/summary.csv.json" \
   "$work/dump.parquet"
 
 # Answers that drift from the documentation, with the undocumented fields
@@ -42,7 +48,7 @@ for fmt in csv jsonl; do
     --columns customer_id,chat_id,seq,sender_type,message_type,content,extra,chat_extra 2> "$work/drift.$fmt.log" \
     || { cat "$work/drift.$fmt.log"; exit 1; }
 done
-python3 tests/duckdb/check_dump.py --extra "$work/drift.csv" "$work/drift.jsonl"
+python tests/duckdb/check_dump.py --extra "$work/drift.csv" "$work/drift.jsonl"
 
 # Nightly runs with --state and --lookback against dated chats: docs/scheduling.md's
 # query removes the overlap's duplicates.
@@ -63,4 +69,4 @@ for end in 2026-03-04 2026-03-07 2026-03-11; do
 done
 YUJU_API_KEY=duckdb-key "$bin" export --base-url "http://$dated" --ids "$ids" \
   --start 2026-03-01 --end 2026-03-11 --tz UTC --out "$work/nights/whole.csv" --progress never -q
-python3 tests/duckdb/check_lookback.py "$work/nights"
+python tests/duckdb/check_lookback.py "$work/nights"

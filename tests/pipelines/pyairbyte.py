@@ -1,0 +1,55 @@
+"""PyAirbyte runs source-yuju: check, discover and read into its DuckDB
+cache; the cached table is written as JSON lines for check.py, and every
+line the source prints must parse as an AirbyteMessage.
+
+Usage: pyairbyte.py SOURCE_EXECUTABLE CONFIG.json OUT.jsonl
+"""
+import json
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
+
+import airbyte as ab  # noqa: E402
+from airbyte_protocol.models import AirbyteMessage  # noqa: E402
+
+exe, config_path, out_path = sys.argv[1:4]
+with open(config_path, encoding="utf-8") as f:
+    config = json.load(f)
+
+source = ab.get_source("source-yuju", local_executable=exe, config=config)
+source.check()
+if "chat_messages" not in source.get_available_streams():
+    sys.exit("discover does not list chat_messages")
+source.select_all_streams()
+cache = ab.new_local_cache("yuju_ci")
+result = source.read(cache=cache)
+frame = result["chat_messages"].to_pandas()
+with open(out_path, "w", encoding="utf-8") as out:
+    for record in frame.to_dict(orient="records"):
+        row = {k: record.get(k) for k in
+               ["customer_id", "chat_id", "seq", "sender_type", "message_type", "content", "extra", "chat_extra"]}
+        row = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+print(f"PyAirbyte cached {len(frame)} rows")
+
+# Every line of every command parses as an AirbyteMessage.
+catalog = {"streams": [{
+    "stream": json.loads(subprocess.run([exe, "discover", "--config", config_path], check=True,
+                                        capture_output=True, text=True).stdout)["catalog"]["streams"][0],
+    "sync_mode": "incremental", "destination_sync_mode": "append_dedup",
+    "cursor_field": ["window_end"], "primary_key": [["customer_id"], ["chat_id"], ["seq"]],
+}]}
+catalog_path = out_path + ".catalog.json"
+with open(catalog_path, "w", encoding="utf-8") as f:
+    json.dump(catalog, f)
+lines = 0
+for args in (["spec"], ["check", "--config", config_path], ["discover", "--config", config_path],
+             ["read", "--config", config_path, "--catalog", catalog_path]):
+    run = subprocess.run([exe, *args], capture_output=True, text=True)
+    for line in run.stdout.splitlines():
+        parse = getattr(AirbyteMessage, "model_validate_json", None) or AirbyteMessage.parse_raw
+        parse(line)
+        lines += 1
+print(f"{lines} lines of source-yuju parse as AirbyteMessages")

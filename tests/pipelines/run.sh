@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Real pipeline clients against the real executables: Meltano runs tap-yuju
+# into PostgreSQL through meltanolabs-target-postgres (two incremental runs,
+# then a sync killed with SIGKILL and resumed from the target's last state),
+# and PyAirbyte runs source-yuju's check, discover and read into its DuckDB
+# cache. Every loaded table must equal what `yuju-export export` writes for
+# the same window. Python tools live in a virtual environment made here;
+# PostgreSQL comes from Debian's packages and runs as a private cluster.
+# Usage: tests/pipelines/run.sh [target/debug]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+bin=$(cd "${1:-target/debug}" && pwd)
+work=$(mktemp -d)
+chmod 755 "$work"
+pgbin=""
+cleanup() {
+  kill "${mock_pid:-}" "${slow_pid:-}" 2>/dev/null || true
+  if [[ -n "$pgbin" && -d "$work/pg/data" ]]; then
+    su postgres -s /bin/sh -c "'$pgbin/pg_ctl' -D '$work/pg/data' -m immediate stop" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A step that installs from a registry is tried twice.
+retry_once() {
+  "$@" || { echo "--- '$*' failed; retrying once"; sleep 5; "$@"; }
+}
+
+# Meltano with its target, and PyAirbyte, each in a virtual environment of
+# its own (their dependencies pin different versions of the same packages).
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/yuju-export-ci"
+venv_for() { # name packages...
+  local venv="$cache/$1-venv"
+  shift
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+  retry_once "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+}
+venv_for meltano meltano meltanolabs-target-postgres
+venv_for pyairbyte airbyte airbyte-protocol-models
+venv="$cache/meltano-venv"
+export PATH="$venv/bin:$PATH"
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  retry_once apt-get update -qq
+  retry_once env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+pgbin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir "$work/pg"
+chown postgres "$work/pg"
+su postgres -s /bin/sh -c "'$pgbin/initdb' -D '$work/pg/data' -A trust -U postgres" >/dev/null
+su postgres -s /bin/sh -c "'$pgbin/pg_ctl' -D '$work/pg/data' -l '$work/pg/log' -w \
+  -o '-p $port -k $work/pg -c listen_addresses=127.0.0.1' start" >/dev/null
+psql() { su postgres -s /bin/sh -c "'$pgbin/psql' -h 127.0.0.1 -p $port -U postgres -v ON_ERROR_STOP=1 $*"; }
+psql "-c 'create database yuju'" >/dev/null
+
+start_mock() { # log file, extra flags...
+  local log=$1
+  shift
+  "$bin/yuju-export" mock --addr 127.0.0.1:0 --key ci-key --chat-dates 2026-03-01..2026-03-11 \
+    --log-requests "$@" > /dev/null 2> "$log" &
+  echo $! > "$log.pid"
+  local addr=""
+  for _ in $(seq 1 100); do
+    addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
+    [[ -n "$addr" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$addr" ]] || { echo "the simulator did not start"; cat "$log"; exit 1; }
+  echo "$addr"
+}
+addr=$(start_mock "$work/mock.log")
+mock_pid=$(cat "$work/mock.log.pid")
+
+"$bin/yuju-export" demo --customers 60 --dir "$work/demo" --progress never > /dev/null 2>&1 || true
+ids="$work/demo/ids.txt"
+{ awk '!/^#/ && n++ < 40' "$ids"; echo drift-a; echo drift-b; } > "$work/ids.txt"
+chmod 644 "$work/ids.txt"
+
+truth() { # start end output
+  YUJU_API_KEY=ci-key "$bin/yuju-export" export --base-url "http://$addr" --ids "$work/ids.txt" \
+    --start "$1" --end "$2" --tz UTC --out "$3" --progress never -q \
+    --columns customer_id,chat_id,seq,sender_type,message_type,content,extra,chat_extra
+}
+table() { # schema output
+  psql "-d yuju -Atc \"select row_to_json(t) from (select customer_id, chat_id, seq, sender_type,
+    message_type, content, extra, chat_extra from $1.chat_messages) t\"" > "$2"
+}
+
+echo "--- Meltano: tap-yuju into PostgreSQL, two incremental runs"
+mkdir "$work/meltano"
+sed -e "s|@TAP@|$bin/tap-yuju|" -e "s|@TARGET@|$venv/bin/target-postgres|" \
+  -e "s|@IDS@|$work/ids.txt|" -e "s|@BASE_URL@|http://$addr|" -e "s|@PORT@|$port|" \
+  tests/pipelines/meltano.yml > "$work/meltano/meltano.yml"
+cd "$work/meltano"
+export TAP_YUJU_API_KEY=ci-key MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
+meltano run tap-yuju target-postgres > "$work/run1.log" 2>&1 || { cat "$work/run1.log"; exit 1; }
+before=$(wc -l < "$work/mock.log")
+TAP_YUJU_END_DATE=2026-03-07 meltano run tap-yuju target-postgres > "$work/run2.log" 2>&1 \
+  || { cat "$work/run2.log"; exit 1; }
+tail -n +"$((before + 1))" "$work/mock.log" | grep '^request ' > "$work/run2.requests"
+meltano state get ci:tap-yuju-to-target-postgres 2>/dev/null | tail -n 1 > "$work/meltano.state"
+cd "$root"
+truth 2026-03-01 2026-03-07 "$work/truth-meltano.jsonl"
+table yuju "$work/meltano.jsonl"
+python3 tests/pipelines/check.py table "$work/meltano.jsonl" "$work/truth-meltano.jsonl"
+python3 tests/pipelines/check.py window "$work/run2.requests" "2026-03-05 00:00:00" "2026-03-07 00:00:00"
+python3 tests/pipelines/check.py bookmark "$work/meltano.state" "2026-03-07T00:00:00Z"
+
+echo "--- Singer: kill -9 mid-sync, then resume from the target's last state"
+slow=$(start_mock "$work/slow.log" --latency 40ms)
+slow_pid=$(cat "$work/slow.log.pid")
+cat > "$work/tap.json" <<JSON
+{"api_key": "ci-key", "ids_file": "$work/ids.txt", "start_date": "2026-03-01",
+ "end_date": "2026-03-05", "tz": "UTC", "base_url": "http://$slow", "concurrency": 2}
+JSON
+cat > "$work/target.json" <<JSON
+{"host": "127.0.0.1", "port": $port, "user": "postgres", "password": "unused",
+ "database": "yuju", "default_target_schema": "killed", "activate_version": false}
+JSON
+mkfifo "$work/pipe"
+target-postgres --config "$work/target.json" < "$work/pipe" > "$work/target1.out" 2> "$work/target1.err" &
+target_pid=$!
+"$bin/tap-yuju" --config "$work/tap.json" > "$work/pipe" 2> "$work/tap1.err" &
+tap_pid=$!
+for _ in $(seq 1 300); do
+  (( $(grep -c '^request ' "$work/slow.log" || true) >= 16 )) && break
+  sleep 0.05
+done
+kill -9 "$tap_pid"
+wait "$tap_pid" 2>/dev/null || true
+wait "$target_pid" || { cat "$work/target1.err"; exit 1; }
+tail -n 1 "$work/target1.out" > "$work/state.json"
+python3 tests/pipelines/check.py in-progress "$work/state.json"
+sed -i "s|http://$slow|http://$addr|" "$work/tap.json"
+before=$(wc -l < "$work/mock.log")
+"$bin/tap-yuju" --config "$work/tap.json" --state "$work/state.json" 2> "$work/tap2.err" \
+  | target-postgres --config "$work/target.json" > "$work/target2.out" 2> "$work/target2.err" \
+  || { cat "$work/tap2.err" "$work/target2.err"; exit 1; }
+tail -n +"$((before + 1))" "$work/mock.log" | grep '^request ' > "$work/resume.requests" || true
+truth 2026-03-01 2026-03-05 "$work/truth-window.jsonl"
+table killed "$work/killed.jsonl"
+python3 tests/pipelines/check.py table "$work/killed.jsonl" "$work/truth-window.jsonl"
+python3 tests/pipelines/check.py resumed "$work/state.json" "$work/resume.requests" "$work/ids.txt"
+
+echo "--- PyAirbyte: source-yuju check, discover and read into DuckDB"
+cat > "$work/source.json" <<JSON
+{"api_key": "ci-key", "ids_file": "$work/ids.txt", "start_date": "2026-03-01",
+ "end_date": "2026-03-05", "tz": "UTC", "base_url": "http://$addr"}
+JSON
+AIRBYTE_OFFLINE_MODE=1 "$cache/pyairbyte-venv/bin/python" tests/pipelines/pyairbyte.py "$bin/source-yuju" "$work/source.json" \
+  "$work/airbyte.jsonl" > "$work/pyairbyte.log" 2>&1 || { cat "$work/pyairbyte.log"; exit 1; }
+python3 tests/pipelines/check.py table "$work/airbyte.jsonl" "$work/truth-window.jsonl"
+echo "pipelines ok"
