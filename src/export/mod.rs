@@ -80,10 +80,15 @@ pub struct Report {
 impl Report {
     /// Print the error, the summary line and what to do next.
     pub fn explain(&self) {
+        self.explain_to(summary::Audience::Cli);
+    }
+
+    /// The same, worded for `audience`.
+    pub fn explain_to(&self, audience: summary::Audience) {
         if let Some(e) = &self.error {
             tracing::error!("{e:#}");
         }
-        summary::explain(&self.summary, self.exit);
+        summary::explain(&self.summary, self.exit, audience);
     }
 }
 

@@ -297,10 +297,18 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Who reads what to do next: an operator of `export` (flags), or of a
+/// data pipeline (config keys, and no failed file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Cli,
+    Pipeline,
+}
+
 /// Print the summary line and what to do next.
-pub fn explain(s: &Summary, exit: Exit) {
-    explain_run(s, exit);
-    explain_codes(s);
+pub fn explain(s: &Summary, exit: Exit, audience: Audience) {
+    explain_run(s, exit, audience);
+    explain_codes(s, audience);
     if let Some(state) = s.state.as_ref().filter(|st| !st.moved) {
         tracing::warn!(
             "{state}: the next run with --state {} exports this window again",
@@ -312,12 +320,16 @@ pub fn explain(s: &Summary, exit: Exit) {
 /// Name the codes the run had to judge by itself, and how to declare
 /// them: a warning for a code nobody has classified (its customers failed
 /// and hold the watermark), a note for one taken for a passing fault.
-fn explain_codes(s: &Summary) {
+fn explain_codes(s: &Summary, audience: Audience) {
     use crate::api::CodeClass;
+    let (definitive, transient) = match audience {
+        Audience::Cli => ("--definitive-codes ", "--transient-codes "),
+        Audience::Pipeline => ("definitive_codes: ", "transient_codes: "),
+    };
     for c in &s.api_codes {
         let declare = format!(
-            "If you know what it means, declare it: --definitive-codes {code} (final: not \
-             retried, the watermark moves) or --transient-codes {code} (retried)",
+            "If you know what it means, declare it: {definitive}{code} (final: not \
+             retried, the watermark moves) or {transient}{code} (retried)",
             code = c.code
         );
         match c.class {
@@ -341,7 +353,7 @@ fn explain_codes(s: &Summary) {
     }
 }
 
-fn explain_run(s: &Summary, exit: Exit) {
+fn explain_run(s: &Summary, exit: Exit, audience: Audience) {
     if s.stopped_because == Some(StoppedBecause::StateError) {
         tracing::warn!("{s}");
         tracing::error!(
@@ -360,6 +372,11 @@ fn explain_run(s: &Summary, exit: Exit) {
             if let Some(f) = &s.failed_file {
                 tracing::warn!(
                     "{} customer(s) failed; they are listed in {f} (pass it as --ids to retry them)",
+                    s.customers.failed
+                );
+            } else if audience == Audience::Pipeline {
+                tracing::warn!(
+                    "{} customer(s) failed (each is logged above)",
                     s.customers.failed
                 );
             } else {

@@ -226,7 +226,7 @@ fn read(
     let Some(report) = synced?.report else {
         return Ok(Exit::Success);
     };
-    report.explain();
+    report.explain_to(crate::export::summary::Audience::Pipeline);
     if let Some(failure) = failure_of(&report) {
         let s = &report.summary;
         let message = match s.stopped_because {

@@ -112,7 +112,7 @@ fn run(args: TapArgs) -> Result<Exit, RunError> {
     let synced = synced?;
     Ok(match synced.report {
         Some(report) => {
-            report.explain();
+            report.explain_to(crate::export::summary::Audience::Pipeline);
             report.exit
         }
         None => Exit::Success,
