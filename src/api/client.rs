@@ -92,6 +92,10 @@ impl ApiClient {
             .pool_max_idle_per_host(settings.pool_size)
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none());
+        #[cfg(feature = "static-resolver")]
+        {
+            builder = builder.dns_resolver(Arc::new(super::resolve::OwnResolver::default()));
+        }
         if let Some(path) = &settings.ca_cert {
             for cert in read_ca_cert(path)? {
                 builder = builder.add_root_certificate(cert);

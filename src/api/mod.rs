@@ -7,6 +7,8 @@ pub mod classify;
 pub mod client;
 pub mod codes;
 pub mod endpoint;
+#[cfg(feature = "static-resolver")]
+pub mod resolve;
 pub mod types;
 pub mod untrusted;
 

@@ -121,7 +121,6 @@ fn run(command: SourceCommand) -> Result<Exit, RunError> {
 /// The connector's specification.
 pub fn spec() -> Value {
     json!({
-        "documentationUrl": "https://github.com/yuju-export/yuju-export/blob/main/docs/pipelines.md",
         "connectionSpecification": settings_schema(),
         "supportsIncremental": true,
         "supported_destination_sync_modes": ["append", "append_dedup", "overwrite"],

@@ -585,3 +585,32 @@ fn bad_configs_are_named_and_exit_2() {
     assert_eq!(messages(&read)[0]["type"], "TRACE");
     assert_eq!(sim.requests(), 0, "nothing was requested");
 }
+
+/// The `yuju-export` binary run under the name `tap-yuju` or
+/// `source-yuju` (a link, as the packages install them) is that
+/// executable.
+#[test]
+fn one_binary_answers_to_all_three_names() {
+    let wd = Workdir::new();
+    for name in ["tap-yuju", "source-yuju"] {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_yuju-export"), wd.path(name)).unwrap();
+    }
+    let about = Command::new(wd.path("tap-yuju"))
+        .args(["--about", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&about), 0, "{}", stderr(&about));
+    let about: Value = serde_json::from_slice(&about.stdout).unwrap();
+    assert_eq!(about["name"], "tap-yuju");
+    assert_eq!(
+        about["capabilities"],
+        json!(["catalog", "discover", "state", "about"])
+    );
+    let spec = Command::new(wd.path("source-yuju"))
+        .arg("spec")
+        .output()
+        .unwrap();
+    assert_eq!(code(&spec), 0);
+    let spec: Value = serde_json::from_slice(&spec.stdout).unwrap();
+    assert_eq!(spec["type"], "SPEC");
+}

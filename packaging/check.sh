@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Check what packaging/build.sh made, as a user's machine would use it:
+#   1. the archive: its checksum, a binary with nothing to load, and a real
+#      export run inside an empty root (chroot) holding only the archive,
+#      /etc/hosts and /etc/resolv.conf: a host name resolves through
+#      /etc/hosts, and demo writes its rows;
+#   2. the Debian package: installed with apt-get, run from PATH (all three
+#      names), removed (dpkg -r keeps only the conffile) and purged;
+#   3. the image, built offline with buildah from dist/rootfs: no shell,
+#      user 65532, the OCI labels, at most 20 MB, and demo run inside it.
+# Usage: packaging/check.sh      (as root: chroot, apt-get, buildah)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+name="yuju-export-$version-x86_64-linux"
+work=$(mktemp -d)
+chmod 755 "$work"
+cleanup() {
+  kill "${mock_pid:-}" 2>/dev/null || true
+  if [[ -n "${ctr:-}" ]]; then buildah --storage-driver vfs rm "$ctr" >/dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+retry_once() {
+  "$@" || { echo "--- '$*' failed; retrying once"; sleep 5; "$@"; }
+}
+fail() { echo "FAIL: $*"; exit 1; }
+
+echo "--- the archive in an empty root"
+(cd dist && sha256sum -c "$name.tar.gz.sha256")
+root="$work/root"
+mkdir -p "$root/etc" "$root/tmp"
+tar -C "$root" -xzf "dist/$name.tar.gz"
+exe="$root/$name/yuju-export"
+loads=$(ldd "$exe" 2>&1 || true)
+[[ "$loads" == *"not a dynamic executable"* ]] || fail "$exe loads libraries: $loads"
+for file in tap-yuju source-yuju yuju-export.1 completions/yuju-export completions/_yuju-export \
+  completions/yuju-export.fish yuju-export.example.toml README.md copyright; do
+  [[ -e "$root/$name/$file" ]] || fail "the archive lacks $file"
+done
+echo "127.0.0.1 localhost yuju-sim.test" > "$root/etc/hosts"
+echo "nameserver 127.0.0.1" > "$root/etc/resolv.conf"
+chroot "$root" "/$name/yuju-export" demo --customers 50 --dir /tmp/demo --progress never > "$work/demo.log" 2>&1 \
+  || { cat "$work/demo.log"; fail "demo in the empty root"; }
+[[ -s "$root/tmp/demo/chats.csv" ]] || fail "demo wrote no rows"
+# A host name, resolved from the root's /etc/hosts by the binary itself.
+dist/"$name"/yuju-export mock --addr 127.0.0.1:0 --key pkg-key > /dev/null 2> "$work/mock.log" &
+mock_pid=$!
+addr=""
+for _ in $(seq 1 100); do
+  addr=$(grep -o 'listening on [0-9.:]*' "$work/mock.log" | awk '{print $3}' || true)
+  [[ -n "$addr" ]] && break
+  sleep 0.1
+done
+[[ -n "$addr" ]] || fail "the simulator did not start"
+port=${addr##*:}
+cp "$root/tmp/demo/ids.txt" "$root/tmp/ids.txt"
+YUJU_API_KEY=pkg-key chroot "$root" "/$name/yuju-export" export --base-url "http://yuju-sim.test:$port" \
+  --allow-insecure-http --ids /tmp/ids.txt --out /tmp/hosts.csv --progress never -q > "$work/hosts.log" 2>&1 \
+  || { cat "$work/hosts.log"; fail "an export to a host named in /etc/hosts"; }
+cmp -s <(sort "$root/tmp/hosts.csv") <(sort "$root/tmp/demo/chats.csv") \
+  || echo "note: the demo's faults make its rows differ in order only"
+[[ $(wc -l < "$root/tmp/hosts.csv") -eq $(wc -l < "$root/tmp/demo/chats.csv") ]] \
+  || fail "the export through /etc/hosts wrote other rows than demo"
+about=$(chroot "$root" "/$name/tap-yuju" --about --format json)
+[[ "$about" == *'"name":"tap-yuju"'* ]] || fail "tap-yuju is not the tap"
+echo "archive ok: static, ran in an empty root, resolved yuju-sim.test from /etc/hosts"
+
+echo "--- the Debian package"
+deb=$(ls dist/yuju-export_*_amd64.deb)
+retry_once apt-get install -y -qq "./$deb" > "$work/apt.log" 2>&1 || { cat "$work/apt.log"; fail "apt-get install"; }
+(cd "$work" && yuju-export demo --customers 20 --dir pkgdemo --progress never > demo.log 2>&1) \
+  || { cat "$work/demo.log"; fail "demo from PATH"; }
+[[ -s "$work/pkgdemo/chats.csv" ]] || fail "demo from PATH wrote no rows"
+[[ "$(tap-yuju --about --format json)" == *'"name":"tap-yuju"'* ]] || fail "tap-yuju from PATH"
+[[ "$(source-yuju spec)" == *'"type":"SPEC"'* ]] || fail "source-yuju from PATH"
+man -w yuju-export > /dev/null 2>&1 || [[ -e /usr/share/man/man1/yuju-export.1.gz ]] || fail "no man page"
+if command -v systemd-analyze > /dev/null; then
+  systemd-analyze verify /lib/systemd/system/yuju-export.service /lib/systemd/system/yuju-export.timer
+else
+  echo "note: no systemd-analyze on this machine; the units are not verified"
+fi
+dpkg -L yuju-export > "$work/files"
+dpkg -r yuju-export > /dev/null
+while read -r f; do
+  [[ -d "$f" ]] && continue
+  if [[ "$f" == /etc/yuju-export/yuju-export.toml ]]; then
+    [[ -e "$f" ]] || fail "dpkg -r removed the conffile"
+  elif [[ -e "$f" || -L "$f" ]]; then
+    fail "dpkg -r left $f"
+  fi
+done < "$work/files"
+for link in /usr/bin/tap-yuju /usr/bin/source-yuju; do [[ ! -e "$link" ]] || fail "dpkg -r left $link"; done
+dpkg -P yuju-export > /dev/null
+[[ ! -e /etc/yuju-export/yuju-export.toml ]] || fail "dpkg -P left the conffile"
+echo "package ok: installed, ran from PATH, removed, purged"
+
+echo "--- the image, built offline"
+if ! command -v buildah > /dev/null; then
+  retry_once apt-get install -y -qq buildah > "$work/apt-buildah.log" 2>&1 \
+    || { cat "$work/apt-buildah.log"; fail "apt-get install buildah"; }
+fi
+b="buildah --storage-driver vfs"
+$b build --isolation chroot --target local -f packaging/Containerfile \
+  --build-arg VERSION="$version" -t "localhost/yuju-export:$version" . > "$work/build.log" 2>&1 \
+  || { cat "$work/build.log"; fail "buildah build"; }
+$b inspect --type image "localhost/yuju-export:$version" > "$work/inspect.json"
+python3 - "$work/inspect.json" "$version" <<'PY'
+import json, sys
+info = json.load(open(sys.argv[1]))
+config = info["OCIv1"]["config"]
+labels = config.get("Labels") or {}
+for key in ("org.opencontainers.image.source", "org.opencontainers.image.version", "org.opencontainers.image.licenses"):
+    if not labels.get(key):
+        sys.exit(f"FAIL: the image has no label {key}")
+if labels["org.opencontainers.image.version"] != sys.argv[2]:
+    sys.exit("FAIL: the version label is not the package's")
+if config.get("User") != "65532:65532":
+    sys.exit(f"FAIL: the image runs as {config.get('User')!r}")
+if config.get("Entrypoint") != ["/usr/local/bin/yuju-export"]:
+    sys.exit(f"FAIL: the entrypoint is {config.get('Entrypoint')}")
+print("labels, user and entrypoint ok")
+PY
+size=$($b images --noheading --format '{{.Size}}' "localhost/yuju-export:$version" | head -n 1)
+bytes=$(python3 -c "
+import re,sys
+m=re.match(r'([0-9.]+)\s*([kMG]?B)', sys.argv[1])
+print(int(float(m.group(1))*{'B':1,'kB':1e3,'MB':1e6,'GB':1e9}[m.group(2)]))" "$size")
+(( bytes <= 20 * 1000 * 1000 )) || fail "the image is $size, over 20 MB"
+ctr=$($b from "localhost/yuju-export:$version")
+if $b run --isolation chroot "$ctr" -- /bin/sh -c true > /dev/null 2>&1; then
+  fail "the image has a shell"
+fi
+mkdir -m 0777 "$work/data"
+$b run --isolation chroot --user 65532:65532 -v "$work/data:/data:rw" "$ctr" -- \
+  /usr/local/bin/yuju-export demo --customers 30 --dir /data/demo --progress never > "$work/image-demo.log" 2>&1 \
+  || { cat "$work/image-demo.log"; fail "demo in the image"; }
+[[ -s "$work/data/demo/chats.csv" ]] || fail "demo in the image wrote no rows"
+echo "image ok: $size, no shell, user 65532, demo ran inside it"
+
+echo "--- the Kubernetes manifest, against the Kubernetes schemas"
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/yuju-export-ci/kubernetes-venv"
+[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+retry_once "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate
+"$venv/bin/kubernetes-validate" --strict deploy/cronjob.yaml
+grep -q "image: registry.example.com/yuju-export:$version" deploy/cronjob.yaml \
+  || fail "deploy/cronjob.yaml does not name the image this version builds"
+echo "packaging ok"
