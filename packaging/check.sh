@@ -62,9 +62,43 @@ cmp -s <(sort "$root/tmp/hosts.csv") <(sort "$root/tmp/demo/chats.csv") \
   || echo "note: the demo's faults make its rows differ in order only"
 [[ $(wc -l < "$root/tmp/hosts.csv") -eq $(wc -l < "$root/tmp/demo/chats.csv") ]] \
   || fail "the export through /etc/hosts wrote other rows than demo"
+# TLS with a private CA, through --ca-cert and through SSL_CERT_FILE; and
+# refused without it (the bundled roots do not know this CA).
+tls="$work/tls"
+mkdir "$tls"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 2 \
+  -subj "/CN=yuju-export test CA" 2> /dev/null
+openssl req -newkey rsa:2048 -nodes -keyout "$tls/server.key" -out "$tls/server.csr" \
+  -subj "/CN=yuju-sim.test" 2> /dev/null
+printf 'subjectAltName=DNS:yuju-sim.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$tls/ext"
+openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+  -out "$tls/server.pem" -days 2 -extfile "$tls/ext" 2> /dev/null
+python3 packaging/tls_proxy.py "$tls/server.pem" "$tls/server.key" "$addr" > "$tls/proxy.log" 2>&1 &
+proxy_pid=$!
+tls_port=""
+for _ in $(seq 1 100); do
+  tls_port=$(awk '/listening on/ {print $3}' "$tls/proxy.log")
+  [[ -n "$tls_port" ]] && break
+  sleep 0.1
+done
+[[ -n "$tls_port" ]] || fail "the TLS front did not start"
+cp "$tls/ca.pem" "$root/tmp/ca.pem"
+head -n 11 "$root/tmp/ids.txt" > "$root/tmp/ten.txt"
+tls_export() { # out, extra arguments...
+  local out=$1
+  shift
+  YUJU_API_KEY=pkg-key chroot "$root" "/$name/yuju-export" export --base-url "https://yuju-sim.test:$tls_port" \
+    --ids /tmp/ten.txt --out "$out" --progress never -q "$@"
+}
+tls_export /tmp/tls-flag.csv --ca-cert /tmp/ca.pem > "$work/tls1.log" 2>&1 || { cat "$work/tls1.log"; fail "TLS with --ca-cert"; }
+SSL_CERT_FILE=/tmp/ca.pem tls_export /tmp/tls-env.csv > "$work/tls2.log" 2>&1 \
+  || { cat "$work/tls2.log"; fail "TLS with SSL_CERT_FILE"; }
+if tls_export /tmp/tls-none.csv > "$work/tls3.log" 2>&1; then fail "a private CA was trusted without being given"; fi
+grep -q "certificate" "$work/tls3.log" || { cat "$work/tls3.log"; fail "the refusal does not name the certificate"; }
+kill "$proxy_pid" 2>/dev/null || true
 about=$(chroot "$root" "/$name/tap-yuju" --about --format json)
 [[ "$about" == *'"name":"tap-yuju"'* ]] || fail "tap-yuju is not the tap"
-echo "archive ok: static, ran in an empty root, resolved yuju-sim.test from /etc/hosts"
+echo "archive ok: static, ran in an empty root, resolved yuju-sim.test from /etc/hosts, trusted a private CA by --ca-cert and SSL_CERT_FILE"
 
 echo "--- the Debian package"
 deb=$(ls dist/yuju-export_*_amd64.deb)
