@@ -104,21 +104,22 @@ fn check_state_unchanged(config: &ExportConfig) -> Result<(), UsageError> {
 }
 
 /// stdout for a data pipeline: what is written is held until the writer
-/// flushes (after each customer, and after each state message), then
-/// written whole under stdout's lock, so no log message another thread
-/// prints there can land inside a record.
+/// flushes (after each state message) or [`WholeLines::BATCH`] bytes wait,
+/// then written whole under stdout's lock. The writer writes whole
+/// customers and whole state lines, so no log message another thread
+/// prints there can land inside a record, and a state always follows the
+/// records it covers.
 #[derive(Default)]
 struct WholeLines {
     buf: Vec<u8>,
 }
 
-impl std::io::Write for WholeLines {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
-    }
+impl WholeLines {
+    /// Bytes held before they are written without a flush.
+    const BATCH: usize = 256 * 1024;
 
-    fn flush(&mut self) -> std::io::Result<()> {
+    fn write_out(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
         if !self.buf.is_empty() {
             let mut out = std::io::stdout().lock();
             out.write_all(&self.buf)?;
@@ -126,6 +127,26 @@ impl std::io::Write for WholeLines {
             self.buf.clear();
         }
         Ok(())
+    }
+}
+
+impl std::io::Write for WholeLines {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > Self::BATCH {
+            self.write_out()?;
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.write_out()
+    }
+}
+
+impl Drop for WholeLines {
+    fn drop(&mut self) {
+        let _ = self.write_out();
     }
 }
 

@@ -243,9 +243,12 @@ impl Writer {
             Outcome::Rows { bytes, encoded } => {
                 self.release_held()?;
                 let sink = &mut self.files.sink;
+                // A pipeline's stream is flushed at its state marks, which
+                // come every checkpoint interval: a state follows its rows.
+                let each = self.files.marks.is_none();
                 sink.write_rows(&bytes, encoded.rows)
                     .and_then(|_| {
-                        if sink.is_stream() {
+                        if each && sink.is_stream() {
                             sink.flush()
                         } else {
                             Ok(())

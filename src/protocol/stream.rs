@@ -149,8 +149,8 @@ impl RowEncoder for RecordEncoder {
     fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64 {
         let mut n = 0;
         let mut seq = itoa::Buffer::new();
+        let start = out.len();
         for row in rows {
-            let start = out.len();
             out.extend_from_slice(self.head.as_bytes());
             out.push(b'{');
             for (i, (col, key)) in self.keys.iter().enumerate() {
@@ -169,9 +169,9 @@ impl RowEncoder for RecordEncoder {
             out.extend_from_slice(self.window.as_bytes());
             out.push(b'}');
             out.extend_from_slice(self.tail.as_bytes());
-            escape_line_separators(out, start);
             n += 1;
         }
+        escape_line_separators(out, start);
         n
     }
 }
