@@ -16,14 +16,12 @@ name="yuju-export-$version-x86_64-linux"
 work=$(mktemp -d)
 chmod 755 "$work"
 cleanup() {
-  kill "${mock_pid:-}" 2>/dev/null || true
+  kill $(cat "$work"/*.pid 2>/dev/null) "${proxy_pid:-}" 2>/dev/null || true
   if [[ -n "${ctr:-}" ]]; then buildah --storage-driver vfs rm "$ctr" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
-retry_once() {
-  "$@" || { echo "--- '$*' failed; retrying once"; sleep 5; "$@"; }
-}
+source tests/lib.sh
 fail() { echo "FAIL: $*"; exit 1; }
 
 echo "--- the archive in an empty root"
@@ -44,15 +42,7 @@ chroot "$root" "/$name/yuju-export" demo --customers 50 --dir /tmp/demo --progre
   || { cat "$work/demo.log"; fail "demo in the empty root"; }
 [[ -s "$root/tmp/demo/chats.csv" ]] || fail "demo wrote no rows"
 # A host name, resolved from the root's /etc/hosts by the binary itself.
-dist/"$name"/yuju-export mock --addr 127.0.0.1:0 --key pkg-key > /dev/null 2> "$work/mock.log" &
-mock_pid=$!
-addr=""
-for _ in $(seq 1 100); do
-  addr=$(grep -o 'listening on [0-9.:]*' "$work/mock.log" | awk '{print $3}' || true)
-  [[ -n "$addr" ]] && break
-  sleep 0.1
-done
-[[ -n "$addr" ]] || fail "the simulator did not start"
+addr=$(start_mock "dist/$name/yuju-export" "$work/mock.log" --key pkg-key) || fail "the simulator did not start"
 port=${addr##*:}
 cp "$root/tmp/demo/ids.txt" "$root/tmp/ids.txt"
 YUJU_API_KEY=pkg-key chroot "$root" "/$name/yuju-export" export --base-url "http://yuju-sim.test:$port" \
@@ -173,9 +163,7 @@ $b run --isolation chroot --user 65532:65532 -v "$work/data:/data:rw" "$ctr" -- 
 echo "image ok: $size, no shell, user 65532, demo ran inside it"
 
 echo "--- the Kubernetes manifest, against the Kubernetes schemas"
-venv="${XDG_CACHE_HOME:-$HOME/.cache}/yuju-export-ci/kubernetes-venv"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-retry_once "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate
+venv=$(venv_with kubernetes kubernetes-validate)
 "$venv/bin/kubernetes-validate" --strict deploy/cronjob.yaml
 grep -q "image: registry.example.com/yuju-export:$version" deploy/cronjob.yaml \
   || fail "deploy/cronjob.yaml does not name the image this version builds"

@@ -136,20 +136,15 @@ impl Write for AirbyteLog {
             return Ok(());
         }
         let text = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
-        let mut lines = String::new();
+        let mut lines = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let message = serde_json::json!({
                 "type": "LOG",
                 "log": {"level": self.level, "message": line.trim_end()},
             });
-            lines.push_str(&message.to_string());
-            lines.push('\n');
+            lines.extend(crate::protocol::message_line(&message));
         }
-        let mut lines = lines.into_bytes();
-        crate::protocol::stream::escape_line_separators(&mut lines, 0);
-        let mut out = io::stdout().lock();
-        out.write_all(&lines)?;
-        out.flush()
+        crate::protocol::write_lines(&lines)
     }
 }
 

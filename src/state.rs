@@ -245,6 +245,20 @@ pub struct RunEnd<'a> {
     pub exit_code: u8,
 }
 
+impl RunEnd<'_> {
+    /// Why the run's window is not done, if it is not: the watermark's one
+    /// rule (a pipeline's bookmark follows it too).
+    pub fn kept_because(&self) -> Option<KeptBecause> {
+        if !self.complete || self.end.is_none() {
+            Some(KeptBecause::Incomplete)
+        } else if self.failed_not_definitive > 0 {
+            Some(KeptBecause::TransientFailures)
+        } else {
+            None
+        }
+    }
+}
+
 /// Move the watermark to the end of `run`'s window when the run allows it,
 /// writing the state file; report what became of it, and the error when
 /// the file could not be written. `may_write` false: the file could not be
@@ -266,13 +280,9 @@ pub fn settle(
         watermark: settings.recorded.map(rfc3339),
         watermark_at: settings.recorded.map(|t| t.to_utc()),
     };
-    let kept = match end {
-        _ if !run.complete => Some(KeptBecause::Incomplete),
-        _ if run.failed_not_definitive > 0 => Some(KeptBecause::TransientFailures),
-        None => Some(KeptBecause::Incomplete),
-        Some(_) => None,
-    };
-    let kept = kept.or((!may_write).then_some(KeptBecause::NotWritten));
+    let kept = run
+        .kept_because()
+        .or((!may_write).then_some(KeptBecause::NotWritten));
     if let Some(why) = kept {
         report.kept_because = Some(why);
         return (report, None);

@@ -80,18 +80,16 @@ pub fn finish(
         state_error: false,
         report_error: false,
     };
+    let end = run_end(config, &committed, &tally);
+    let window_done = end.kept_because().is_none();
     let files = EndFiles {
-        state: config
-            .state
-            .as_ref()
-            .map(|settings| (settings, run_end(config, &committed, &tally))),
+        state: config.state.as_ref().map(|settings| (settings, end)),
         metrics: config.files.metrics.as_deref(),
         summary: config.files.summary.as_deref(),
         mode: config.file_mode,
         shard: config.shard,
         ended: chrono::Utc::now(),
     };
-    let window_done = committed.complete && tally.failed_not_definitive == 0;
     let facts = || summary_facts(config, fetcher, &committed, &tally, &run, done);
     Report {
         window_done,

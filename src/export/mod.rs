@@ -93,12 +93,31 @@ impl Report {
 }
 
 /// Run one export. Errors found before any request are `RunError::Usage`.
-pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
+pub async fn run(config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
     let started = Instant::now();
-    let ids = Arc::new(read_input(&config, &mut shutdown).await?);
+    let ids = read_input(&config, &mut shutdown).await?;
+    run_with(config, ids, shutdown, started).await
+}
+
+/// Run one export of `ids`, read already (a pipeline reads them to check
+/// its state against them), from `started`.
+pub async fn run_with(
+    mut config: ExportConfig,
+    ids: IdList,
+    shutdown: Shutdown,
+    started: Instant,
+) -> Result<Report, RunError> {
+    if ids.duplicates > 0 {
+        tracing::info!(
+            duplicates = ids.duplicates,
+            "{} duplicate customer ID(s) will be exported once",
+            ids.duplicates
+        );
+    }
+    let ids = Arc::new(ids);
     config.files.check_reports_creatable()?;
     let encoder: Box<dyn RowEncoder> = match &config.pipeline {
-        Some(pipeline) => Box::new(Shared(pipeline.encoder.clone())),
+        Some(pipeline) => Box::new(pipeline.encoder.clone()),
         None => encoder(
             config.format,
             &config.columns,
@@ -175,25 +194,6 @@ pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Rep
     Ok(ending::finish(&config, &fetcher, &control, written, run))
 }
 
-/// A pipeline's encoder, shared with the pipeline that made it.
-struct Shared(Arc<dyn RowEncoder>);
-
-impl RowEncoder for Shared {
-    fn columns(&self) -> &[crate::output::Column] {
-        self.0.columns()
-    }
-    fn header(&self, out: &mut Vec<u8>) {
-        self.0.header(out)
-    }
-    fn rows(
-        &self,
-        rows: &mut dyn Iterator<Item = crate::output::Row<'_>>,
-        out: &mut Vec<u8>,
-    ) -> u64 {
-        self.0.rows(rows, out)
-    }
-}
-
 /// The progress display, from what earlier runs of a resumed run did.
 fn start_progress(
     config: &ExportConfig,
@@ -230,13 +230,6 @@ async fn read_input(config: &ExportConfig, shutdown: &mut Shutdown) -> Result<Id
         let before = ids.len();
         ids.retain(|id| shard.contains(id));
         tracing::info!("shard {shard}: {} of {before} customers", ids.len());
-    }
-    if ids.duplicates > 0 {
-        tracing::info!(
-            duplicates = ids.duplicates,
-            "{} duplicate customer ID(s) will be exported once",
-            ids.duplicates
-        );
     }
     Ok(ids)
 }

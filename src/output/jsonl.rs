@@ -4,6 +4,41 @@
 
 use super::{write_object, Cell, Column, Row, RowEncoder};
 
+/// How an object column with no members is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Empty {
+    /// `{}` (the JSON Lines files).
+    Object,
+    /// `null` (a pipeline's records, whose schema says object or null).
+    Null,
+}
+
+/// Append a row's `"name":value` members for `keys` (each column with its
+/// `"name":` precomputed), comma-separated: the body of a JSON object.
+#[inline]
+pub fn write_members(
+    out: &mut Vec<u8>,
+    keys: &[(Column, String)],
+    row: &Row<'_>,
+    seq: &mut itoa::Buffer,
+    empty: Empty,
+) {
+    for (i, (col, key)) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key.as_bytes());
+        match row.cell(*col) {
+            Cell::Text(text) => {
+                serde_json::to_writer(&mut *out, text).expect("writing to memory cannot fail")
+            }
+            Cell::Seq(n) => out.extend_from_slice(seq.format(n).as_bytes()),
+            Cell::Object([]) if empty == Empty::Null => out.extend_from_slice(b"null"),
+            Cell::Object(members) => write_object(out, members),
+        }
+    }
+}
+
 /// Encodes rows as JSON objects, one per line.
 pub struct JsonlEncoder {
     columns: Vec<Column>,
@@ -35,18 +70,7 @@ impl RowEncoder for JsonlEncoder {
         let mut seq = itoa::Buffer::new();
         for row in rows {
             out.push(b'{');
-            for (i, (col, key)) in self.keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(key.as_bytes());
-                match row.cell(*col) {
-                    Cell::Text(text) => serde_json::to_writer(&mut *out, text)
-                        .expect("writing to memory cannot fail"),
-                    Cell::Seq(n) => out.extend_from_slice(seq.format(n).as_bytes()),
-                    Cell::Object(members) => write_object(out, members),
-                }
-            }
+            write_members(out, &self.keys, &row, &mut seq, Empty::Object);
             out.extend_from_slice(b"}\n");
             n += 1;
         }

@@ -255,6 +255,20 @@ pub trait RowEncoder: Send + Sync {
     fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64;
 }
 
+/// A shared encoder encodes as the one it shares (a pipeline keeps its own
+/// handle on the encoder it gives the run).
+impl<E: RowEncoder + ?Sized> RowEncoder for std::sync::Arc<E> {
+    fn columns(&self) -> &[Column] {
+        (**self).columns()
+    }
+    fn header(&self, out: &mut Vec<u8>) {
+        (**self).header(out)
+    }
+    fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64 {
+        (**self).rows(rows, out)
+    }
+}
+
 /// CSV-only options for spreadsheet users.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CsvOptions {

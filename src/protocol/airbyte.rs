@@ -13,11 +13,10 @@ use serde_json::{json, Value};
 use super::config::{read_json, settings_schema, PipelineConfig};
 use super::state::StreamState;
 use super::stream::{self, Framing, CURSOR, KEY, STREAM};
-use super::{sync, SyncRequest};
+use super::{message_line, run_sync, write_lines, SyncRequest};
 use crate::api::StopReason;
 use crate::error::{Exit, RunError, UsageError};
 use crate::export::summary::StoppedBecause;
-use crate::shutdown::Shutdown;
 
 /// An Airbyte source for the Yuju AI (语聚AI) chat records: one stream,
 /// `chat_messages`, incremental by export window.
@@ -212,20 +211,9 @@ fn read(
         framing: Framing::Airbyte,
         state_line: Arc::new(state_message),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime can be built");
-    let synced = runtime.block_on(async {
-        let shutdown = Shutdown::from_signals()
-            .map_err(|e| UsageError::invalid(format!("cannot install signal handlers: {e}")))?;
-        sync(request, shutdown).await
-    });
-    runtime.shutdown_background();
-    let Some(report) = synced?.report else {
+    let Some(report) = run_sync(request)? else {
         return Ok(Exit::Success);
     };
-    report.explain_to(crate::export::summary::Audience::Pipeline);
     if let Some(failure) = failure_of(&report) {
         let s = &report.summary;
         let message = match s.stopped_because {
@@ -283,13 +271,10 @@ fn stop_message(why: StoppedBecause) -> String {
 
 /// A per-stream STATE message.
 fn state_message(state: &StreamState) -> Vec<u8> {
-    let mut line = json!({"type": "STATE", "state": {
+    message_line(&json!({"type": "STATE", "state": {
         "type": "STREAM",
         "stream": {"stream_descriptor": {"name": STREAM}, "stream_state": state},
-    }})
-    .to_string();
-    line.push('\n');
-    line.into_bytes()
+    }}))
 }
 
 /// The stream's state in what `--state` holds: a list of state messages
@@ -345,13 +330,7 @@ fn read_state(value: Value) -> Result<StreamState, UsageError> {
 
 /// Write one AirbyteMessage on stdout, whole.
 fn emit(message: Value) {
-    use std::io::Write;
-    let mut line = message.to_string().into_bytes();
-    line.push(b'\n');
-    super::stream::escape_line_separators(&mut line, 0);
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(&line);
-    let _ = out.flush();
+    let _ = write_lines(&message_line(&message));
 }
 
 /// A TRACE error message.

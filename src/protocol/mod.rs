@@ -63,6 +63,7 @@ pub(crate) struct Plan {
 pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, RunError> {
     let plan = plan(&request)?;
     let mut config = export_config(&request.config, &plan)?;
+    let started = std::time::Instant::now();
     let ids = read_ids(&config.files.ids)?;
     let fingerprint = Fingerprint::of(&config, &ids);
     let had_resume = plan.resume.is_some();
@@ -114,7 +115,7 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         marks: marks.clone(),
         start,
     });
-    let report = crate::export::run(config, shutdown).await?;
+    let report = crate::export::run_with(config, ids, shutdown, started).await?;
     let state = if report.window_done {
         StreamState {
             window_end: Some(window_end),
@@ -131,20 +132,57 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         let last = marks.last.lock().expect("marks lock").clone();
         last.unwrap_or(request.state)
     };
-    write_state(&request.state_line, &state)?;
+    let mut report = report;
+    if let Err(e) = write_lines(&(request.state_line)(&state)) {
+        // The records are out; the state that would move the bookmark is
+        // not: the next sync exports the window again.
+        report
+            .error
+            .get_or_insert(anyhow::anyhow!("cannot write the last state message: {e}"));
+        report.exit = crate::error::Exit::OutputError;
+    }
     Ok(Synced {
         report: Some(report),
         state,
     })
 }
 
-/// Write a state message on stdout, whole.
-pub fn write_state(line: &StateLine, state: &StreamState) -> Result<(), RunError> {
+/// One protocol message as the line it is written as: compact JSON, line
+/// separators escaped (see [`stream::escape_line_separators`]), a newline.
+pub fn message_line(message: &serde_json::Value) -> Vec<u8> {
+    let mut line = message.to_string().into_bytes();
+    stream::escape_line_separators(&mut line, 0);
+    line.push(b'\n');
+    line
+}
+
+/// Write whole lines on stdout, under its lock (the writer of records and
+/// the log may be writing there too).
+pub fn write_lines(lines: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    out.write_all(&line(state))
-        .and_then(|_| out.flush())
-        .map_err(|e| RunError::Usage(UsageError::invalid(format!("cannot write stdout: {e}"))))
+    out.write_all(lines)?;
+    out.flush()
+}
+
+/// Run `request` on a runtime of its own, stopped by SIGINT or SIGTERM as
+/// `export` is: the report, if there was a window to export.
+pub fn run_sync(request: SyncRequest) -> Result<Option<Report>, RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built");
+    let synced = runtime.block_on(async {
+        let shutdown = Shutdown::from_signals()
+            .map_err(|e| UsageError::invalid(format!("cannot install signal handlers: {e}")))?;
+        sync(request, shutdown).await
+    });
+    runtime.shutdown_background();
+    let report = synced?.report;
+    if let Some(report) = &report {
+        report.explain_to(crate::export::summary::Audience::Pipeline);
+    }
+    Ok(report)
 }
 
 /// The window from the state and the config.

@@ -11,9 +11,8 @@ use serde_json::{json, Value};
 use super::config::{read_json, PipelineConfig};
 use super::state::StreamState;
 use super::stream::{self, Framing, CURSOR, KEY, STREAM};
-use super::{sync, SyncRequest};
+use super::{message_line, run_sync, write_lines, SyncRequest};
 use crate::error::{Exit, RunError, UsageError};
-use crate::shutdown::Shutdown;
 
 /// A Singer tap for the Yuju AI (语聚AI) chat records: one stream,
 /// `chat_messages`, incremental by export window.
@@ -68,7 +67,7 @@ fn run(args: TapArgs) -> Result<Exit, RunError> {
     let config_path = args.config.expect("clap requires --config");
     let config = PipelineConfig::load(&config_path)?;
     if args.discover {
-        print_line(&catalog().to_string());
+        let _ = write_lines(&message_line(&catalog()));
         return Ok(Exit::Success);
     }
     let catalog = match args.catalog.or(args.properties) {
@@ -90,7 +89,7 @@ fn run(args: TapArgs) -> Result<Exit, RunError> {
         "key_properties": KEY,
         "bookmark_properties": [CURSOR],
     });
-    print_line(&schema.to_string());
+    let _ = write_lines(&message_line(&schema));
     let request = SyncRequest {
         config,
         state,
@@ -99,31 +98,12 @@ fn run(args: TapArgs) -> Result<Exit, RunError> {
         framing: Framing::Singer,
         state_line: Arc::new(state_message),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime can be built");
-    let synced = runtime.block_on(async {
-        let shutdown = Shutdown::from_signals()
-            .map_err(|e| UsageError::invalid(format!("cannot install signal handlers: {e}")))?;
-        sync(request, shutdown).await
-    });
-    runtime.shutdown_background();
-    let synced = synced?;
-    Ok(match synced.report {
-        Some(report) => {
-            report.explain_to(crate::export::summary::Audience::Pipeline);
-            report.exit
-        }
-        None => Exit::Success,
-    })
+    Ok(run_sync(request)?.map_or(Exit::Success, |report| report.exit))
 }
 
 /// A Singer STATE message for the stream's state.
 fn state_message(state: &StreamState) -> Vec<u8> {
-    let mut line = json!({"type": "STATE", "value": {"bookmarks": {STREAM: state}}}).to_string();
-    line.push('\n');
-    line.into_bytes()
+    message_line(&json!({"type": "STATE", "value": {"bookmarks": {STREAM: state}}}))
 }
 
 /// The stream's state in a Singer state (`{"bookmarks": {…}}`).
@@ -268,10 +248,7 @@ fn about(format: Option<&str>) -> Result<String, UsageError> {
 }
 
 fn print_line(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", text.trim_end());
-    let _ = out.flush();
+    let _ = write_lines(format!("{}\n", text.trim_end()).as_bytes());
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::output::{write_object, Cell, Column, Row, RowEncoder};
+use crate::output::jsonl::{write_members, Empty};
+use crate::output::{Column, Row, RowEncoder};
 
 /// The stream's name.
 pub const STREAM: &str = "chat_messages";
@@ -153,19 +154,7 @@ impl RowEncoder for RecordEncoder {
         for row in rows {
             out.extend_from_slice(self.head.as_bytes());
             out.push(b'{');
-            for (i, (col, key)) in self.keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(key.as_bytes());
-                match row.cell(*col) {
-                    Cell::Text(text) => serde_json::to_writer(&mut *out, text)
-                        .expect("writing to memory cannot fail"),
-                    Cell::Seq(n) => out.extend_from_slice(seq.format(n).as_bytes()),
-                    Cell::Object([]) => out.extend_from_slice(b"null"),
-                    Cell::Object(members) => write_object(out, members),
-                }
-            }
+            write_members(out, &self.keys, &row, &mut seq, Empty::Null);
             out.extend_from_slice(self.window.as_bytes());
             out.push(b'}');
             out.extend_from_slice(self.tail.as_bytes());

@@ -7,25 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${1:-target/debug/yuju-export}
 work=$(mktemp -d)
-trap 'kill "${mock_pid:-}" "${dated_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source tests/lib.sh
 
 # Python tools live in a virtual environment; an install is tried twice.
-venv="${XDG_CACHE_HOME:-$HOME/.cache}/yuju-export-ci/duckdb-venv"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check duckdb \
-  || { echo "--- pip install duckdb failed; retrying once"; sleep 5; \
-       "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb; }
+venv=$(venv_with duckdb duckdb)
 export PATH="$venv/bin:$PATH"
 
-"$bin" mock --addr 127.0.0.1:0 --key duckdb-key 2> "$work/mock.log" &
-mock_pid=$!
-addr=""
-for _ in $(seq 1 100); do
-  addr=$(grep -o 'listening on [0-9.:]*' "$work/mock.log" | awk '{print $3}' || true)
-  [[ -n "$addr" ]] && break
-  sleep 0.1
-done
-[[ -n "$addr" ]] || { echo "the simulator did not start"; cat "$work/mock.log"; exit 1; }
+addr=$(start_mock "$bin" "$work/mock.log" --key duckdb-key)
 
 "$bin" demo --customers 400 --dir "$work/demo" --progress never > /dev/null 2>&1 || true
 ids="$work/demo/ids.txt"
@@ -52,15 +41,7 @@ python tests/duckdb/check_dump.py --extra "$work/drift.csv" "$work/drift.jsonl"
 
 # Nightly runs with --state and --lookback against dated chats: docs/scheduling.md's
 # query removes the overlap's duplicates.
-"$bin" mock --addr 127.0.0.1:0 --key duckdb-key --chat-dates 2026-03-01..2026-03-11 2> "$work/dated.log" &
-dated_pid=$!
-dated=""
-for _ in $(seq 1 100); do
-  dated=$(grep -o 'listening on [0-9.:]*' "$work/dated.log" | awk '{print $3}' || true)
-  [[ -n "$dated" ]] && break
-  sleep 0.1
-done
-[[ -n "$dated" ]] || { echo "the dated simulator did not start"; cat "$work/dated.log"; exit 1; }
+dated=$(start_mock "$bin" "$work/dated.log" --key duckdb-key --chat-dates 2026-03-01..2026-03-11)
 mkdir "$work/nights"
 for end in 2026-03-04 2026-03-07 2026-03-11; do
   YUJU_API_KEY=duckdb-key "$bin" export --base-url "http://$dated" --ids "$ids" \

@@ -50,6 +50,28 @@ fn run(exe: &str, wd: &Workdir, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A configured catalog of the stream with every property.
+fn any_catalog(wd: &Workdir) {
+    wd.write(
+        "catalog.json",
+        json!({"streams": [{"stream": {"name": "chat_messages", "json_schema": {}},
+            "sync_mode": "incremental", "destination_sync_mode": "append"}]})
+        .to_string(),
+    );
+}
+
+/// `source-yuju read` of config.json and catalog.json, with `extra`.
+fn read(wd: &Workdir, extra: &[&str]) -> Output {
+    let args = [
+        "read",
+        "--config",
+        "config.json",
+        "--catalog",
+        "catalog.json",
+    ];
+    run(SOURCE, wd, &[&args[..], extra].concat())
+}
+
 /// Every stdout line, parsed; a line that is not JSON fails the test.
 fn messages(out: &Output) -> Vec<Value> {
     String::from_utf8(out.stdout.clone())
@@ -379,17 +401,7 @@ fn an_airbyte_read_writes_the_windows_rows_and_a_stream_state() {
         "primary_key": [["customer_id"], ["chat_id"], ["seq"]],
     }]});
     wd.write("catalog.json", configured.to_string());
-    let o = run(
-        SOURCE,
-        &wd,
-        &[
-            "read",
-            "--config",
-            "config.json",
-            "--catalog",
-            "catalog.json",
-        ],
-    );
+    let o = read(&wd, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let msgs = messages(&o);
     assert!(msgs
@@ -424,23 +436,8 @@ fn a_wrong_key_fails_check_and_read_without_showing_it() {
     assert_eq!(code(&o), 0);
     let msgs = messages(&o);
     assert_eq!(msgs[0]["connectionStatus"]["status"], "FAILED");
-    wd.write(
-        "catalog.json",
-        json!({"streams": [{"stream": {"name": "chat_messages", "json_schema": {}},
-            "sync_mode": "incremental", "destination_sync_mode": "append"}]})
-        .to_string(),
-    );
-    let read = run(
-        SOURCE,
-        &wd,
-        &[
-            "read",
-            "--config",
-            "config.json",
-            "--catalog",
-            "catalog.json",
-        ],
-    );
+    any_catalog(&wd);
+    let read = read(&wd, &[]);
     assert_eq!(code(&read), 3, "{}", stderr(&read));
     let trace = messages(&read)
         .into_iter()
@@ -465,24 +462,9 @@ fn the_key_never_shows_on_either_stream() {
     let mut list = ids(3);
     list.push("echo-a".into());
     config(&wd, &sim, &list, "2026-03-05", json!({}));
-    wd.write(
-        "catalog.json",
-        json!({"streams": [{"stream": {"name": "chat_messages", "json_schema": {}},
-            "sync_mode": "incremental", "destination_sync_mode": "append"}]})
-        .to_string(),
-    );
+    any_catalog(&wd);
     let tap = run(TAP, &wd, &["--config", "config.json"]);
-    let source = run(
-        SOURCE,
-        &wd,
-        &[
-            "read",
-            "--config",
-            "config.json",
-            "--catalog",
-            "catalog.json",
-        ],
-    );
+    let source = read(&wd, &[]);
     for out in [&tap, &source] {
         assert_eq!(code(out), 1, "{}", stderr(out));
         for stream in [&out.stdout, &out.stderr] {
@@ -518,29 +500,14 @@ fn bad_configs_are_named_and_exit_2() {
         (with("start_date", json!("the first of March")), "--start"),
         (with("start_dat", json!("2026-03-01")), "start_dat"),
     ];
-    wd.write(
-        "catalog.json",
-        json!({"streams": [{"stream": {"name": "chat_messages", "json_schema": {}},
-            "sync_mode": "incremental", "destination_sync_mode": "append"}]})
-        .to_string(),
-    );
+    any_catalog(&wd);
     for (config, says) in cases {
         wd.write("config.json", config.to_string());
         let tap = run(TAP, &wd, &["--config", "config.json"]);
         assert_eq!(code(&tap), 2, "{config}: {}", stderr(&tap));
         assert!(tap.stdout.is_empty() || messages(&tap).iter().all(|m| m["type"] == "SCHEMA"));
         assert!(stderr(&tap).contains(says), "{says}: {}", stderr(&tap));
-        let read = run(
-            SOURCE,
-            &wd,
-            &[
-                "read",
-                "--config",
-                "config.json",
-                "--catalog",
-                "catalog.json",
-            ],
-        );
+        let read = read(&wd, &[]);
         assert_eq!(code(&read), 2, "{config}: {}", stderr(&read));
         let msgs = messages(&read);
         assert!(
@@ -568,19 +535,7 @@ fn bad_configs_are_named_and_exit_2() {
     );
     assert_eq!(code(&tap), 2, "{}", stderr(&tap));
     assert!(stderr(&tap).contains("state"), "{}", stderr(&tap));
-    let read = run(
-        SOURCE,
-        &wd,
-        &[
-            "read",
-            "--config",
-            "config.json",
-            "--catalog",
-            "catalog.json",
-            "--state",
-            "state.json",
-        ],
-    );
+    let read = read(&wd, &["--state", "state.json"]);
     assert_eq!(code(&read), 2);
     assert_eq!(messages(&read)[0]["type"], "TRACE");
     assert_eq!(sim.requests(), 0, "nothing was requested");

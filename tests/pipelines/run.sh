@@ -15,7 +15,7 @@ work=$(mktemp -d)
 chmod 755 "$work"
 pgbin=""
 cleanup() {
-  kill "${mock_pid:-}" "${slow_pid:-}" 2>/dev/null || true
+  kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true
   if [[ -n "$pgbin" && -d "$work/pg/data" ]]; then
     su postgres -s /bin/sh -c "'$pgbin/pg_ctl' -D '$work/pg/data' -m immediate stop" >/dev/null 2>&1 || true
   fi
@@ -23,23 +23,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A step that installs from a registry is tried twice.
-retry_once() {
-  "$@" || { echo "--- '$*' failed; retrying once"; sleep 5; "$@"; }
-}
+source tests/lib.sh
 
 # Meltano with its target, and PyAirbyte, each in a virtual environment of
 # its own (their dependencies pin different versions of the same packages).
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/yuju-export-ci"
-venv_for() { # name packages...
-  local venv="$cache/$1-venv"
-  shift
-  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-  retry_once "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
-}
-venv_for meltano meltano meltanolabs-target-postgres
-venv_for pyairbyte airbyte airbyte-protocol-models
-venv="$cache/meltano-venv"
+venv=$(venv_with meltano meltano meltanolabs-target-postgres)
+pyairbyte=$(venv_with pyairbyte airbyte airbyte-protocol-models)
 export PATH="$venv/bin:$PATH"
 
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -56,23 +45,14 @@ su postgres -s /bin/sh -c "'$pgbin/pg_ctl' -D '$work/pg/data' -l '$work/pg/log' 
 psql() { su postgres -s /bin/sh -c "'$pgbin/psql' -h 127.0.0.1 -p $port -U postgres -v ON_ERROR_STOP=1 $*"; }
 psql "-c 'create database yuju'" >/dev/null
 
-start_mock() { # log file, extra flags...
+# The dated simulator, printing each request's window.
+dated_mock() { # log, extra flags...
   local log=$1
   shift
-  "$bin/yuju-export" mock --addr 127.0.0.1:0 --key ci-key --chat-dates 2026-03-01..2026-03-11 \
-    --log-requests "$@" > /dev/null 2> "$log" &
-  echo $! > "$log.pid"
-  local addr=""
-  for _ in $(seq 1 100); do
-    addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
-    [[ -n "$addr" ]] && break
-    sleep 0.1
-  done
-  [[ -n "$addr" ]] || { echo "the simulator did not start"; cat "$log"; exit 1; }
-  echo "$addr"
+  start_mock "$bin/yuju-export" "$log" --key ci-key --chat-dates 2026-03-01..2026-03-11 \
+    --log-requests "$@"
 }
-addr=$(start_mock "$work/mock.log")
-mock_pid=$(cat "$work/mock.log.pid")
+addr=$(dated_mock "$work/mock.log")
 
 "$bin/yuju-export" demo --customers 60 --dir "$work/demo" --progress never > /dev/null 2>&1 || true
 ids="$work/demo/ids.txt"
@@ -110,8 +90,7 @@ python3 tests/pipelines/check.py window "$work/run2.requests" "2026-03-05 00:00:
 python3 tests/pipelines/check.py bookmark "$work/meltano.state" "2026-03-07T00:00:00Z"
 
 echo "--- Singer: kill -9 mid-sync, then resume from the target's last state"
-slow=$(start_mock "$work/slow.log" --latency 40ms)
-slow_pid=$(cat "$work/slow.log.pid")
+slow=$(dated_mock "$work/slow.log" --latency 40ms)
 cat > "$work/tap.json" <<JSON
 {"api_key": "ci-key", "ids_file": "$work/ids.txt", "start_date": "2026-03-01",
  "end_date": "2026-03-05", "tz": "UTC", "base_url": "http://$slow", "concurrency": 2}
@@ -150,7 +129,7 @@ cat > "$work/source.json" <<JSON
 {"api_key": "ci-key", "ids_file": "$work/ids.txt", "start_date": "2026-03-01",
  "end_date": "2026-03-05", "tz": "UTC", "base_url": "http://$addr"}
 JSON
-AIRBYTE_OFFLINE_MODE=1 "$cache/pyairbyte-venv/bin/python" tests/pipelines/pyairbyte.py "$bin/source-yuju" "$work/source.json" \
+AIRBYTE_OFFLINE_MODE=1 "$pyairbyte/bin/python" tests/pipelines/pyairbyte.py "$bin/source-yuju" "$work/source.json" \
   "$work/airbyte.jsonl" > "$work/pyairbyte.log" 2>&1 || { cat "$work/pyairbyte.log"; exit 1; }
 python3 tests/pipelines/check.py table "$work/airbyte.jsonl" "$work/truth-window.jsonl"
 echo "pipelines ok"
