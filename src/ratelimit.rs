@@ -17,23 +17,47 @@
 //! overshot by at most 8 requests plus half of what it accepted before its
 //! first 429 came back.
 //!
-//! **Estimate.** A 429 to a request sent at *s* measures the limit as the
-//! requests sent in the second before *s* that were not answered 429
-//! (accepted, or not answered yet: a gateway answers its 429s before the
-//! backend answers the accepted requests, and those must not lower the
-//! estimate). The pace is never above that count, nor above the pace the
-//! 429 came at; a 429 while holding a pace that a cut just set cuts by
-//! β = 0.9 too, as botocore's adaptive mode cuts by 0.7, so a
-//! limit that fell (another client took part of it) is found in a few
-//! round trips. A 429 to a request sent before the last cut is old news and
-//! changes nothing.
+//! **Estimate.** A 429 to a request sent at *s* counts the requests sent
+//! in the second before *s* that were not answered 429 (accepted, or not
+//! answered yet and not overdue: a gateway may answer its 429s before the
+//! backend answers the accepted requests). The first 429 sets the estimate
+//! to that count. Later, what a 429 proves depends on when its request went:
 //!
-//! **Probing.** After a cut the limiter holds at the estimate for half a
-//! second, then sends one request per second more than the estimate for
-//! two seconds (so one whole fixed window sees it, and rejects at most one
-//! request per window), then, while no 429 comes, doubles every half
-//! second, so a limit that rose is found again within about three seconds.
-//! A `--rate` cap bounds every phase.
+//! - *at the estimate* (during a hold): the limit fell, or another client of
+//!   the key takes more of it. The estimate drops to the count, and by at
+//!   least one request per second (the size of another client's probe);
+//! - *during a probe's first step*: the estimate held, the probe did not.
+//!   The estimate stays unless the pace of two seconds before (which a
+//!   whole fixed window saw) was higher; the count bounds it, since a count
+//!   across a fixed window's edge reads high;
+//! - *while the probe grew*: the pace one doubling before the request is
+//!   what the platform accepted, bounded by the count.
+//!
+//! A 429 to a request sent before the last cut is old news and changes
+//! nothing.
+//!
+//! **Probing, less and less.** After a cut the limiter holds at the
+//! estimate, then probes with one request per second more for 1.5 s, then
+//! doubles that excess every half second until a 429. A probe costs about
+//! one 429. The hold starts at half a second and doubles with every cut
+//! that finds the limit where it was (at most 3 s, each drawn ±25 % so
+//! shards on one key do not probe in step); a cut that finds the limit
+//! more than 1.5/s higher starts it again at half a second. So a run whose
+//! limit does not move probes about every 4.5 s instead of every second or
+//! two, and a limit that rose is still found within about 8 s (a hold, the
+//! first step, then doubling). This is the exponential spacing of TCP's
+//! retransmission timer applied to probes, with the jitter AWS recommends
+//! for backoff; a `--rate` cap bounds every phase.
+//!
+//! **Shards.** With `--shard K/N` the limiter expects N processes on the
+//! key: its slow start begins at 8/N, and its holds stretch to 3 s × N
+//! while it is *contended*, that is for 15 s after a 429 that came at its
+//! estimate (most likely another shard's probe: the sign of a competitor
+//! rather than a limit, in the sense of TCP's fairness work). While
+//! contended its probes do not grow past the first step, so one shard's
+//! probe moves at most one request per second from another shard, landing
+//! on each in proportion to its pace, and the shards' paces stay near an
+//! equal part of the limit. No file, lock or network is shared.
 //!
 //! **Late 429s.** A gateway may answer its 429s long after the accepted
 //! requests come back, so for a while a rejected request looks like a
@@ -59,6 +83,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 
@@ -73,19 +99,35 @@ const GROWTH: f64 = 1.5;
 /// How far under the estimate the limiter holds (none: the estimate is
 /// a count of accepted requests, at most the limit once paced).
 const MARGIN: f64 = 0.0;
-/// Time held under the estimate after a cut.
+/// Time held under the estimate after a cut that found the limit moved.
 const HOLD: Duration = Duration::from_millis(500);
-/// Time spent one request per second over the estimate before growing.
-const PROBE: Duration = Duration::from_secs(2);
-/// Doubling time of the pace past the probe.
-const DOUBLING: f64 = 0.5;
-/// Cut of a pace that a recent cut did not make safe (botocore's β is
-/// 0.7; the count already cut most of the way). 0.85 was tried: a cut from
-/// a count of 21 or 22 (a burst across a window's edge) then landed at
-/// 17.9 or 18.7, under the limit, and a 1200-customer run against fixed
-/// 20/s windows ended at 0.89 to 0.94 of the ideal in 3 runs of 8; with 0.9
-/// it lands at 19 to 20 (0.99 or more in 5 runs of 5).
+/// The longest hold: each cut that finds the limit where it was doubles
+/// the hold, up to this.
+const HOLD_MAX: Duration = Duration::from_secs(3);
+/// How far a hold is drawn from its length either way, so processes
+/// sharing a key do not probe in step.
+const JITTER: f64 = 0.25;
+/// How long a probe holds one request per second over the estimate
+/// before it grows: most of the time a whole window of the platform's sees
+/// it (2 s would be every time, and finds a returned limit a second later).
+const PROBE: Duration = Duration::from_millis(1500);
+/// Doubling time of the probe's excess over the estimate past that, in
+/// seconds.
+const STEP: f64 = 0.5;
+/// Cut of the pace when requests sent since the last cut are overdue as
+/// late 429s would be (botocore's β is 0.7; the count already cut most of
+/// the way).
 const BETA: f64 = 0.9;
+/// A cut that finds the limit more than this over the estimate before it
+/// found headroom: the next probe comes soon again.
+const RISE: f64 = 1.5;
+/// How long after a 429 at its estimate a shard takes another shard of
+/// the run to be probing the same key, and does not grow its own probe
+/// past the first step.
+const CONTENDED: Duration = Duration::from_secs(15);
+/// What a 429 to a growing probe takes as proven: the pace this long
+/// before the request (one doubling back).
+const GROWN: Duration = Duration::from_millis(500);
 /// The slowest the limiter ever paces.
 const MIN_RATE: f64 = 0.2;
 /// The platform's limit window.
@@ -132,24 +174,45 @@ struct Curve {
     at: Instant,
     /// The estimated limit, requests per second.
     limit: f64,
+    /// How long the pace holds at the estimate before probing.
+    hold: Duration,
+    /// Until when another client of the key is taken to be about.
+    contended_until: Option<Instant>,
 }
 
 impl Curve {
     /// The pace `t` after the cut: hold, probe, then grow.
     fn pace(&self, t: Duration) -> f64 {
         let hold = self.limit * (1.0 - MARGIN);
-        if t < HOLD {
+        if t < self.hold {
             return hold;
         }
-        let probe = self.limit + 1.0;
-        if t < HOLD + PROBE {
-            return probe;
+        let grow_from = self.grow_from();
+        if t < grow_from {
+            return self.limit + 1.0;
         }
-        probe * 2f64.powf((t - HOLD - PROBE).as_secs_f64() / DOUBLING)
+        self.limit + 2f64.powf(1.0 + (t - grow_from).as_secs_f64() / STEP)
     }
 
-    fn holding(&self, at: Instant) -> bool {
-        at.saturating_duration_since(self.at) < HOLD
+    /// When, after the cut, the probe may grow past its first step: after
+    /// [`PROBE`], and not while another client of the key is about.
+    fn grow_from(&self) -> Duration {
+        let first = self.hold + PROBE;
+        match self.contended_until {
+            Some(until) => first.max(until.saturating_duration_since(self.at)),
+            None => first,
+        }
+    }
+
+    /// Whether a request sent at `at` went past the probe's first step.
+    fn growing(&self, at: Instant) -> bool {
+        at.saturating_duration_since(self.at) >= self.grow_from()
+    }
+
+    /// Whether a request sent at `at` went at a probe's pace, over the
+    /// estimate.
+    fn probing(&self, at: Instant) -> bool {
+        at.saturating_duration_since(self.at) >= self.hold
     }
 }
 
@@ -173,6 +236,16 @@ struct State {
     waiting_since: Option<Instant>,
     throttled: Duration,
     cuts: u64,
+    /// Cuts in a row that did not find the limit higher than the estimate
+    /// before them: the hold after the next cut is [`HOLD`] doubled this
+    /// many times.
+    streak: u32,
+    /// 1 over the number of processes expected to share the key.
+    part: f64,
+    /// When a 429 last came at the estimate.
+    yielded: Option<Instant>,
+    /// Draws the holds' jitter.
+    rng: StdRng,
     /// The slowest accepted answer lately, decaying by half every
     /// [`LATENCY_HALF_LIFE`] from when it was seen (`None`: none yet).
     slowest: Option<(Duration, Instant)>,
@@ -274,15 +347,62 @@ impl State {
     }
 
     /// Requests sent before request `seq`, in the second before it, that
-    /// were not answered 429.
-    fn not_throttled_before(&self, seq: u64, sent: Instant) -> usize {
+    /// were not answered 429 and are not overdue at `now` (an overdue
+    /// request is most likely a 429 on its way).
+    fn not_throttled_before(&self, seq: u64, sent: Instant, now: Instant) -> usize {
         let end = seq.saturating_sub(self.first_seq) as usize;
         let from = sent.checked_sub(WINDOW).unwrap_or(sent);
+        let late = self
+            .overdue_after(now)
+            .and_then(|after| now.checked_sub(after));
         self.log
             .iter()
             .take(end)
-            .filter(|(t, a)| *t >= from && *a != Reception::Throttled)
+            .enumerate()
+            .filter(|(i, (t, a))| {
+                *t >= from
+                    && match a {
+                        Reception::Throttled => false,
+                        Reception::Accepted => true,
+                        Reception::Pending => late.is_none_or(|late| {
+                            self.pending
+                                .get(&(self.first_seq + *i as u64))
+                                .is_none_or(|issued| *issued >= late)
+                        }),
+                    }
+            })
             .count()
+    }
+
+    /// Whether another client of the key took part of the limit lately.
+    fn contended(&self, now: Instant) -> bool {
+        self.yielded
+            .is_some_and(|t| now.saturating_duration_since(t) < CONTENDED)
+    }
+
+    /// Set the estimate to `limit` at `now`. A cut that finds the limit
+    /// no higher than the estimate before it doubles the hold before the
+    /// next probe; one that finds it higher starts again from [`HOLD`].
+    fn cut(&mut self, now: Instant, limit: f64) {
+        match self.curve {
+            Some(c) if limit <= c.limit + RISE => self.streak = self.streak.saturating_add(1),
+            _ => self.streak = 0,
+        }
+        let hold = HOLD
+            .saturating_mul(1u32 << self.streak.min(16))
+            .min(if self.contended(now) {
+                HOLD_MAX.div_f64(self.part)
+            } else {
+                HOLD_MAX
+            })
+            .mul_f64(self.rng.random_range(1.0 - JITTER..1.0 + JITTER));
+        self.curve = Some(Curve {
+            at: now,
+            limit,
+            hold,
+            contended_until: self.yielded.map(|t| t + CONTENDED),
+        });
+        self.cuts += 1;
     }
 
     fn forget_before(&mut self, t: Instant) {
@@ -321,11 +441,25 @@ impl RateLimiter {
     /// A limiter that finds the platform's limit, never pacing faster than
     /// `cap` requests per second when one is given.
     pub fn new(cap: Option<f64>) -> Self {
+        Self::shared(cap, 1)
+    }
+
+    /// A limiter for one of `processes` processes expected to share the
+    /// key (`--shard K/N`): it starts and probes with its part of what one
+    /// process alone would.
+    pub fn shared(cap: Option<f64>, processes: u32) -> Self {
+        Self::seeded(cap, processes, rand::random())
+    }
+
+    /// [`Self::shared`] with the holds' jitter drawn from `seed`.
+    fn seeded(cap: Option<f64>, processes: u32, seed: u64) -> Self {
+        let rng = StdRng::seed_from_u64(seed);
+        let part = 1.0 / f64::from(processes.max(1));
         RateLimiter {
             cap,
             state: Mutex::new(State {
                 curve: None,
-                window: INITIAL_WINDOW,
+                window: (INITIAL_WINDOW * part).max(1.0),
                 next: Instant::now(),
                 log: VecDeque::new(),
                 first_seq: 0,
@@ -334,6 +468,10 @@ impl RateLimiter {
                 waiting_since: None,
                 throttled: Duration::ZERO,
                 cuts: 0,
+                streak: 0,
+                part,
+                yielded: None,
+                rng,
                 slowest: None,
             }),
             changed: Notify::new(),
@@ -405,8 +543,7 @@ impl RateLimiter {
                 let limit = (c.limit.min(pace.unwrap_or(c.limit)) * BETA)
                     .min(measured)
                     .max(MIN_RATE);
-                s.curve = Some(Curve { at: now, limit });
-                s.cuts += 1;
+                s.cut(now, limit);
                 pace = self.pace(s, now);
                 limit
             }
@@ -528,21 +665,34 @@ impl RateLimiter {
         if s.curve.is_some_and(|c| sent < c.at) {
             return;
         }
-        let measured = s.not_throttled_before(ticket.seq, sent) as f64;
+        let measured = s.not_throttled_before(ticket.seq, sent, now) as f64;
         let limit = match (s.curve, self.pace(&s, sent)) {
-            (Some(c), Some(pace)) => {
-                // Still throttled while holding the pace a recent cut set:
-                // the limit fell further than one second's count shows.
-                let pace = if c.holding(sent) { pace * BETA } else { pace };
-                measured.min(pace)
+            // A probe's 429: the estimate held, and so did the pace of two
+            // seconds before, which a whole window of the platform's saw
+            // (a count across a fixed window's edge may read more than
+            // either).
+            (Some(c), Some(_)) if c.probing(sent) => {
+                let back = if c.growing(sent) { GROWN } else { 2 * WINDOW };
+                let before = sent.checked_sub(back).unwrap_or(sent);
+                let held = self.pace(&s, before).unwrap_or(c.limit);
+                measured.min(c.limit.max(held))
+            }
+            // Throttled at the estimate: the limit fell, or another client
+            // of the key took more of it.
+            (Some(_), Some(pace)) => {
+                // With other shards of the run on the key, that is most
+                // likely one of them probing: no growth for a while.
+                if s.part < 1.0 {
+                    s.yielded = Some(now);
+                }
+                (measured + 1.0 - s.part).min(pace - 1.0)
             }
             // The first 429: the count alone, since no pace was set. A cap
             // under it still bounds the pace.
             _ => measured,
         }
         .max(MIN_RATE);
-        s.curve = Some(Curve { at: now, limit });
-        s.cuts += 1;
+        s.cut(now, limit);
         drop(s);
         self.changed.notify_waiters();
         tracing::debug!(limit, "rate limited by the platform: slowing down");

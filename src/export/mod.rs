@@ -142,7 +142,7 @@ pub async fn run_with(
     .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
     let fetcher = Arc::new(Fetcher::new(
         client,
-        RateLimiter::new(config.rate),
+        RateLimiter::shared(config.rate, config.shard.map_or(1, |s| s.count)),
         config.retry.clone(),
         config.concurrency,
         encoder,

@@ -238,6 +238,14 @@ impl Summary {
             .with_context(|| format!("cannot write the summary {}", path.display()))
     }
 
+    /// Requests the platform answered with HTTP 429.
+    pub fn rejected_429(&self) -> u64 {
+        self.retries_by_cause
+            .get(Cause::RateLimited.name())
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Retries by the name of their cause, every cause listed.
     pub fn retries_by_cause(stats: &RequestStats) -> BTreeMap<&'static str, u64> {
         Cause::ALL
@@ -285,6 +293,14 @@ impl fmt::Display for Summary {
         }
         if self.throttled_secs >= 0.05 {
             write!(f, "; throttled {:.1}s", self.throttled_secs)?;
+        }
+        let rejected = self.rejected_429();
+        if rejected > 0 {
+            write!(
+                f,
+                "; answered 429: {:.1} % of requests",
+                100.0 * rejected as f64 / self.requests.max(1) as f64
+            )?;
         }
         if let Some(rate) = self.settled_rate {
             write!(f, "; rate {rate:.1}/s")?;

@@ -241,7 +241,7 @@ async fn unpaced(
     n: usize,
     seed: u64,
 ) -> Run {
-    let limiter = Arc::new(RateLimiter::new(None));
+    let limiter = Arc::new(RateLimiter::seeded(None, 1, seed));
     run(limiter, gate(spec.clone(), phase), platform, n, 64, seed).await
 }
 
@@ -258,31 +258,66 @@ const PHASES: [u64; 4] = [0, 130, 500, 970];
 /// Seeds of the latencies, per phase.
 const SEEDS: [u64; 2] = [1, 2];
 
-/// The issue's targets for one model: 300 customers at concurrency 64
-/// against 20/s with 10 ms answers reach 90 % of what the limit allows
-/// with at most 10 % of requests answered 429, for several phases of the
-/// wall clock and several seeds; and a `--rate` of the limit never draws
-/// more 429s.
-async fn meets_targets(spec: RateLimit, platform: Platform) {
-    let ideal = spec.ideal(300);
+/// What a run must reach: its efficiency (the ideal over the time taken)
+/// and the most of its requests answered 429, for every phase and seed.
+#[derive(Clone, Copy)]
+struct Bound {
+    customers: usize,
+    efficiency: f64,
+    share: f64,
+}
+
+/// 300 customers whose 429s come at once: 95 % of the ideal, under 6 % of
+/// requests answered 429.
+const SHORT: Bound = Bound {
+    customers: 300,
+    efficiency: 0.95,
+    share: 0.06,
+};
+
+/// 1200 customers whose 429s come at once: 98 % of the ideal, under 3 %.
+const LONG: Bound = Bound {
+    customers: 1200,
+    efficiency: 0.98,
+    share: 0.03,
+};
+
+/// A gateway answering its 429s late: 300 customers, 90 % of the ideal,
+/// at most 10 % (the slow start overshoots such a gateway by about 8 plus
+/// half its limit before the first late 429 shows).
+const LATE: Bound = Bound {
+    customers: 300,
+    efficiency: 0.90,
+    share: 0.10,
+};
+
+/// One model against `bound`: `bound.customers` customers at concurrency
+/// 64 against 20/s with 10 ms answers, for several phases of the wall
+/// clock and several seeds; and a `--rate` of the limit never draws more
+/// 429s.
+async fn meets(spec: RateLimit, platform: Platform, bound: Bound) {
+    let n = bound.customers;
+    let ideal = spec.ideal(n as u64);
     for phase in PHASES.map(Duration::from_millis) {
         for seed in SEEDS {
-            let free = unpaced(&spec, phase, platform, 300, seed).await;
+            let free = unpaced(&spec, phase, platform, n, seed).await;
             let efficiency = ideal.as_secs_f64() / free.elapsed.as_secs_f64();
             assert!(
-                efficiency >= 0.9 && free.share() <= 0.10 && none_would_fail(&free),
-                "{} (429s after {:?}) phase {phase:?} seed {seed}: efficiency {efficiency:.3}, \
-                 429s {:.3} (most for one customer {})",
+                efficiency >= bound.efficiency
+                    && free.share() < bound.share
+                    && none_would_fail(&free),
+                "{} (429s after {:?}), {n} customers, phase {phase:?} seed {seed}: \
+                 efficiency {efficiency:.3}, 429s {:.3} (most for one customer {})",
                 spec.model,
                 platform.throttle_delay,
                 free.share(),
                 free.most_throttled
             );
             let capped = run(
-                Arc::new(RateLimiter::new(Some(f64::from(spec.limit)))),
+                Arc::new(RateLimiter::seeded(Some(f64::from(spec.limit)), 1, seed)),
                 gate(spec.clone(), phase),
                 platform,
-                300,
+                n,
                 64,
                 seed,
             )
@@ -296,6 +331,18 @@ async fn meets_targets(spec: RateLimit, platform: Platform) {
                 free.throttled
             );
         }
+    }
+}
+
+/// A model whose 429s come at once, over a short and a long run.
+async fn meets_targets(spec: RateLimit, platform: Platform) {
+    let bounds = if platform.throttle_delay.is_zero() {
+        [SHORT, LONG].as_slice()
+    } else {
+        [LATE].as_slice()
+    };
+    for bound in bounds {
+        meets(spec.clone(), platform, *bound).await;
     }
 }
 
@@ -365,24 +412,9 @@ async fn finds_a_sliding_window_whose_429s_come_late() {
     finds_a_limit_whose_429s_come_late(Model::Sliding).await;
 }
 
-#[tokio::test(start_paused = true)]
-async fn long_runs_reach_95_percent() {
-    let spec = RateLimit::new(20, Model::Fixed);
-    for (phase, seed) in [(400, 7), (970, 8)] {
-        let r = unpaced(&spec, Duration::from_millis(phase), PLATFORM, 1200, seed).await;
-        let efficiency = spec.ideal(1200).as_secs_f64() / r.elapsed.as_secs_f64();
-        assert!(
-            efficiency >= 0.95 && r.share() <= 0.10 && none_would_fail(&r),
-            "phase {phase} ms: {efficiency:.3} {:.3} {}",
-            r.share(),
-            r.most_throttled
-        );
-    }
-}
-
 /// 20/s, 8/s from 5 s to 12 s, 20/s again, for a run that starts `phase`
 /// into a wall-clock second: 90 % of what the schedule allows, and back to
-/// 90 % of 20/s within 3 s of the limit's return.
+/// 90 % of 20/s within 10 s of the limit's return.
 async fn follows_the_schedule(phase: u64, seed: u64) {
     let spec = RateLimit {
         schedule: "5s=8,12s=20".parse().unwrap(),
@@ -397,7 +429,7 @@ async fn follows_the_schedule(phase: u64, seed: u64) {
         r.most_throttled
     );
     let returns = Duration::from_secs(12);
-    let back = (0..300)
+    let back = (0..1000)
         .map(|i| returns + Duration::from_millis(10 * i))
         .find(|&from| {
             r.accepted
@@ -407,7 +439,7 @@ async fn follows_the_schedule(phase: u64, seed: u64) {
                 >= 18
         });
     assert!(
-        back.is_some_and(|t| t - returns <= Duration::from_secs(3)),
+        back.is_some_and(|t| t - returns <= Duration::from_secs(10)),
         "phase {phase} ms: {back:?}"
     );
 }
@@ -420,16 +452,16 @@ async fn follows_a_limit_that_falls_and_returns() {
     }
 }
 
-/// Four processes on one key, none with `--rate`: together 85 % of the
-/// limit, at most 15 % of requests answered 429.
+/// Four shards of one run on one key (`--shard K/4`), none with `--rate`:
+/// together 85 % of the limit, under 6 % of requests answered 429.
 #[tokio::test(start_paused = true)]
-async fn four_processes_share_a_key() {
+async fn four_shards_share_a_key() {
     let spec = RateLimit::new(20, Model::Fixed);
-    for phase in [0, 600] {
+    for phase in PHASES {
         let shared = gate(spec.clone(), Duration::from_millis(phase));
         let runs = futures_util::future::join_all((0..4).map(|k| {
             run(
-                Arc::new(RateLimiter::new(None)),
+                Arc::new(RateLimiter::seeded(None, 4, k)),
                 shared.clone(),
                 PLATFORM,
                 300,
@@ -444,7 +476,7 @@ async fn four_processes_share_a_key() {
         let efficiency = spec.ideal(1200).as_secs_f64() / elapsed.as_secs_f64();
         let share = throttled as f64 / requests as f64;
         assert!(
-            efficiency >= 0.85 && share <= 0.15 && runs.iter().all(none_would_fail),
+            efficiency >= 0.85 && share < 0.06 && runs.iter().all(none_would_fail),
             "phase {phase} ms: {efficiency:.3} {share:.3}"
         );
     }

@@ -125,6 +125,13 @@ fn throttled_customers_are_not_failed_by_retries_meant_for_faults() {
     let s = read_summary(&wd.path("s.json"));
     let first = yuju_export::simulator::THROTTLED_FIRST;
     assert_eq!(s["retries_by_cause"]["429"].as_u64(), Some(first), "{s}");
+    // The summary line states the share of requests answered 429.
+    let requests = s["requests"].as_u64().unwrap();
+    let share = format!(
+        "answered 429: {:.1} % of requests",
+        100.0 * first as f64 / requests as f64
+    );
+    assert!(stderr(&o).contains(&share), "{share}: {}", stderr(&o));
 
     // --retries 1 allows four 429s: the throttled customer fails after its
     // fifth attempt, and the others are exported.
