@@ -96,9 +96,6 @@ const INITIAL_WINDOW: f64 = 8.0;
 /// doubling) lets a gateway that answers its 429s late be overshot by the
 /// whole limit; 1.5 grows the requests in flight by half every round trip.
 const GROWTH: f64 = 1.5;
-/// How far under the estimate the limiter holds (none: the estimate is
-/// a count of accepted requests, at most the limit once paced).
-const MARGIN: f64 = 0.0;
 /// Time held under the estimate after a cut that found the limit moved.
 const HOLD: Duration = Duration::from_millis(500);
 /// The longest hold: each cut that finds the limit where it was doubles
@@ -183,9 +180,8 @@ struct Curve {
 impl Curve {
     /// The pace `t` after the cut: hold, probe, then grow.
     fn pace(&self, t: Duration) -> f64 {
-        let hold = self.limit * (1.0 - MARGIN);
         if t < self.hold {
-            return hold;
+            return self.limit;
         }
         let grow_from = self.grow_from();
         if t < grow_from {
@@ -242,8 +238,9 @@ struct State {
     streak: u32,
     /// 1 over the number of processes expected to share the key.
     part: f64,
-    /// When a 429 last came at the estimate.
-    yielded: Option<Instant>,
+    /// Until when another shard of the run is taken to be probing the key
+    /// (a 429 came at the estimate less than [`CONTENDED`] before).
+    contended_until: Option<Instant>,
     /// Draws the holds' jitter.
     rng: StdRng,
     /// The slowest accepted answer lately, decaying by half every
@@ -374,12 +371,6 @@ impl State {
             .count()
     }
 
-    /// Whether another client of the key took part of the limit lately.
-    fn contended(&self, now: Instant) -> bool {
-        self.yielded
-            .is_some_and(|t| now.saturating_duration_since(t) < CONTENDED)
-    }
-
     /// Set the estimate to `limit` at `now`. A cut that finds the limit
     /// no higher than the estimate before it doubles the hold before the
     /// next probe; one that finds it higher starts again from [`HOLD`].
@@ -390,7 +381,7 @@ impl State {
         }
         let hold = HOLD
             .saturating_mul(1u32 << self.streak.min(16))
-            .min(if self.contended(now) {
+            .min(if self.contended_until.is_some_and(|t| now < t) {
                 HOLD_MAX.div_f64(self.part)
             } else {
                 HOLD_MAX
@@ -400,7 +391,7 @@ impl State {
             at: now,
             limit,
             hold,
-            contended_until: self.yielded.map(|t| t + CONTENDED),
+            contended_until: self.contended_until,
         });
         self.cuts += 1;
     }
@@ -445,8 +436,9 @@ impl RateLimiter {
     }
 
     /// A limiter for one of `processes` processes expected to share the
-    /// key (`--shard K/N`): it starts and probes with its part of what one
-    /// process alone would.
+    /// key (`--shard K/N`): its slow start begins with its part of what
+    /// one process alone would send, and once another shard's probe
+    /// reaches it, it probes N times less often and in small steps.
     pub fn shared(cap: Option<f64>, processes: u32) -> Self {
         Self::seeded(cap, processes, rand::random())
     }
@@ -470,7 +462,7 @@ impl RateLimiter {
                 cuts: 0,
                 streak: 0,
                 part,
-                yielded: None,
+                contended_until: None,
                 rng,
                 slowest: None,
             }),
@@ -683,7 +675,7 @@ impl RateLimiter {
                 // With other shards of the run on the key, that is most
                 // likely one of them probing: no growth for a while.
                 if s.part < 1.0 {
-                    s.yielded = Some(now);
+                    s.contended_until = Some(now + CONTENDED);
                 }
                 (measured + 1.0 - s.part).min(pace - 1.0)
             }

@@ -23,7 +23,10 @@ source.check()
 if "chat_messages" not in source.get_available_streams():
     sys.exit("discover does not list chat_messages")
 source.select_all_streams()
-cache = ab.new_local_cache("yuju_ci")
+# The cache lives beside the output, in the run's scratch directory: never
+# in the checkout, and never carried over from an earlier run.
+cache_dir = os.path.join(os.path.dirname(os.path.abspath(out_path)), "pyairbyte-cache")
+cache = ab.new_local_cache("yuju_ci", cache_dir=cache_dir)
 result = source.read(cache=cache)
 frame = result["chat_messages"].to_pandas()
 with open(out_path, "w", encoding="utf-8") as out:
