@@ -50,14 +50,17 @@
 //! for backoff; a `--rate` cap bounds every phase.
 //!
 //! **Shards.** With `--shard K/N` the limiter expects N processes on the
-//! key: its slow start begins at 8/N, and its holds stretch to 3 s × N
-//! while it is *contended*, that is for 15 s after a 429 that came at its
-//! estimate (most likely another shard's probe: the sign of a competitor
-//! rather than a limit, in the sense of TCP's fairness work). While
-//! contended its probes do not grow past the first step, so one shard's
-//! probe moves at most one request per second from another shard, landing
-//! on each in proportion to its pace, and the shards' paces stay near an
-//! equal part of the limit. No file, lock or network is shared.
+//! key: its slow start begins at 8/N, and from its first 429 it is
+//! *contended* for 15 s, renewed by every 429 that comes at its estimate
+//! (most likely another shard's probe: the sign of a competitor rather
+//! than a limit, in the sense of TCP's fairness work). While contended its
+//! holds stretch to 3 s × N and its probes do not grow past the first
+//! step, so one shard's probe moves at most about one request per second
+//! from the others, landing on each in proportion to its pace; and a 429
+//! at its estimate cuts 15 % of its pace (at least one request per
+//! second), so the shard with the larger part gives up more. Shards that
+//! add alike and cut in proportion converge on equal parts (Chiu and
+//! Jain's AIMD). No file, lock or network is shared.
 //!
 //! **Late 429s.** A gateway may answer its 429s long after the accepted
 //! requests come back, so for a while a rejected request looks like a
@@ -122,6 +125,12 @@ const RISE: f64 = 1.5;
 /// the run to be probing the same key, and does not grow its own probe
 /// past the first step.
 const CONTENDED: Duration = Duration::from_secs(15);
+/// The part of its pace a shard gives up on a 429 at its estimate while
+/// other shards are about (at least one request per second): the larger
+/// a shard's part, the more it gives up, which is what makes shards that
+/// add alike converge on equal parts (Chiu and Jain's multiplicative
+/// decrease).
+const SHARE_CUT: f64 = 0.15;
 /// What a 429 to a growing probe takes as proven: the pace this long
 /// before the request (one doubling back).
 const GROWN: Duration = Duration::from_millis(500);
@@ -670,18 +679,28 @@ impl RateLimiter {
                 measured.min(c.limit.max(held))
             }
             // Throttled at the estimate: the limit fell, or another client
-            // of the key took more of it.
+            // of the key took more of it. With other shards of the run on
+            // the key, that is most likely one of them probing: no growth
+            // for a while, and a cut in proportion to the pace, so the
+            // shard with the larger part gives up more.
             (Some(_), Some(pace)) => {
-                // With other shards of the run on the key, that is most
-                // likely one of them probing: no growth for a while.
+                let shards = s.part < 1.0;
+                if shards {
+                    s.contended_until = Some(now + CONTENDED);
+                }
+                let share_cut = if shards { SHARE_CUT * pace } else { 0.0 };
+                (measured + 1.0 - s.part).min(pace - share_cut.max(1.0))
+            }
+            // The first 429: the count alone, since no pace was set. A cap
+            // under it still bounds the pace. A shard takes the other
+            // shards to be on the key from the first 429, so none grows
+            // past the others while they are all finding the limit.
+            _ => {
                 if s.part < 1.0 {
                     s.contended_until = Some(now + CONTENDED);
                 }
-                (measured + 1.0 - s.part).min(pace - 1.0)
+                measured
             }
-            // The first 429: the count alone, since no pace was set. A cap
-            // under it still bounds the pace.
-            _ => measured,
         }
         .max(MIN_RATE);
         s.cut(now, limit);
