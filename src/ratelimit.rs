@@ -59,8 +59,9 @@
 //! from the others, landing on each in proportion to its pace; and a 429
 //! at its estimate cuts 15 % of its pace (at least one request per
 //! second), so the shard with the larger part gives up more. Shards that
-//! add alike and cut in proportion converge on equal parts (Chiu and
-//! Jain's AIMD). No file, lock or network is shared.
+//! add alike and cut in proportion tend towards equal parts (Chiu and
+//! Jain's AIMD), though within a minute's run they still drift apart: see
+//! docs/limits.md. No file, lock or network is shared.
 //!
 //! **Late 429s.** A gateway may answer its 429s long after the accepted
 //! requests come back, so for a while a rejected request looks like a
@@ -121,9 +122,9 @@ const BETA: f64 = 0.9;
 /// A cut that finds the limit more than this over the estimate before it
 /// found headroom: the next probe comes soon again.
 const RISE: f64 = 1.5;
-/// How long after a 429 at its estimate a shard takes another shard of
-/// the run to be probing the same key, and does not grow its own probe
-/// past the first step.
+/// How long after its first 429, or a 429 at its estimate, a shard takes
+/// the other shards of the run to be on the same key, and does not grow
+/// its own probe past the first step.
 const CONTENDED: Duration = Duration::from_secs(15);
 /// The part of its pace a shard gives up on a 429 at its estimate while
 /// other shards are about (at least one request per second): the larger
@@ -446,8 +447,9 @@ impl RateLimiter {
 
     /// A limiter for one of `processes` processes expected to share the
     /// key (`--shard K/N`): its slow start begins with its part of what
-    /// one process alone would send, and once another shard's probe
-    /// reaches it, it probes N times less often and in small steps.
+    /// one process alone would send, and from its first 429 it probes up
+    /// to N times less often, in single steps, and gives up a part of its
+    /// pace to another shard's probe.
     pub fn shared(cap: Option<f64>, processes: u32) -> Self {
         Self::seeded(cap, processes, rand::random())
     }
