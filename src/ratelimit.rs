@@ -128,8 +128,8 @@ const RISE: f64 = 1.5;
 const CONTENDED: Duration = Duration::from_secs(15);
 /// The part of its pace a shard gives up on a 429 at its estimate while
 /// other shards are about (at least one request per second): the larger
-/// a shard's part, the more it gives up, which is what makes shards that
-/// add alike converge on equal parts (Chiu and Jain's multiplicative
+/// a shard's part, the more it gives up, which is what draws shards that
+/// add alike towards equal parts (Chiu and Jain's multiplicative
 /// decrease).
 const SHARE_CUT: f64 = 0.15;
 /// What a 429 to a growing probe takes as proven: the pace this long
@@ -669,6 +669,14 @@ impl RateLimiter {
             return;
         }
         let measured = s.not_throttled_before(ticket.seq, sent, now) as f64;
+        // With other shards of the run on the key, every 429 but a probe's
+        // (the first, or one at the estimate) most likely means another
+        // shard is on the key: no growth past the first step for a while,
+        // so none grows past the others while they all find the limit.
+        let shards = s.part < 1.0;
+        if shards && !s.curve.is_some_and(|c| c.probing(sent)) {
+            s.contended_until = Some(now + CONTENDED);
+        }
         let limit = match (s.curve, self.pace(&s, sent)) {
             // A probe's 429: the estimate held, and so did the pace of two
             // seconds before, which a whole window of the platform's saw
@@ -681,28 +689,19 @@ impl RateLimiter {
                 measured.min(c.limit.max(held))
             }
             // Throttled at the estimate: the limit fell, or another client
-            // of the key took more of it. With other shards of the run on
-            // the key, that is most likely one of them probing: no growth
-            // for a while, and a cut in proportion to the pace, so the
-            // shard with the larger part gives up more.
+            // of the key took more of it. A shard gives up a part of its
+            // pace, so the shard with the larger part gives up more.
             (Some(_), Some(pace)) => {
-                let shards = s.part < 1.0;
-                if shards {
-                    s.contended_until = Some(now + CONTENDED);
-                }
-                let share_cut = if shards { SHARE_CUT * pace } else { 0.0 };
-                (measured + 1.0 - s.part).min(pace - share_cut.max(1.0))
+                let give_up = if shards {
+                    (SHARE_CUT * pace).max(1.0)
+                } else {
+                    1.0
+                };
+                (measured + 1.0 - s.part).min(pace - give_up)
             }
             // The first 429: the count alone, since no pace was set. A cap
-            // under it still bounds the pace. A shard takes the other
-            // shards to be on the key from the first 429, so none grows
-            // past the others while they are all finding the limit.
-            _ => {
-                if s.part < 1.0 {
-                    s.contended_until = Some(now + CONTENDED);
-                }
-                measured
-            }
+            // under it still bounds the pace.
+            _ => measured,
         }
         .max(MIN_RATE);
         s.cut(now, limit);
