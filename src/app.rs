@@ -131,6 +131,7 @@ async fn mock(args: MockArgs) -> Exit {
         },
         calendar: args.chat_dates,
         log_requests: args.log_requests,
+        empty_everywhere: args.empty_everywhere,
         ..Scenario::default()
     };
     let sim = match simulator::start_on(args.addr, scenario).await {

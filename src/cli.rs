@@ -106,6 +106,11 @@ pub struct MockArgs {
     #[arg(long, value_name = "N")]
     pub down_after: Option<u64>,
 
+    /// Answer every customer with Code 2000 and an empty Data (a platform
+    /// whose database is down).
+    #[arg(long)]
+    pub empty_everywhere: bool,
+
     /// Seed of the fault sequence.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

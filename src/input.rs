@@ -201,6 +201,33 @@ pub fn read_ids(source: &Source) -> Result<IdList, UsageError> {
     }
 }
 
+/// Refuse a list with no ID in it (an empty file, or only comments and
+/// blank lines) unless `allow_empty`: exported, it would be a run of
+/// nothing that moves a `--state` watermark past its window.
+pub fn require_ids(list: &IdList, source: &Source, allow_empty: bool) -> Result<(), UsageError> {
+    if !list.is_empty() || allow_empty {
+        return Ok(());
+    }
+    let (what, flag) = match source {
+        Source::Inline(_) => (
+            "the config's customer_ids is an empty list",
+            "allow_empty: true",
+        ),
+        _ => (
+            "holds no customer ID (it is empty, or holds only comments and blank lines)",
+            "--allow-empty",
+        ),
+    };
+    let name = match source {
+        Source::Inline(_) => String::new(),
+        other => format!("{other}: "),
+    };
+    Err(UsageError::invalid(format!(
+        "{name}{what}. Nothing was fetched and the --state watermark, if any, stays where it \
+         was. If an empty list is expected, pass {flag}"
+    )))
+}
+
 /// A reader that fails once a line runs past [`MAX_LINE`] bytes, naming
 /// it: whatever the input, the reader above it never holds more than one
 /// bounded line.

@@ -278,6 +278,16 @@ export_options! {
     #[arg(help_heading = "Input", long, value_name = "PATH")]
     pub ids: Option<PathBuf>,
 
+    /// Accept an ID list with no ID in it as a complete run of nothing.
+    ///
+    /// Without it an empty list (an empty file, or only comments and blank
+    /// lines) is an error (exit 2) that leaves the --state watermark where
+    /// it was: a CRM extract that came out empty would otherwise skip its
+    /// window for good.
+    #[arg(help_heading = "Input", long)]
+    #[serde(default)]
+    pub allow_empty: bool,
+
     /// A TOML file with the same settings (keys are the long flag names).
     ///
     /// Precedence: command line > environment > file > defaults.
@@ -506,6 +516,16 @@ export_options! {
     /// definitive answers. May hold {shard}.
     #[arg(help_heading = "Schedule, state and reports", long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+
+    /// With --state, take a window in which no customer had a chat as real.
+    ///
+    /// Without it such a window (at least 50 customers asked, none with a
+    /// chat, after a window with chats for 10 % or more) holds the
+    /// watermark and exits 1: a platform whose database is down can answer
+    /// every customer with an empty list.
+    #[arg(help_heading = "Schedule, state and reports", long)]
+    #[serde(default)]
+    pub accept_empty: bool,
 
     /// With --state, start each window this long before the recorded end.
     ///

@@ -44,6 +44,7 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
 /// Read the IDs (an error is the run's), keep the shard's, describe them.
 fn customers(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageError> {
     let mut ids = read_ids(&config.files.ids)?;
+    crate::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
     let distinct = ids.len();
     if let Some(shard) = config.shard {
         ids.retain(|id| shard.contains(id));

@@ -113,11 +113,12 @@ impl RetryPolicy {
 
     /// Retries one customer may make after faults of `cause`: `--retries`;
     /// [`THROTTLED_PER_RETRY`] times it after 429s (in the status or the
-    /// envelope); one after a `Code` nobody has classified.
+    /// envelope); one after a `Code` nobody has classified or a foreign
+    /// HTTP status.
     pub fn max_retries_for(&self, cause: Cause) -> u32 {
         match cause {
             c if c.is_throttle() => self.max_retries.saturating_mul(THROTTLED_PER_RETRY),
-            Cause::CodeUnknown => self.max_retries.min(1),
+            Cause::CodeUnknown | Cause::HttpStatus => self.max_retries.min(1),
             _ => self.max_retries,
         }
     }
@@ -155,6 +156,11 @@ impl RetryPolicy {
             // every request, retries included: the retry waits for its
             // next slot and for nothing more.
             (None, c) if c.is_throttle() => Duration::ZERO,
+            // A status that is not the platform's is asked again at once
+            // (through the limiter): a wrong address is told in two
+            // requests per customer, not after a backoff during which the
+            // run dispatches more customers into it.
+            (None, Cause::HttpStatus) => Duration::ZERO,
             (None, _) => self.backoff(retry, rng),
         };
         Decision::Retry(wait)

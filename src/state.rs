@@ -34,18 +34,67 @@ pub struct StateSettings {
     /// The end of the last completed window; `None` while the file does
     /// not exist (the first run, whose window starts at `--start`).
     pub recorded: Option<DateTime<FixedOffset>>,
+    /// How many customers the last completed window asked, and how many
+    /// of them had chats; `None` before a version that kept them.
+    pub last_share: Option<Share>,
     /// How far before the recorded end the window starts.
     pub lookback: Duration,
+    /// `--accept-empty`: take a night with no chat anywhere as real.
+    pub accept_empty: bool,
 }
+
+/// Customers a window asked, and how many of them had chats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub customers: u64,
+    pub with_chats: u64,
+}
+
+impl Share {
+    /// The share of customers with chats, in percent.
+    pub fn percent(self) -> f64 {
+        100.0 * self.with_chats as f64 / self.customers.max(1) as f64
+    }
+}
+
+/// A night is suspect when at least this many customers were asked ...
+pub const EMPTY_NIGHT_CUSTOMERS: u64 = 50;
+/// ... none had a chat, and the last completed window had chats for at
+/// least this share of its customers (in percent).
+pub const EMPTY_NIGHT_LAST_PERCENT: f64 = 10.0;
 
 impl StateSettings {
     /// Read the state file at `path` (none yet is not an error).
     pub fn load(path: PathBuf, lookback: Duration) -> Result<StateSettings, UsageError> {
-        let recorded = load(&path)?;
+        let recorded = load_record(&path)?;
         Ok(StateSettings {
             path,
-            recorded,
+            recorded: recorded.map(|r| r.end),
+            last_share: recorded.and_then(|r| r.share),
             lookback,
+            accept_empty: false,
+        })
+    }
+
+    /// Whether a window in which `now` was asked looks empty everywhere
+    /// while the last completed one did not: a platform whose database is
+    /// down can answer every customer with an empty `Data`. Returns the
+    /// words for the operator. `--accept-empty` takes such a night as real.
+    pub fn empty_night(&self, now: Share) -> Option<String> {
+        let last = self.last_share?;
+        let suspect = !self.accept_empty
+            && now.customers >= EMPTY_NIGHT_CUSTOMERS
+            && now.with_chats == 0
+            && last.percent() >= EMPTY_NIGHT_LAST_PERCENT;
+        suspect.then(|| {
+            format!(
+                "no customer had a chat in this window (0 % of {}), while {:.1} % of {} had \
+                 in the last completed window: the platform may have answered empty for \
+                 everyone",
+                now.customers,
+                last.percent(),
+                last.customers
+            )
         })
     }
 
@@ -95,17 +144,39 @@ struct Record<'a> {
     output: Option<&'a str>,
     rows: u64,
     exit_code: u8,
+    /// Customers the window asked, and how many had chats: what tells a
+    /// later night that is empty everywhere from a quiet one.
+    customers: u64,
+    customers_with_chats: u64,
 }
 
 #[derive(Deserialize)]
 struct ReadBack {
     window_end: String,
+    #[serde(default)]
+    customers: Option<u64>,
+    #[serde(default)]
+    customers_with_chats: Option<u64>,
+}
+
+/// What a state file records, as runs read it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// The end of the last completed window.
+    pub end: DateTime<FixedOffset>,
+    /// Its customers and how many had chats, when the file says.
+    pub share: Option<Share>,
 }
 
 /// The recorded window end in `path`, or `None` when there is no file.
 /// Errors name the file (and the line, for a damaged one): a damaged state
 /// is never taken for a missing one, which would restart from `--start`.
 pub fn load(path: &Path) -> Result<Option<DateTime<FixedOffset>>, UsageError> {
+    Ok(load_record(path)?.map(|r| r.end))
+}
+
+/// What the state file at `path` records, or `None` when there is none.
+pub fn load_record(path: &Path) -> Result<Option<Recorded>, UsageError> {
     let read = |e: std::io::Error| UsageError::Read {
         path: path.to_path_buf(),
         source: e,
@@ -151,8 +222,15 @@ pub fn load(path: &Path) -> Result<Option<DateTime<FixedOffset>>, UsageError> {
             e.column()
         ))
     })?;
+    let share = match (back.customers, back.customers_with_chats) {
+        (Some(customers), Some(with_chats)) if with_chats <= customers => Some(Share {
+            customers,
+            with_chats,
+        }),
+        _ => None,
+    };
     DateTime::parse_from_rfc3339(back.window_end.trim())
-        .map(Some)
+        .map(|end| Some(Recorded { end, share }))
         .map_err(|_| {
             // The line of the key, for the message (the file is small).
             let text = String::from_utf8_lossy(&bytes);
@@ -188,6 +266,14 @@ pub enum KeptBecause {
     /// The state file could not be written.
     #[serde(rename = "state_not_written")]
     NotWritten,
+    /// Every customer of the run failed, whatever the classes: nothing
+    /// says the window was read.
+    #[serde(rename = "all_failed")]
+    AllFailed,
+    /// No customer had a chat, while the last completed window had chats
+    /// for many (see [`StateSettings::empty_night`]).
+    #[serde(rename = "empty_everywhere")]
+    EmptyEverywhere,
 }
 
 /// What became of the watermark, for the summary, the log and the metrics.
@@ -208,6 +294,9 @@ pub struct StateReport {
     /// The same, as an instant (for the metrics).
     #[serde(skip)]
     pub watermark_at: Option<DateTime<Utc>>,
+    /// Why a night empty everywhere is suspect, in words.
+    #[serde(skip)]
+    pub empty_night: Option<String>,
 }
 
 impl fmt::Display for StateReport {
@@ -222,6 +311,10 @@ impl fmt::Display for StateReport {
                         "customers failed for reasons a later run may not meet"
                     }
                     KeptBecause::NotWritten => "the state file could not be written",
+                    KeptBecause::AllFailed => "every customer failed",
+                    KeptBecause::EmptyEverywhere => {
+                        "no customer had a chat, which looks like the platform's fault"
+                    }
                 };
                 write!(f, "watermark kept at {at} ({why})")
             }
@@ -236,6 +329,14 @@ pub struct RunEnd<'a> {
     pub complete: bool,
     /// Failed customers whose failure was not definitive.
     pub failed_not_definitive: u64,
+    /// Customers the window asked (exported, empty or failed), and how
+    /// many had chats.
+    pub share: Share,
+    /// Failed customers, whatever the class.
+    pub failed: u64,
+    /// The window looks empty everywhere: why, in words
+    /// ([`StateSettings::empty_night`]).
+    pub empty_night: Option<String>,
     /// The window the run exported, on the wall clock of `zone`.
     pub start: Option<NaiveDateTime>,
     pub end: Option<NaiveDateTime>,
@@ -251,8 +352,12 @@ impl RunEnd<'_> {
     pub fn kept_because(&self) -> Option<KeptBecause> {
         if !self.complete || self.end.is_none() {
             Some(KeptBecause::Incomplete)
+        } else if self.failed > 0 && self.failed >= self.share.customers {
+            Some(KeptBecause::AllFailed)
         } else if self.failed_not_definitive > 0 {
             Some(KeptBecause::TransientFailures)
+        } else if self.empty_night.is_some() {
+            Some(KeptBecause::EmptyEverywhere)
         } else {
             None
         }
@@ -279,12 +384,16 @@ pub fn settle(
         window_end: end.map(rfc3339),
         watermark: settings.recorded.map(rfc3339),
         watermark_at: settings.recorded.map(|t| t.to_utc()),
+        empty_night: None,
     };
     let kept = run
         .kept_because()
         .or((!may_write).then_some(KeptBecause::NotWritten));
     if let Some(why) = kept {
         report.kept_because = Some(why);
+        if why == KeptBecause::EmptyEverywhere {
+            report.empty_night = run.empty_night.clone();
+        }
         return (report, None);
     }
     let end = end.expect("checked above");
@@ -296,6 +405,8 @@ pub fn settle(
         output: output.as_deref(),
         rows: run.rows,
         exit_code: run.exit_code,
+        customers: run.share.customers,
+        customers_with_chats: run.share.with_chats,
     };
     let mut json = serde_json::to_vec_pretty(&record).expect("the state serialises");
     json.push(b'\n');
@@ -330,6 +441,12 @@ mod tests {
         RunEnd {
             complete,
             failed_not_definitive: not_definitive,
+            share: Share {
+                customers: 10,
+                with_chats: 4,
+            },
+            failed: not_definitive,
+            empty_night: None,
             start: Some(wall("2026-11-25 00:00:00")),
             end: Some(wall("2026-11-26 00:00:00")),
             zone: Zone::parse("Asia/Shanghai").unwrap(),
@@ -383,6 +500,106 @@ mod tests {
             assert_eq!((report.moved, report.kept_because), (false, Some(why)));
             assert!(!path.exists());
         }
+    }
+
+    #[test]
+    fn a_run_whose_every_customer_failed_keeps_it_whatever_the_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = StateSettings::load(dir.path().join("s.json"), Duration::ZERO).unwrap();
+        let all = RunEnd {
+            failed: 10,
+            failed_not_definitive: 0,
+            ..run(true, 0)
+        };
+        assert_eq!(all.kept_because(), Some(KeptBecause::AllFailed));
+        let (report, _) = settle(&settings, &all, FileMode::default(), true);
+        assert!(!report.moved);
+        let some = RunEnd {
+            failed: 9,
+            failed_not_definitive: 0,
+            ..run(true, 0)
+        };
+        assert_eq!(some.kept_because(), None, "one customer was answered");
+    }
+
+    /// The share is written and read back; a night with no chat among 50
+    /// customers after one with chats for 10 % is suspect, unless accepted.
+    #[test]
+    fn an_empty_night_after_a_busy_one_is_suspect() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let first = StateSettings::load(path.clone(), Duration::ZERO).unwrap();
+        let busy = RunEnd {
+            share: Share {
+                customers: 50,
+                with_chats: 5,
+            },
+            ..run(true, 0)
+        };
+        let empty = |customers| Share {
+            customers,
+            with_chats: 0,
+        };
+        assert_eq!(first.empty_night(empty(500)), None, "no state: no history");
+        settle(&first, &busy, FileMode::default(), true);
+        let mut next = StateSettings::load(path.clone(), Duration::ZERO).unwrap();
+        assert_eq!(
+            next.last_share,
+            Some(Share {
+                customers: 50,
+                with_chats: 5
+            })
+        );
+        let why = next.empty_night(empty(50)).expect("suspect");
+        assert!(
+            why.contains("0 % of 50") && why.contains("10.0 % of 50"),
+            "{why}"
+        );
+        assert_eq!(
+            next.empty_night(empty(49)),
+            None,
+            "too few customers to tell"
+        );
+        let one = Share {
+            customers: 80,
+            with_chats: 1,
+        };
+        assert_eq!(next.empty_night(one), None, "one customer had chats");
+        next.accept_empty = true;
+        assert_eq!(next.empty_night(empty(80)), None, "--accept-empty");
+        // A quiet last window makes an empty one unremarkable.
+        let quiet = RunEnd {
+            share: Share {
+                customers: 100,
+                with_chats: 9,
+            },
+            ..run(true, 0)
+        };
+        settle(&first, &quiet, FileMode::default(), true);
+        let next = StateSettings::load(path.clone(), Duration::ZERO).unwrap();
+        assert_eq!(next.empty_night(empty(100)), None);
+        let held = RunEnd {
+            empty_night: Some("why".into()),
+            ..run(true, 0)
+        };
+        assert_eq!(held.kept_because(), Some(KeptBecause::EmptyEverywhere));
+    }
+
+    /// A state file of an earlier version, without the share, still reads.
+    #[test]
+    fn a_state_without_the_share_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(
+            &path,
+            "{\n  \"window_start\": null,\n  \"window_end\": \"2026-11-26T00:00:00+08:00\",\n  \
+             \"run_ended_at\": \"2026-11-26T03:12:00+08:00\",\n  \"output\": \"a.csv\",\n  \
+             \"rows\": 3,\n  \"exit_code\": 0\n}\n",
+        )
+        .unwrap();
+        let s = StateSettings::load(path, Duration::ZERO).unwrap();
+        assert!(s.recorded.is_some());
+        assert_eq!(s.last_share, None);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! | 401                                      | stop the run: bad key            |
 //! | 402                                      | stop the run: quota exhausted    |
 //! | 408, 425, 429, 5xx                       | transient: retry with backoff    |
-//! | other status (3xx, 403, 404, ...)        | this customer fails, not retried; 20 in a row with one status stop the run |
+//! | other status (3xx, 400, 403, 404, ...)   | not the platform's answer: retried once, then this customer fails as `unknown`; one status for every customer (or 20 in a row) stops the run |
 //! | an answer over `--max-response-bytes`    | this customer fails, not retried |
 //! | a TLS certificate refused                | stop the run                     |
 //! | timeout, connect error, reset            | transient                        |
@@ -34,8 +34,9 @@ pub enum StopReason {
     PlatformDown,
     /// The platform's TLS certificate was refused.
     Certificate,
-    /// Customer after customer got the same non-retryable status: the
-    /// base URL is probably wrong.
+    /// Customer after customer got the same foreign status (one the
+    /// platform does not answer with): the base URL is probably wrong, or
+    /// a gateway stands in the platform's place.
     Misdirected {
         /// The HTTP status they all got.
         status: u16,
@@ -54,10 +55,15 @@ impl StopReason {
                  or install it in the system's trust store"
                     .into()
             }
-            StopReason::Misdirected { status, streak } => format!(
-                "the API answered HTTP {status} to {streak} customers in a row: --base-url \
-                 probably names the wrong address"
-            ),
+            StopReason::Misdirected { status, streak } => {
+                let why = if status == 404 || (300..400).contains(&status) {
+                    "--base-url probably names the wrong address"
+                } else {
+                    "the platform answers in its envelope, so --base-url probably names \
+                     something else (a proxy, a gateway), or the platform is being deployed"
+                };
+                format!("the API answered HTTP {status} to {streak} customer(s) in a row: {why}")
+            }
             StopReason::BadKey => {
                 "the API answered 401: the API key is invalid or expired. Check YUJU_API_KEY or --api-key-file".into()
             }
@@ -91,10 +97,13 @@ pub enum Cause {
     CodeThrottled,
     /// A 200 whose `Code` nobody has classified: retried once.
     CodeUnknown,
+    /// An HTTP status the platform does not answer with (3xx, 400, 403,
+    /// 404, ...): retried once.
+    HttpStatus,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 8] = [
+    pub const ALL: [Cause; 9] = [
         Cause::RateLimited,
         Cause::Server,
         Cause::Timeout,
@@ -103,6 +112,7 @@ impl Cause {
         Cause::CodeTransient,
         Cause::CodeThrottled,
         Cause::CodeUnknown,
+        Cause::HttpStatus,
     ];
 
     /// Whether the cause is the key's rate limit (an HTTP 429, or one told
@@ -121,6 +131,7 @@ impl Cause {
             Cause::CodeTransient => "code_transient",
             Cause::CodeThrottled => "code_throttled",
             Cause::CodeUnknown => "code_unknown",
+            Cause::HttpStatus => "http_status",
         }
     }
 }
@@ -135,7 +146,8 @@ pub enum Verdict {
     /// `messages` a string): this customer fails; not retried, as the same
     /// bytes would come back.
     Unusable { detail: String },
-    /// An HTTP status that is neither success nor transient; not retried.
+    /// An HTTP status that is none of the platform's (200, 401, 402, 429,
+    /// 5xx): not an answer about the customer. Retried once.
     Rejected {
         status: u16,
         /// Where a redirect points, without its query (server text: made

@@ -96,6 +96,8 @@ pub struct ExportConfig {
     pub shard: Option<Shard>,
     /// Print the plan, make no request.
     pub dry_run: bool,
+    /// Take an empty ID list as a run of nothing, not an error.
+    pub allow_empty: bool,
     /// CSV: start with a UTF-8 BOM.
     pub csv_bom: bool,
     /// CSV: neutralise formula-like cells.
@@ -231,6 +233,7 @@ impl ExportConfig {
             },
             shard,
             dry_run: o.dry_run,
+            allow_empty: o.allow_empty,
             csv_bom: o.csv_bom,
             csv_formula_guard: o.csv_formula_guard,
             parquet_row_group_rows,

@@ -101,6 +101,12 @@ pub(super) fn state_settings(
 ) -> Result<Option<StateSettings>, UsageError> {
     let lookback = o.lookback.map(|d| d.0);
     let Some(path) = &o.state else {
+        if o.accept_empty {
+            return Err(UsageError::invalid(
+                "--accept-empty needs --state: only a --state run compares a window with the \
+                 last one",
+            ));
+        }
         if lookback.is_some() {
             return Err(UsageError::invalid(
                 "--lookback needs --state: it moves back the start the state file records",
@@ -109,7 +115,9 @@ pub(super) fn state_settings(
         return Ok(None);
     };
     let path = template::expand_fixed(path, "--state", shard)?;
-    StateSettings::load(path, lookback.unwrap_or_default()).map(Some)
+    let mut settings = StateSettings::load(path, lookback.unwrap_or_default())?;
+    settings.accept_empty = o.accept_empty;
+    Ok(Some(settings))
 }
 
 /// The window of a `--state` run: no `--days`; a start from the file or,

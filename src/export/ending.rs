@@ -27,7 +27,7 @@ use crate::error::{Exit, RunError};
 use crate::journal::Tally;
 use crate::safefs::FileMode;
 use crate::shard::Shard;
-use crate::state::{RunEnd, StateSettings};
+use crate::state::{RunEnd, Share, StateSettings};
 
 /// What the run knows of itself besides its files.
 pub struct RunFacts {
@@ -79,8 +79,13 @@ pub fn finish(
         output_error: output_error.is_some(),
         state_error: false,
         report_error: false,
+        empty_night: false,
     };
     let end = run_end(config, &committed, &tally);
+    let gathered = Ending {
+        empty_night: end.empty_night.is_some(),
+        ..gathered
+    };
     let window_done = end.kept_because().is_none();
     let files = EndFiles {
         state: config.state.as_ref().map(|settings| (settings, end)),
@@ -175,9 +180,21 @@ pub fn conclude(
 /// How the run ended, as far as the watermark cares (the exit code is
 /// set by each round of [`conclude`]).
 fn run_end<'a>(config: &ExportConfig, committed: &'a Committed, tally: &Tally) -> RunEnd<'a> {
+    let share = Share {
+        customers: tally.ok + tally.empty + tally.failed,
+        with_chats: tally.ok,
+    };
+    let empty_night = config
+        .state
+        .as_ref()
+        .filter(|_| committed.complete)
+        .and_then(|state| state.empty_night(share));
     RunEnd {
         complete: committed.complete,
         failed_not_definitive: tally.failed_not_definitive,
+        share,
+        failed: tally.failed,
+        empty_night,
         start: config.query.start,
         end: config.query.end,
         zone: config.zone,
@@ -295,6 +312,7 @@ mod tests {
             output_error: false,
             state_error: false,
             report_error: false,
+            empty_night: false,
         }
     }
 
@@ -314,13 +332,21 @@ mod tests {
         let settings = StateSettings {
             path: dir.path().join("state.json"),
             recorded: None,
+            last_share: None,
             lookback: Duration::ZERO,
+            accept_empty: false,
         };
         let wall =
             |s| chrono::NaiveDateTime::parse_from_str(s, crate::query::WIRE_TIME_FORMAT).unwrap();
         let end = RunEnd {
             complete: gathered.complete,
             failed_not_definitive: not_definitive,
+            share: Share {
+                customers: 10,
+                with_chats: 5,
+            },
+            failed: gathered.failed,
+            empty_night: gathered.empty_night.then(|| "why".to_string()),
             start: Some(wall("2026-11-25 00:00:00")),
             end: Some(wall("2026-11-26 00:00:00")),
             zone: Zone::parse("UTC").unwrap(),

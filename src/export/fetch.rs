@@ -57,6 +57,7 @@ struct Attempts {
 }
 
 impl Fetcher {
+    /// `customers`: how many this run fetches (see [`Health::new`]).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: ApiClient,
@@ -66,13 +67,14 @@ impl Fetcher {
         encoder: Box<dyn RowEncoder>,
         buffers: Arc<BufPool>,
         codes: CodePolicy,
+        customers: usize,
     ) -> Fetcher {
         Fetcher {
             client,
             limiter,
             budget: RetryBudget::new(policy.budget),
             policy,
-            health: Health::default(),
+            health: Health::new(customers),
             inflight: Arc::new(Semaphore::new(concurrency)),
             encoder,
             buffers,
@@ -132,19 +134,20 @@ impl Fetcher {
         match verdict {
             Verdict::Code(answer) => self.judge_code(ticket, spent, answer),
             Verdict::Rejected { status, location } => {
+                // Something answered, so the limiter counts the request as
+                // accepted; what answered is not the platform, so it says
+                // nothing of the customer: retried once.
                 self.limiter.on_success(ticket);
-                let location = location.map(|l| self.client.shown(&l));
-                let message = match &location {
+                let detail = match location.map(|l| self.client.shown(&l)) {
                     Some(to) => format!("HTTP {status}, redirected to {to}"),
                     None => format!("HTTP {status}"),
                 };
-                if let Some(reason) = self.health.on_rejected(status) {
-                    if let Some(to) = &location {
-                        tracing::error!("the API's address redirects to {to}");
-                    }
-                    control.stop(StopCause::Api(reason), true);
-                }
-                Judged::Done(failed(FailureKind::Http { status }, message))
+                Judged::Retry(FaultSeen {
+                    cause: Cause::HttpStatus,
+                    detail,
+                    retry_after: None,
+                    status: Some(status),
+                })
             }
             Verdict::Unusable { detail } => {
                 self.on_answer(ticket, Some(spent));
@@ -188,6 +191,7 @@ impl Fetcher {
                     cause,
                     detail: self.client.shown(&detail),
                     retry_after,
+                    status: None,
                 })
             }
         }
@@ -222,6 +226,7 @@ impl Fetcher {
             cause,
             detail: text,
             retry_after: None,
+            status: None,
         })
     }
 
@@ -315,7 +320,7 @@ impl Fetcher {
         let retry = if fault.cause.is_throttle() {
             a.throttled += 1;
             a.throttled
-        } else if fault.cause == Cause::CodeUnknown {
+        } else if matches!(fault.cause, Cause::CodeUnknown | Cause::HttpStatus) {
             a.unknown += 1;
             a.unknown
         } else {
@@ -366,6 +371,24 @@ impl Fetcher {
                 ),
             ));
         }
+        if let (Some(status), GiveUp::RetriesExhausted) = (fault.status, why) {
+            // Twice a status the platform does not answer with: not an
+            // outage's fault, not proof of no data. One status for every
+            // customer means the address is wrong.
+            self.budget.on_success(a.spent);
+            if let Some(reason) = self.health.on_rejected(status) {
+                tracing::error!("{}", fault.detail);
+                control.stop(StopCause::Api(reason), true);
+            }
+            return Some(failed(
+                FailureKind::Http { status },
+                format!(
+                    "{} (not an answer of the platform's, which answers in its envelope; \
+                     asked twice)",
+                    fault.detail
+                ),
+            ));
+        }
         if let Some(reason) = self.health.on_give_up(why) {
             control.stop(StopCause::Api(reason), false);
         }
@@ -408,6 +431,8 @@ struct FaultSeen {
     cause: Cause,
     detail: String,
     retry_after: Option<std::time::Duration>,
+    /// The foreign HTTP status, for [`Cause::HttpStatus`].
+    status: Option<u16>,
 }
 
 fn failed(kind: FailureKind, message: String) -> Outcome {

@@ -7,10 +7,12 @@
 //! failed on transient faults after all their retries, or the retry budget
 //! ran dry (see [`crate::retry`]).
 //!
-//! A wrong address is judged here too: [`REJECTED_LIMIT`] customers in a
-//! row answered with one and the same 3xx, 403 or 404 mean the base URL
-//! names something that is not the API, and the run stops instead of
-//! sending thousands of requests into it.
+//! A wrong address is judged here too: customers in a row failed with one
+//! and the same foreign status (3xx, 400, 403, 404 ..., which the platform
+//! never answers with) mean the base URL names something that is not the
+//! API, and the run stops instead of sending thousands of requests into
+//! it. The streak that tells is [`REJECTED_LIMIT`] long, or every customer
+//! of a smaller run.
 //!
 //! The fetch tasks tell [`Health`] what each customer got and are told
 //! when to stop; the writer holds the trailing streak of transient
@@ -26,40 +28,47 @@ use crate::retry::GiveUp;
 /// Customers in a row that may fail transiently before the run stops.
 pub const CONSECUTIVE_LIMIT: u64 = 50;
 
-/// Customers in a row that may get one and the same 3xx, 403 or 404
-/// before the run stops.
+/// Customers in a row that may fail with one and the same foreign status
+/// before the run stops (fewer in a smaller run: all of them).
 pub const REJECTED_LIMIT: u64 = 20;
 
 /// Tracks recent customer outcomes across all tasks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Health {
     consecutive_transient: AtomicU64,
     /// The status of the current streak of rejections, and its length.
     rejected: Mutex<(u16, u64)>,
+    /// The streak of one foreign status that stops the run.
+    rejected_limit: u64,
 }
 
 impl Health {
+    /// The health of a run that fetches `customers` customers: one foreign
+    /// status for all of them (or [`REJECTED_LIMIT`] in a row) stops it.
+    pub fn new(customers: usize) -> Health {
+        Health {
+            consecutive_transient: AtomicU64::new(0),
+            rejected: Mutex::new((0, 0)),
+            rejected_limit: (customers as u64).clamp(1, REJECTED_LIMIT),
+        }
+    }
+
     /// A customer's request went through (success or business answer).
     pub fn on_answer(&self) {
         self.consecutive_transient.store(0, Ordering::Release);
         *self.rejected.lock().expect("health lock") = (0, 0);
     }
 
-    /// A customer was answered with a status that is not retried. Returns
-    /// why the run must stop when the address now looks wrong.
+    /// A customer failed with a foreign status, twice. Returns why the run
+    /// must stop when the address now looks wrong.
     pub fn on_rejected(&self, status: u16) -> Option<StopReason> {
         self.consecutive_transient.store(0, Ordering::Release);
         let mut streak = self.rejected.lock().expect("health lock");
-        let telling = (300..400).contains(&status) || status == 403 || status == 404;
-        if !telling {
-            *streak = (0, 0);
-            return None;
-        }
         if streak.0 != status {
             *streak = (status, 0);
         }
         streak.1 += 1;
-        (streak.1 >= REJECTED_LIMIT).then_some(StopReason::Misdirected {
+        (streak.1 >= self.rejected_limit).then_some(StopReason::Misdirected {
             status,
             streak: streak.1,
         })
@@ -165,7 +174,7 @@ mod tests {
 
     #[test]
     fn fifty_in_a_row_means_down_and_an_answer_resets() {
-        let h = Health::default();
+        let h = Health::new(1000);
         for _ in 0..CONSECUTIVE_LIMIT - 1 {
             assert_eq!(h.on_give_up(GiveUp::RetriesExhausted), None);
         }
@@ -181,7 +190,7 @@ mod tests {
 
     #[test]
     fn twenty_of_one_status_in_a_row_mean_a_wrong_address() {
-        let h = Health::default();
+        let h = Health::new(1000);
         for _ in 0..REJECTED_LIMIT - 1 {
             assert_eq!(h.on_rejected(404), None);
         }
@@ -192,29 +201,41 @@ mod tests {
         );
         h.on_answer();
         for _ in 0..REJECTED_LIMIT - 1 {
-            assert_eq!(h.on_rejected(404), None);
+            assert_eq!(h.on_rejected(400), None);
         }
-        let stop = h.on_rejected(404).unwrap();
+        let stop = h.on_rejected(400).unwrap();
         assert_eq!(
             stop,
             StopReason::Misdirected {
-                status: 404,
+                status: 400,
                 streak: REJECTED_LIMIT
             }
         );
-        assert!(stop.message().contains("20 customers in a row"));
-        for _ in 0..3 * REJECTED_LIMIT {
-            assert_eq!(
-                h.on_rejected(400),
-                None,
-                "a 400 says nothing of the address"
-            );
-        }
+        assert!(stop.message().contains("20 customer(s) in a row"));
+    }
+
+    #[test]
+    fn a_small_run_is_misdirected_when_every_customer_got_one_status() {
+        let h = Health::new(3);
+        assert_eq!(h.on_rejected(404), None);
+        assert_eq!(h.on_rejected(404), None);
+        assert_eq!(
+            h.on_rejected(404),
+            Some(StopReason::Misdirected {
+                status: 404,
+                streak: 3
+            })
+        );
+        let h = Health::new(3);
+        h.on_rejected(404);
+        h.on_answer();
+        h.on_rejected(404);
+        assert_eq!(h.on_rejected(404), None, "one customer was answered");
     }
 
     #[test]
     fn an_empty_budget_means_down_at_once() {
-        assert!(Health::default()
+        assert!(Health::new(10)
             .on_give_up(GiveUp::BudgetExhausted)
             .is_some());
     }

@@ -43,6 +43,7 @@ use crate::bufpool::BufPool;
 use crate::config::ExportConfig;
 use crate::error::{Exit, RunError, UsageError};
 use crate::input::{read_ids, IdList};
+
 use crate::output::{encoder, CsvOptions, RowEncoder};
 use crate::progress::Progress;
 use crate::ratelimit::RateLimiter;
@@ -148,6 +149,7 @@ pub async fn run_with(
         encoder,
         buffers.clone(),
         config.codes.clone(),
+        ids.len().saturating_sub(resumed_from),
     ));
     announce(&config, ids.len(), resumed_from);
 
@@ -226,6 +228,7 @@ async fn read_input(config: &ExportConfig, shutdown: &mut Shutdown) -> Result<Id
         ids = reading => ids.expect("reading IDs does not panic")?,
         signal = shutdown.wait_for(1) => return Err(RunError::Interrupted(signal)),
     };
+    crate::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
     if let Some(shard) = config.shard {
         let before = ids.len();
         ids.retain(|id| shard.contains(id));

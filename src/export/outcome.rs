@@ -39,7 +39,8 @@ pub enum FailureKind {
     Api,
     /// A `Code` nobody has classified, answered again when retried.
     UnknownCode,
-    /// An HTTP status that is not worth retrying (404, 400, a 3xx, ...).
+    /// An HTTP status the platform does not answer with (404, 400, a
+    /// 3xx, ...), twice.
     Http {
         /// The status the platform answered.
         status: u16,
@@ -70,9 +71,9 @@ impl FailureKind {
     }
 
     /// Whether this is the platform's definitive answer about the
-    /// customer, one a later run would get again: a definitive `Code`, or
-    /// a 4xx other than 408 and 429. Every other failure may pass by the
-    /// next run, so a run with one does not move the `--state` watermark.
+    /// customer, one a later run would get again: a definitive `Code`.
+    /// Every other failure may pass by the next run, so a run with one
+    /// does not move the `--state` watermark.
     pub fn is_definitive(self) -> bool {
         self.class() == FailureClass::Definitive
     }
@@ -81,16 +82,11 @@ impl FailureKind {
     pub fn class(self) -> FailureClass {
         match self {
             FailureKind::Api => FailureClass::Definitive,
-            FailureKind::Http { status }
-                if (400..500).contains(&status) && status != 408 && status != 429 =>
-            {
-                FailureClass::Definitive
-            }
-            FailureKind::Http { .. }
-            | FailureKind::Transient(_)
-            | FailureKind::RetryAfterTooLong => FailureClass::Transient,
-            // A code nobody has classified is never proof of no data.
-            FailureKind::UnknownCode => FailureClass::Unknown,
+            FailureKind::Transient(_) | FailureKind::RetryAfterTooLong => FailureClass::Transient,
+            // A code nobody has classified, or a status the platform does
+            // not answer with (a wrong path, a gateway), is never proof of
+            // no data.
+            FailureKind::UnknownCode | FailureKind::Http { .. } => FailureClass::Unknown,
             // An answer too large or of an unusable shape holds data the
             // run could not keep: moving the watermark would lose it.
             FailureKind::TooLarge | FailureKind::UnexpectedShape => FailureClass::Unreadable,
@@ -102,7 +98,7 @@ impl FailureKind {
 /// definitive failure lets the `--state` watermark move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureClass {
-    /// The platform's final answer (a definitive `Code`, a plain 4xx).
+    /// The platform's final answer (a definitive `Code`).
     Definitive,
     /// A fault that may pass: a later run may get the data.
     Transient,
@@ -140,13 +136,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_codes_and_plain_4xx_are_definitive() {
+    fn only_definitive_codes_are_definitive() {
         assert!(FailureKind::Api.is_definitive());
-        for status in [400, 403, 404, 410, 422] {
-            assert!(FailureKind::Http { status }.is_definitive(), "{status}");
-        }
-        for status in [301, 302, 408, 429, 501] {
+        for status in [301, 302, 400, 403, 404, 405, 410, 422] {
             assert!(!FailureKind::Http { status }.is_definitive(), "{status}");
+            assert_eq!(
+                FailureKind::Http { status }.class(),
+                FailureClass::Unknown,
+                "{status}"
+            );
         }
         assert!(!FailureKind::Transient(Cause::Server).is_definitive());
         assert!(!FailureKind::RetryAfterTooLong.is_definitive());
@@ -155,10 +153,6 @@ mod tests {
         assert!(!FailureKind::Transient(Cause::CodeTransient).is_definitive());
         assert_eq!(FailureKind::UnknownCode.class(), FailureClass::Unknown);
         assert_eq!(FailureKind::UnknownCode.name(), "unknown_code");
-        assert_eq!(
-            FailureKind::Http { status: 302 }.class(),
-            FailureClass::Transient
-        );
         assert_eq!(FailureKind::Http { status: 404 }.name(), "http_status");
     }
 }

@@ -75,6 +75,9 @@ pub struct Ending {
     pub state_error: bool,
     /// The metrics or the summary could not be written.
     pub report_error: bool,
+    /// No customer had a chat while the last window had many: the
+    /// watermark is held, and the run exits 1 so it is looked at.
+    pub empty_night: bool,
 }
 
 impl Ending {
@@ -87,6 +90,7 @@ impl Ending {
             output_error: false,
             state_error: false,
             report_error: false,
+            empty_night: false,
         }
     }
 }
@@ -117,7 +121,7 @@ fn exit_of_run(end: Ending) -> (Exit, Status, Option<StoppedBecause>) {
         return (Exit::OutputError, Status::Complete, Some(Why::StateError));
     }
     if end.complete {
-        let exit = if end.failed > 0 {
+        let exit = if end.failed > 0 || end.empty_night {
             Exit::SomeFailed
         } else {
             Exit::Success
@@ -325,6 +329,16 @@ pub enum Audience {
 pub fn explain(s: &Summary, exit: Exit, audience: Audience) {
     explain_run(s, exit, audience);
     explain_codes(s, audience);
+    if let Some(why) = s.state.as_ref().and_then(|st| st.empty_night.as_deref()) {
+        let accept = match audience {
+            Audience::Cli => "--accept-empty",
+            Audience::Pipeline => "accept_empty: true",
+        };
+        tracing::warn!(
+            "{why}. The watermark is held and the next run exports this window again; if the \
+             window really had no chat, run again with {accept}"
+        );
+    }
     if let Some(state) = s.state.as_ref().filter(|st| !st.moved) {
         tracing::warn!(
             "{state}: the next run with --state {} exports this window again",
@@ -383,6 +397,7 @@ fn explain_run(s: &Summary, exit: Exit, audience: Audience) {
     }
     match exit {
         Exit::Success => tracing::info!("{s}"),
+        Exit::SomeFailed if s.customers.failed == 0 => tracing::warn!("{s}"),
         Exit::SomeFailed => {
             tracing::warn!("{s}");
             if let Some(f) = &s.failed_file {
@@ -435,7 +450,17 @@ mod tests {
             output_error,
             state_error: false,
             report_error: false,
+            empty_night: false,
         }
+    }
+
+    #[test]
+    fn a_night_empty_everywhere_is_exit_1_of_a_complete_run() {
+        let e = Ending {
+            empty_night: true,
+            ..end(true, 0, None, false)
+        };
+        assert_eq!(exit_for(e), (Exit::SomeFailed, Status::Complete, None));
     }
 
     #[test]

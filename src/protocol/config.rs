@@ -50,6 +50,9 @@ pub struct PipelineConfig {
     pub definitive_codes: Vec<i64>,
     #[serde(default)]
     pub transient_codes: Vec<i64>,
+    /// Take an empty list of customers as a sync of nothing.
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 /// Read a JSON file a pipeline hands over (config, state, catalog), bounded.
@@ -124,6 +127,7 @@ impl PipelineConfig {
             retries: self.retries,
             definitive_codes: self.definitive_codes.clone(),
             transient_codes: self.transient_codes.clone(),
+            allow_empty: self.allow_empty,
             start: Some(start.to_string()),
             end: end.map(str::to_string),
             tz: self.tz.clone(),
@@ -211,7 +215,8 @@ pub fn settings_schema() -> serde_json::Value {
             "ca_cert": text("A PEM file of extra root certificates to trust."),
             "max_response_bytes": {"type": ["string", "integer"], "description": "Largest answer accepted, decompressed: 256MiB, or bytes."},
             "definitive_codes": {"type": "array", "items": {"type": "integer"}, "description": "API codes that mean the request can never succeed, besides 4000."},
-            "transient_codes": {"type": "array", "items": {"type": "integer"}, "description": "API codes that mean a fault that may pass."}
+            "transient_codes": {"type": "array", "items": {"type": "integer"}, "description": "API codes that mean a fault that may pass."},
+            "allow_empty": {"type": "boolean", "description": "Take an empty list of customers as a sync of nothing (default: an error)."}
         }
     })
 }
@@ -234,7 +239,7 @@ mod schema_tests {
                 "definitive_codes" | "transient_codes" => serde_json::json!([]),
                 "concurrency" | "retries" => serde_json::json!(1),
                 "rate" => serde_json::json!(1.0),
-                "allow_insecure_http" => serde_json::json!(false),
+                "allow_insecure_http" | "allow_empty" => serde_json::json!(false),
                 "max_response_bytes" => serde_json::json!(1000),
                 _ => serde_json::json!("x"),
             };

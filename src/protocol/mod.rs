@@ -65,6 +65,7 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
     let mut config = export_config(&request.config, &plan)?;
     let started = std::time::Instant::now();
     let ids = read_ids(&config.files.ids)?;
+    crate::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
     let fingerprint = Fingerprint::of(&config, &ids);
     let had_resume = plan.resume.is_some();
     let resume = plan

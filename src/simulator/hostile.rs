@@ -14,8 +14,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{Response, StatusCode};
 use futures_util::stream;
 
-/// The hostile answer for `id`, if it names one.
-pub fn respond(id: &str, raw_query: &str) -> Option<Response<Body>> {
+/// The hostile answer for `id`'s request number `nth` (1-based), if it
+/// names one.
+pub fn respond(id: &str, raw_query: &str, nth: u64) -> Option<Response<Body>> {
     if id.starts_with("echo") {
         let mut msg = format!(
             "bad request: POST /v1/openapi/chat/record?{raw_query} HTTP/1.1\r\n\
@@ -54,6 +55,17 @@ pub fn respond(id: &str, raw_query: &str) -> Option<Response<Body>> {
             axum::http::HeaderValue::from_static("gzip"),
         );
         return Some(response);
+    }
+    // A gateway's 404: `status-404-once…` for the first request only
+    // (a gateway during a deployment), `status-404…` for every one.
+    if id.starts_with("status-404-once") && nth <= 1
+        || id.starts_with("status-404") && !id.starts_with("status-404-once")
+    {
+        return Some(with_type(
+            StatusCode::NOT_FOUND,
+            "text/html",
+            Body::from("<html><body><h1>404 Not Found</h1></body></html>"),
+        ));
     }
     if id.starts_with("redirect") {
         let mut response = with_type(StatusCode::FOUND, "text/plain", Body::from("moved"));

@@ -87,6 +87,9 @@ pub struct Scenario {
     /// Print each request's customer and window on stderr (`mock
     /// --log-requests`), for scripts that check what a client asked.
     pub log_requests: bool,
+    /// Answer every customer `Code` 2000 with an empty `Data`, as a
+    /// platform whose database is down might.
+    pub empty_everywhere: bool,
 }
 
 impl Scenario {
@@ -122,6 +125,7 @@ impl Default for Scenario {
             data: DataProfile::Varied,
             calendar: None,
             log_requests: false,
+            empty_everywhere: false,
         }
     }
 }
@@ -462,8 +466,15 @@ async fn answer(
     if let Some((c, msg)) = envelope::fault(id, nth) {
         return code(c, msg);
     }
-    if let Some(answer) = hostile::respond(id, raw_query) {
+    if let Some(answer) = hostile::respond(id, raw_query, nth) {
         return answer;
+    }
+    if sc.empty_everywhere {
+        stats.ok.fetch_add(1, Relaxed);
+        return json(
+            StatusCode::OK,
+            format!(r#"{{"Code": 2000, "Data": [], "Msg": "成功", "RequestId": "sim-{n:08}"}}"#),
+        );
     }
     let span = match &sc.calendar {
         Some(calendar) => {

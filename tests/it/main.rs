@@ -18,5 +18,6 @@ mod request;
 mod resume;
 mod secrecy;
 mod security;
+mod skipped;
 mod state;
 mod tls;
