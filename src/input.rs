@@ -274,6 +274,61 @@ impl<R: Read> Read for LineBounded<R> {
     }
 }
 
+/// A reader that turns each CRLF into LF: the csv crate counts the lines
+/// of a CRLF file one short after some records, so its line numbers
+/// would point one line too early. A lone CR is kept.
+struct CrlfToLf<R> {
+    inner: R,
+    /// Bytes read and converted, not yet handed out (from `pos`).
+    out: Vec<u8>,
+    pos: usize,
+    /// A CR at the end of the last chunk, not yet known to precede an LF.
+    held_cr: bool,
+}
+
+impl<R> CrlfToLf<R> {
+    fn new(inner: R) -> Self {
+        CrlfToLf {
+            inner,
+            out: Vec::with_capacity(1 << 16),
+            pos: 0,
+            held_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for CrlfToLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+            let mut chunk = [0u8; 8192];
+            let n = self.inner.read(&mut chunk)?;
+            if n == 0 {
+                if !std::mem::take(&mut self.held_cr) {
+                    return Ok(0);
+                }
+                self.out.push(b'\r');
+                break;
+            }
+            for &b in &chunk[..n] {
+                if std::mem::take(&mut self.held_cr) && b != b'\n' {
+                    self.out.push(b'\r');
+                }
+                if b == b'\r' {
+                    self.held_cr = true;
+                } else {
+                    self.out.push(b);
+                }
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// The error for an ID list past [`MAX_ID_BYTES`].
 fn too_many(name: &str) -> UsageError {
     UsageError::invalid(format!(
@@ -330,9 +385,17 @@ pub fn read_from<R: Read>(reader: R, name: &str) -> Result<IdList, UsageError> {
     if first.starts_with("\u{feff}".as_bytes()) {
         first.drain(..3);
     }
+    if first.starts_with(&[0xff, 0xfe]) || first.starts_with(&[0xfe, 0xff]) {
+        return Err(UsageError::invalid(format!(
+            "{name}: the file is UTF-16 (it starts with a UTF-16 byte order mark, as Excel's \
+             and Notepad's \"Unicode\" text does); save it as UTF-8, or convert it: \
+             iconv -f UTF-16 -t UTF-8 {name} > ids-utf8.txt"
+        )));
+    }
     let mut list = IdList::default();
     if is_csv_header(&first) {
-        read_csv(Cursor::new(first).chain(reader), &mut list, &mut problems)?;
+        let reader = CrlfToLf::new(Cursor::new(first).chain(reader));
+        read_csv(reader, &mut list, &mut problems)?;
     } else {
         let mut line = first;
         let mut number = 0u64;
@@ -365,13 +428,23 @@ pub fn read_from<R: Read>(reader: R, name: &str) -> Result<IdList, UsageError> {
     problems.into_result(list)
 }
 
+/// Whether the first line is a CSV header: it names a `customer_id`
+/// column (in any case: `Customer_ID`), or it holds a comma, which no ID
+/// does.
 fn is_csv_header(line: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(line) else {
         return false;
     };
-    text.trim_end_matches(['\r', '\n'])
-        .split(',')
-        .any(|field| field.trim().trim_matches('"') == "customer_id")
+    let text = text.trim_end_matches(['\r', '\n']);
+    text.contains(',') || text.split(',').any(is_id_column)
+}
+
+/// Whether a header field names the ID column.
+fn is_id_column(field: &str) -> bool {
+    field
+        .trim()
+        .trim_matches('"')
+        .eq_ignore_ascii_case("customer_id")
 }
 
 fn read_csv<R: Read>(
@@ -380,18 +453,33 @@ fn read_csv<R: Read>(
     problems: &mut Problems,
 ) -> Result<(), UsageError> {
     let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let column = csv
+    let headers = csv
         .headers()
-        .map_err(|e| UsageError::invalid(format!("{}: line 1: {e}", problems.name)))?
-        .iter()
-        .position(|h| h.trim().trim_matches('"') == "customer_id")
-        .ok_or_else(|| {
-            UsageError::invalid(format!(
+        .map_err(|e| UsageError::invalid(format!("{}: line 1: {e}", problems.name)))?;
+    let column = match headers.iter().position(is_id_column) {
+        Some(column) => column,
+        None if headers.iter().any(|h| h.contains("customer_id")) => {
+            return Err(UsageError::invalid(format!(
                 "{}: line 1: the header names customer_id but no CSV column reads as it \
                  (quote a header field whole, or not at all)",
                 problems.name
-            ))
-        })?;
+            )))
+        }
+        None => {
+            let names: Vec<String> = headers
+                .iter()
+                .take(20)
+                .map(|h| format!("{:?}", shorten(h.trim())))
+                .collect();
+            return Err(UsageError::invalid(format!(
+                "{}: line 1 reads as a CSV header (it holds a comma) with no customer_id \
+                 column; its columns are {}. Name the column of IDs customer_id, or give one \
+                 ID per line",
+                problems.name,
+                names.join(", ")
+            )));
+        }
+    };
     let mut record = csv::StringRecord::new();
     loop {
         let line = csv.position().line();
@@ -399,7 +487,9 @@ fn read_csv<R: Read>(
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(line, |p| p.line());
-                if record.len() == 1 && record[0].trim().is_empty() {
+                // Blank lines, and rows of nothing but commas (a
+                // spreadsheet's empty rows), are skipped.
+                if record.iter().all(|field| field.trim().is_empty()) {
                     continue;
                 }
                 let id = record.get(column).unwrap_or("").trim();
@@ -510,6 +600,71 @@ mod tests {
         let err = read(text.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("25 invalid"), "{err}");
         assert_eq!(err.matches("  line ").count(), 10);
+    }
+
+    #[test]
+    fn a_header_in_any_case_is_never_an_id() {
+        for header in [
+            "customer_id",
+            "Customer_ID",
+            "CUSTOMER_ID",
+            "\"Customer_Id\"",
+        ] {
+            let text = format!("{header}\r\nx1\r\nx2\r\n");
+            let list = read(text.as_bytes()).unwrap();
+            assert_eq!(list.iter().collect::<Vec<_>>(), ["x1", "x2"], "{header}");
+        }
+    }
+
+    #[test]
+    fn a_csv_without_the_column_names_the_columns_it_has() {
+        let err = read(b"id,name\n1,a\n").unwrap_err().to_string();
+        assert!(err.contains("no customer_id column"), "{err}");
+        assert!(err.contains("\"id\", \"name\""), "{err}");
+        assert!(!err.contains("holds a comma ("), "{err}");
+    }
+
+    #[test]
+    fn rows_of_nothing_but_commas_are_skipped() {
+        let list = read(b"customer_id,name\nx1,a\n,\n , ,\n\nx2,b\n,,\n").unwrap();
+        assert_eq!(list.iter().collect::<Vec<_>>(), ["x1", "x2"]);
+    }
+
+    #[test]
+    fn utf16_is_named_with_the_fix() {
+        let mut text = vec![0xff, 0xfe];
+        for unit in "customer_id\r\nx1\r\n".encode_utf16() {
+            text.extend(unit.to_le_bytes());
+        }
+        let err = read(&text).unwrap_err().to_string();
+        assert!(err.contains("UTF-16") && err.contains("iconv"), "{err}");
+        let err = read(&[0xfe, 0xff, 0, b'a']).unwrap_err().to_string();
+        assert!(err.contains("UTF-16"), "{err}");
+    }
+
+    /// Errors name the right line whatever the line ends, in both shapes.
+    #[test]
+    fn line_numbers_are_right_with_crlf() {
+        for end in ["\n", "\r\n"] {
+            let text = ["customer_id,note", "a1,x", "a2,y", "a3,z", "b c,w", ""].join(end);
+            let err = read(text.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains("line 5: "), "{end:?}: {err}");
+            let text = ["a1", "a2", "", "a3", "b c", ""].join(end);
+            let err = read(text.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains("line 5: "), "{end:?}: {err}");
+            let text = ["customer_id", "a1", "", "a3", "b\u{7}", ""].join(end);
+            let err = read(text.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains("line 5: "), "{end:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn crlf_becomes_lf_and_a_lone_cr_stays() {
+        let mut out = String::new();
+        CrlfToLf::new(&b"a\r\nb\rc\r\r\nd\r"[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "a\nb\rc\r\nd\r");
     }
 
     #[test]

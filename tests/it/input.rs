@@ -245,3 +245,61 @@ fn ids_from_stdin_with_bom_crlf_and_comments() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
 }
+
+/// The ID files of a user's first hour: a one-column file headed
+/// `Customer_ID` (the header is never sent), an Excel export with CRLF
+/// line ends and rows of nothing but commas, a CSV without the column
+/// (its columns named), a UTF-16 file (named, with the fix), and a bad
+/// line of a CRLF CSV named at its own line.
+#[test]
+fn first_hour_id_files_read_as_meant() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    let list = ids(3);
+    wd.write("headed.txt", format!("Customer_ID\n{}\n", list.join("\n")));
+    let o = wd.export(&sim, &["--ids", "headed.txt", "--out", "a.csv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(sim.stats().requests_for("Customer_ID"), 0);
+    assert_eq!(read_csv(&wd.path("a.csv")), expected_rows(&list));
+
+    let excel: String = list
+        .iter()
+        .map(|id| format!("{id},note\r\n,\r\n"))
+        .collect();
+    wd.write("excel.csv", format!("CUSTOMER_ID,Note\r\n{excel},,\r\n"));
+    let o = wd.export(&sim, &["--ids", "excel.csv", "--out", "b.csv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(read_csv(&wd.path("b.csv")), expected_rows(&list));
+    let requests = sim.requests();
+
+    let wd = Workdir::new();
+    wd.write("contacts.csv", "id,name\r\n1,访客290\r\n");
+    let o = wd.export(&sim, &["--ids", "contacts.csv", "--out", "c.csv"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("no customer_id column"), "{err}");
+    assert!(err.contains(r#""id", "name""#), "{err}");
+
+    let mut utf16 = vec![0xff, 0xfe];
+    for unit in format!("customer_id\r\n{}\r\n", list[0]).encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    wd.write("unicode.txt", utf16);
+    let o = wd.export(&sim, &["--ids", "unicode.txt", "--out", "d.csv"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("unicode.txt") && err.contains("UTF-16"),
+        "{err}"
+    );
+    assert!(err.contains("iconv -f UTF-16 -t UTF-8"), "{err}");
+
+    wd.write(
+        "bad.csv",
+        "customer_id,n\r\na1,x\r\na2,y\r\na3,z\r\nb c,w\r\n",
+    );
+    let o = wd.export(&sim, &["--ids", "bad.csv", "--out", "e.csv"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("line 5: "), "{}", stderr(&o));
+    assert_eq!(sim.requests(), requests, "no request for refused files");
+}
