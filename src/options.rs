@@ -365,7 +365,8 @@ export_options! {
 
     /// Permission bits of every file the run creates, in octal.
     ///
-    /// 0640 lets the file's group read them (owner read and write are
+    /// The --metrics file is always 0644 (no personal data; node_exporter
+    /// reads it). 0640 lets the file's group read them (owner read and write are
     /// required; no execute bits, no write for others).
     #[arg(help_heading = "Output and formats", long, value_name = "MODE")]
     pub file_mode: Option<String>,
@@ -383,6 +384,8 @@ export_options! {
     pub restart: bool,
 
     /// Look back this many days [default: 30 when neither --start nor --end is given].
+    ///
+    /// Not with --start or --end: only one form of the window is sent.
     #[arg(help_heading = "Window and filters", long, value_name = "N")]
     pub days: Option<u32>,
 

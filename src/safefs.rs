@@ -30,6 +30,11 @@ impl Default for FileMode {
 }
 
 impl FileMode {
+    /// The `--metrics` file's mode, whatever `--file-mode` says: it holds
+    /// counts and times, no personal data, and node_exporter (another
+    /// user) must read it.
+    pub const METRICS: FileMode = FileMode(0o644);
+
     /// Parse an octal mode such as `0640`. The owner must be able to read
     /// and write; nobody may execute; others may not write.
     pub fn parse(text: &str) -> Result<FileMode, String> {
@@ -222,6 +227,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> io::Result<()>
     }
     sync_dir(path);
     Ok(())
+}
+
+/// Remove a file this run created, if it is there (a missing one is no
+/// error).
+pub fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Make a rename durable by syncing its directory (best effort: not every

@@ -16,6 +16,25 @@ pub enum Signal {
     Terminate,
 }
 
+impl Signal {
+    /// What the run got, as its log says it.
+    pub fn got(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "got SIGINT (Ctrl-C)",
+            Signal::Terminate => "got SIGTERM",
+        }
+    }
+
+    /// How to make the run stop at once, in the words that fit whoever
+    /// sent the signal.
+    pub fn again(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "press Ctrl-C again to stop at once",
+            Signal::Terminate => "a second SIGTERM or SIGINT stops it at once",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Requests {
     first: Option<Signal>,

@@ -70,8 +70,50 @@ impl FilePlan {
             state: state.map(|s| s.path.clone()),
             metrics,
         };
+        files.check_folders()?;
         files.check()?;
         Ok(files)
+    }
+
+    /// Every file the run may write must go into a folder that exists:
+    /// a missing one is named as a folder, before anything else is said
+    /// of the files in it (the run and `--dry-run` alike).
+    fn check_folders(&self) -> Result<(), UsageError> {
+        let written = [
+            ("--out", self.out.file()),
+            ("--failed", self.failed.as_deref()),
+            ("--summary", self.summary.as_deref()),
+            ("--state", self.state.as_deref()),
+            ("--metrics", self.metrics.as_deref()),
+        ];
+        for (flag, path) in written {
+            let Some(path) = path else { continue };
+            let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) else {
+                continue;
+            };
+            match std::fs::metadata(folder) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => {
+                    return Err(UsageError::invalid(format!(
+                        "{flag} {}: {} is not a folder",
+                        path.display(),
+                        folder.display()
+                    )))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(UsageError::invalid(format!(
+                        "{flag} {}: the folder {} does not exist; create it first (mkdir -p {})",
+                        path.display(),
+                        folder.display(),
+                        folder.display()
+                    )))
+                }
+                // Not readable, say: the checks that try to create the
+                // files say what is wrong with them.
+                Err(_) => {}
+            }
+        }
+        Ok(())
     }
 
     /// The files a run writes at its end or only when needed (the failed

@@ -90,6 +90,35 @@ fn key_never_shows_in_debug() {
     assert!(!format!("{c:?}").contains("k3y"));
 }
 
+/// `--days` with `--start` or `--end` is refused naming both: only one
+/// of them may reach the API.
+#[test]
+fn days_with_start_or_end_is_refused() {
+    for (flag, value) in [("start", "2026-01-01"), ("end", "2026-01-31")] {
+        let mut a = args("a.csv");
+        a.days = Some(7);
+        if flag == "start" {
+            a.start = Some(value.into());
+        } else {
+            a.end = Some(value.into());
+        }
+        let err = ExportConfig::from_options(a, key_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--days 7") && err.contains(&format!("--{flag}")),
+            "{err}"
+        );
+    }
+    let mut a = args("a.csv");
+    a.days = Some(7);
+    let c = ExportConfig::from_options(a, key_env).unwrap();
+    assert_eq!(
+        (c.query.days, c.query.start, c.query.end),
+        (Some(7), None, None)
+    );
+}
+
 #[test]
 fn window_drops_default_days() {
     let mut a = args("a.csv");

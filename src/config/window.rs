@@ -26,6 +26,17 @@ impl TimeWindow {
         o: &ExportOptions,
         state: Option<&StateSettings>,
     ) -> Result<TimeWindow, UsageError> {
+        if let (Some(days), None) = (o.days, state) {
+            let other = [("--start", &o.start), ("--end", &o.end)]
+                .into_iter()
+                .find_map(|(flag, v)| v.as_ref().map(|_| flag));
+            if let Some(flag) = other {
+                return Err(UsageError::invalid(format!(
+                    "--days {days} and {flag} both set the window, and the platform would be \
+                     sent both: give --days N alone (the last N days), or --start and --end"
+                )));
+            }
+        }
         let name = o.tz.as_deref().unwrap_or_else(|| defaulted("tz"));
         let zone = Zone::parse(name).map_err(|e| UsageError::invalid(format!("--tz: {e}")))?;
         let now = zone.wall(chrono::Utc::now());

@@ -28,9 +28,34 @@ pub fn commit(mut written: Written, total: usize, out: &Target) -> Committed {
     let error = written.error.take();
     if written.done() == total && error.is_none() {
         complete(written, out)
+    } else if written.done() == 0 && error.is_none() && !written.reader_gone {
+        discard(written)
     } else {
         keep(written, error, out)
     }
+}
+
+/// The run stopped before any customer was committed (a bad key, a wrong
+/// address, a signal at the start): nothing is worth resuming, so the
+/// partial files and the journal go, and the next run needs no --resume.
+fn discard(written: Written) -> Committed {
+    let files = written.files;
+    let mut error = None;
+    if let Err(e) = files.sink.discard() {
+        error.get_or_insert(e);
+    }
+    if let Err(e) = files.failed.discard() {
+        error.get_or_insert(e);
+    }
+    if let Some(journal) = files.journal {
+        if let Err(e) = journal.remove() {
+            tracing::warn!("{e:#} (the next run discards it as stale)");
+        }
+    }
+    if let Some(e) = &error {
+        tracing::warn!("{e:#}");
+    }
+    Committed::default()
 }
 
 /// Put the files in place. The failed file first: once the output is in
@@ -206,6 +231,22 @@ mod tests {
         let failed = crate::paths::default_failed(&out);
         assert!(crate::paths::partial(&failed).exists() && !failed.exists());
         assert!(crate::paths::journal(&out).exists());
+    }
+
+    /// A run that stopped before committing any customer leaves nothing
+    /// to resume: no partial files, no journal.
+    #[test]
+    fn a_run_stopped_before_any_customer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.csv");
+        let c = commit(
+            Written::for_test(files(&out, true), 0),
+            2,
+            &Target::File(out.clone()),
+        );
+        assert!(!c.complete && c.error.is_none() && c.partial_output.is_none());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(names.is_empty(), "{names:?}");
     }
 
     /// A complete run without failures leaves no failed file behind, not

@@ -64,8 +64,10 @@ pub fn watch_signals(control: Arc<Control>, mut shutdown: Shutdown) -> tokio::ta
         let signal = shutdown.wait_for(1).await;
         control.stop(StopCause::Signal(signal), false);
         tracing::warn!(
-            "stopping: letting requests in flight finish (up to {}s); press Ctrl-C again to stop at once",
-            GRACE_PERIOD.as_secs()
+            "{}: stopping, letting requests in flight finish (up to {}s); {}",
+            signal.got(),
+            GRACE_PERIOD.as_secs(),
+            signal.again()
         );
         tokio::select! {
             _ = shutdown.wait_for(2) => {}

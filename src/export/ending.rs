@@ -150,7 +150,7 @@ pub fn conclude(
                 shard: files.shard,
                 ended: files.ended,
             };
-            if let Err(e) = crate::metrics::write(path, &metrics, files.mode) {
+            if let Err(e) = crate::metrics::write(path, &metrics, FileMode::METRICS) {
                 failed.metrics = true;
                 errors.push(e);
                 continue;
@@ -247,7 +247,7 @@ fn summary_facts(
         output: shown(&committed.output),
         partial_output: shown(&committed.partial_output),
         failed_file: shown(&committed.failed_file),
-        resumable: !committed.complete && config.files.out.file().is_some(),
+        resumable: !committed.complete && committed.partial_output.is_some(),
         shard: config.shard.map(|s| s.to_string()),
         state: None,
     }

@@ -150,6 +150,18 @@ impl FailedFile {
         Ok(None)
     }
 
+    /// The run stopped before it committed any customer: remove the
+    /// partial failed file, if one was started.
+    pub fn discard(mut self) -> anyhow::Result<()> {
+        match (self.writer.take(), &self.path) {
+            (Some(writer), Some(path)) => {
+                drop(writer);
+                safefs::remove_if_present(&crate::paths::partial(path))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The run stopped early: flush what was recorded to `<failed>.partial`.
     pub fn keep_partial(mut self) -> anyhow::Result<()> {
         self.checkpoint()?;

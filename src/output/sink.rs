@@ -315,6 +315,19 @@ impl Sink {
         Ok(())
     }
 
+    /// The run stopped before it committed any customer: remove the
+    /// partial file it created, so the next run has nothing to resume.
+    pub fn discard(mut self) -> anyhow::Result<()> {
+        if let Some(p) = self.parquet.take() {
+            return p.discard();
+        }
+        drop(self.stream.take());
+        match self.paths.take() {
+            Some((partial, _)) => safefs::remove_if_present(&partial),
+            None => Ok(()),
+        }
+    }
+
     /// The run stopped early: checkpoint and keep the partial file.
     pub fn keep_partial(mut self) -> anyhow::Result<Option<PathBuf>> {
         if let Some(p) = self.parquet.take() {

@@ -36,9 +36,8 @@ fn documented_example_gives_its_seven_rows() {
     );
     assert_eq!(rows[0].message_type, "AI对话");
     assert_eq!(rows[1].sender_type, "客服");
-    // Complete run: no partial, journal or failed file left behind; only the
-    // (empty) lock file stays.
-    assert_eq!(wd.files(), ["chats.csv", "chats.csv.lock", "ids.txt"]);
+    // Complete run: no partial, journal, failed or lock file left behind.
+    assert_eq!(wd.files(), ["chats.csv", "ids.txt"]);
 }
 
 /// Hostile content (quotes, commas, CR, LF, tabs, emoji, Chinese, U+2028)
@@ -191,8 +190,9 @@ fn bad_key_stops_the_run_with_exit_3() {
         "{} requests after a 401",
         sim.requests()
     );
-    assert!(!wd.path("x.csv").exists());
-    assert!(wd.path("x.csv.partial").exists());
+    // Nothing was committed: nothing is kept, and no --resume is needed.
+    assert_eq!(wd.files(), ["ids.txt"]);
+    assert!(!stderr(&out).contains("--resume"), "{}", stderr(&out));
 }
 
 /// An exhausted quota (402 after N answers) stops the run with exit 3; the

@@ -303,3 +303,34 @@ fn first_hour_id_files_read_as_meant() {
     assert!(stderr(&o).contains("line 5: "), "{}", stderr(&o));
     assert_eq!(sim.requests(), requests, "no request for refused files");
 }
+
+/// A folder that does not exist is named as a folder, in the run and in
+/// `--dry-run`, for the output and for every side file.
+#[test]
+fn a_missing_folder_is_named_as_a_folder() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(2));
+    for args in [
+        &["--out", "nodir/sub/chats.csv"][..],
+        &["--out", "x.csv", "--failed", "gone/f.csv"],
+        &["--out", "x.csv", "--summary", "gone/s.json"],
+        &["--out", "x.csv", "--metrics", "gone/m.prom"],
+    ] {
+        let folder = std::path::Path::new(args[args.len() - 1])
+            .parent()
+            .unwrap()
+            .display()
+            .to_string();
+        for dry in [false, true] {
+            let mut all = vec!["--ids", "ids.txt"];
+            all.extend(args);
+            if dry {
+                all.push("--dry-run");
+            }
+            let o = wd.export(&sim, &all);
+            assert_usage_error(&sim, &o, &[&format!("the folder {folder} does not exist")]);
+            assert!(!stderr(&o).contains(".partial"), "{}", stderr(&o));
+        }
+    }
+}

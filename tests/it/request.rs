@@ -65,16 +65,15 @@ async fn default_request_is_exactly_as_documented() {
 }
 
 /// Window and filters: times sent as `YYYY-MM-DD HH:MM:SS` (an RFC 3339
-/// instant as wall-clock time in `--tz`), `days` as a
-/// string, repeatable filters as arrays in order; a base URL with a path
-/// prefix keeps it.
+/// instant as wall-clock time in `--tz`) with `days` empty, repeatable
+/// filters as arrays in order; a base URL with a path prefix keeps it.
 #[tokio::test]
 async fn window_and_filters_are_sent_as_strings_and_arrays() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/gateway/v1/openapi/chat/record"))
         .and(body_json(json!({
-            "customer_id": "c1", "days": "7",
+            "customer_id": "c1", "days": "",
             "start_time": "2026-01-01 00:00:00", "end_time": "2026-01-31 23:59:59",
             "chat_source": ["抖音", "企业微信"], "chat_robot": ["bot-1"], "seat_member": ["alice"]
         })))
@@ -95,8 +94,6 @@ async fn window_and_filters_are_sent_as_strings_and_arrays() {
             "ids.txt",
             "--out",
             "x.csv",
-            "--days",
-            "7",
             "--start",
             "2026-01-01",
             "--end",

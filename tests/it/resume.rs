@@ -191,8 +191,9 @@ fn kill_9_and_resume_zstd() {
     kill_and_resume("k.jsonl.zst", "ref.jsonl", 4);
 }
 
-/// SIGINT exits 130 and SIGTERM 143, each saying how to resume; `--resume`
-/// then completes with the output of an uninterrupted run.
+/// SIGINT exits 130 and SIGTERM 143, each naming the signal it got and
+/// saying how to resume; `--resume` then completes with the output of an
+/// uninterrupted run.
 #[cfg(unix)]
 #[test]
 fn signals_stop_gracefully_and_resume_completes() {
@@ -218,7 +219,10 @@ fn signals_stop_gracefully_and_resume_completes() {
         unsafe_kill(child.id(), signal);
         let o = child.wait_with_output().unwrap();
         assert_eq!(code(&o), exit, "{}", stderr(&o));
-        assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("--resume"), "{err}");
+        assert!(err.contains(&format!("got SIG{signal}")), "{err}");
+        assert_eq!(err.contains("Ctrl-C again"), signal == "INT", "{err}");
         assert!(committed(&wd, &out) > 0);
         let o = wd.export(&sim, &args);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -653,4 +657,26 @@ fn second_ctrl_c_exits_even_with_a_stuck_stdout() {
     };
     drop(stdout);
     assert_eq!(status.code(), Some(130));
+}
+
+/// A run that ends before any customer is committed (a wrong key: exit 3
+/// at the first answer) leaves no partial file and no journal, in every
+/// format, so the next run needs no --resume and says nothing of one.
+#[test]
+fn a_run_that_committed_nothing_leaves_no_journal() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(20));
+    for out in ["x.csv", "x.jsonl.gz", "x.parquet"] {
+        let mut cmd = wd.cmd(&sim);
+        cmd.env("YUJU_API_KEY", "wrong-key")
+            .args(["export", "--ids", "ids.txt", "--out", out]);
+        let o = cmd.output().unwrap();
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+        assert!(!stderr(&o).contains("--resume"), "{}", stderr(&o));
+        assert_eq!(wd.files(), ["ids.txt"], "{out}: nothing is left behind");
+        let o = wd.export(&sim, &["--ids", "ids.txt", "--out", out]);
+        assert_eq!(code(&o), 0, "{out}: {}", stderr(&o));
+        std::fs::remove_file(wd.path(out)).unwrap();
+    }
 }

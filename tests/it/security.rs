@@ -163,7 +163,9 @@ fn an_output_link_is_replaced_not_followed() {
 }
 
 /// Under umask 022 every file the run creates is 0600; `--file-mode 0640`
-/// widens them all; a key file others can read draws a warning.
+/// widens them all; the metrics file is 0644 either way (node_exporter,
+/// another user, reads it; it holds no personal data); no lock file stays;
+/// a key file others can read draws a warning.
 #[test]
 fn created_files_are_owner_only_unless_widened() {
     let sim = Sim::start(Scenario {
@@ -185,21 +187,23 @@ fn created_files_are_owner_only_unless_widened() {
         "x.csv",
         "--summary",
         "s.json",
+        "--metrics",
+        "m.prom",
         "--api-key-file",
         "key.txt",
     ]);
     let o = cmd.output().unwrap();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
-    for f in [
-        "x.csv",
-        "x.csv.failed.csv",
-        "x.csv.lock",
-        "s.json",
-        "s.json.lock",
-    ] {
+    for f in ["x.csv", "x.csv.failed.csv", "s.json"] {
         assert_eq!(mode_of(&wd.path(f)), 0o600, "{f}");
     }
+    assert_eq!(mode_of(&wd.path("m.prom")), 0o644);
+    assert!(
+        !wd.files().iter().any(|f| f.ends_with(".lock")),
+        "{:?}",
+        wd.files()
+    );
     let o = wd.export(
         &sim,
         &[
@@ -209,14 +213,17 @@ fn created_files_are_owner_only_unless_widened() {
             "y.csv",
             "--summary",
             "t.json",
+            "--metrics",
+            "n.prom",
             "--file-mode",
             "0640",
         ],
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    for f in ["y.csv", "y.csv.failed.csv", "y.csv.lock", "t.json"] {
+    for f in ["y.csv", "y.csv.failed.csv", "t.json"] {
         assert_eq!(mode_of(&wd.path(f)), 0o640, "{f}");
     }
+    assert_eq!(mode_of(&wd.path("n.prom")), 0o644);
     let o = wd.export(
         &sim,
         &["--ids", "ids.txt", "--out", "z.csv", "--file-mode", "0666"],

@@ -303,6 +303,15 @@ impl ParquetFile {
         Ok(())
     }
 
+    /// The run stopped before it committed any customer: remove both
+    /// files it created.
+    pub fn discard(self) -> anyhow::Result<()> {
+        drop(self.out);
+        drop(self.staged);
+        safefs::remove_if_present(&self.partial)?;
+        safefs::remove_if_present(&self.staged_path)
+    }
+
     /// The run stopped early: sync the staged rows and keep both files.
     pub fn keep_partial(mut self) -> anyhow::Result<PathBuf> {
         self.staged
