@@ -163,9 +163,19 @@ pub fn command() -> clap::Command {
     Cli::command()
         .after_long_help(exit_status())
         .mut_subcommand("export", |export| {
-            with_defaults(export, &shown).after_long_help(exit_status())
+            with_defaults(export, &shown)
+                .override_usage(EXPORT_USAGE)
+                .after_help(KEY_NOTE)
+                .after_long_help(format!("{KEY_NOTE}\n\n{}", exit_status()))
         })
 }
+
+/// `export`'s usage line: the two settings every run needs first.
+const EXPORT_USAGE: &str = "yuju-export export --ids <PATH> --out <PATH> [OPTIONS]";
+
+/// Where the key comes from, under `export -h` and `--help`.
+const KEY_NOTE: &str = "The API key is read from the YUJU_API_KEY environment variable, or \
+     from --api-key-file PATH (never from the command line). YUJU_BASE_URL sets --base-url.";
 
 /// The exit codes, as `--help` ends with them.
 pub fn exit_status() -> String {
@@ -223,6 +233,29 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         command().debug_assert();
+    }
+
+    /// `-h` shows the settings a first run needs and where the key comes
+    /// from; `--help` also the exit status.
+    #[test]
+    fn export_short_help_names_the_required_flags_and_the_key() {
+        let mut cmd = command();
+        let export = cmd.find_subcommand_mut("export").unwrap();
+        let short = export.render_help().to_string();
+        assert!(
+            short.contains("Usage: yuju-export export --ids <PATH> --out <PATH> [OPTIONS]"),
+            "{short}"
+        );
+        assert!(short.contains("YUJU_API_KEY"), "{short}");
+        let long = export.render_long_help().to_string();
+        assert!(
+            long.contains("YUJU_API_KEY") && long.contains("Exit status:"),
+            "{long}"
+        );
+        assert!(
+            long.contains("{start} and {end} are the window's bounds"),
+            "{long}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The man page, `yuju-export(1)`, generated from the one command-line
 //! definition: the commands, then the options of `export` under the same
-//! headings as its `--help`, then the exit status.
+//! headings as its `--help`, then the exit status, the environment, the
+//! files a run writes and examples.
 
 use std::io::Write;
 
@@ -45,8 +46,98 @@ pub fn render(out: &mut dyn Write) -> std::io::Result<()> {
             roff_text(exit.meaning())
         )?;
     }
+    for (heading, entries) in [
+        ("ENVIRONMENT", ENVIRONMENT),
+        ("FILES", FILES),
+        ("EXAMPLES", EXAMPLES),
+    ] {
+        writeln!(out, ".SH {heading}")?;
+        for (term, text) in entries {
+            writeln!(out, ".TP\n\\fB{}\\fR\n{}", roff_text(term), roff_text(text))?;
+        }
+    }
+    writeln!(
+        out,
+        ".SH \"SEE ALSO\"\nThe README and docs/ of the source tree: the reference of every flag, \
+         the output formats, scheduling, resume, limits and security."
+    )?;
     man.render_version_section(out)
 }
+
+/// What the environment sets.
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "YUJU_API_KEY",
+        "The API key, when --api-key-file is not given. It is never printed, logged or written.",
+    ),
+    ("YUJU_BASE_URL", "The API's base URL (--base-url)."),
+    (
+        "HTTPS_PROXY, https_proxy, ALL_PROXY, NO_PROXY",
+        "An HTTP proxy for the API's requests, a fallback proxy, and the hosts reached directly.",
+    ),
+    (
+        "SSL_CERT_FILE",
+        "A PEM file of root certificates to trust besides the system's and the bundled ones (as \
+         --ca-cert adds one).",
+    ),
+    (
+        "JOB_COMPLETION_INDEX",
+        "The shard's K for --shard /N (Kubernetes Indexed Jobs).",
+    ),
+];
+
+/// The files a run writes beside its output.
+const FILES: &[(&str, &str)] = &[
+    (
+        "OUT.partial",
+        "The rows so far, renamed to OUT when the run completes; kept, with the journal, when \
+         a run stops after committing a customer, for --resume.",
+    ),
+    (
+        "OUT.journal",
+        "Which customers are committed and where the partial files were consistent.",
+    ),
+    (
+        "OUT.staged",
+        "Parquet: the rows committed since the last row group, until the run completes.",
+    ),
+    (
+        "OUT.lock",
+        "The lock that keeps two runs off one output (likewise for the state, summary, metrics \
+         and failed files), removed when the run ends.",
+    ),
+    (
+        "OUT.failed.csv",
+        "The customers that failed (customer_id, error, class); --failed names another file.",
+    ),
+    (
+        "--summary, --state and --metrics files",
+        "The run's JSON summary, the watermark of a schedule, and the Prometheus textfile (mode \
+         0644).",
+    ),
+    (
+        "/etc/yuju-export/yuju-export.toml",
+        "The Debian package's config file for its systemd service (any file works with --config).",
+    ),
+];
+
+/// A first dump, a nightly schedule, and a retry of the failed customers.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "yuju-export export --ids customers.txt --out chats.csv",
+        "A first dump of the last 30 days, with the key in YUJU_API_KEY.",
+    ),
+    (
+        "yuju-export export --ids customers.txt --state state.json --start 2026-11-01 --end today \
+         --tz Asia/Shanghai --out 'chats-{start}.parquet' --metrics yuju.prom --resume -q",
+        "Nightly from cron: each window starts where the last completed one ended, into its own \
+         file; silent unless something went wrong.",
+    ),
+    (
+        "yuju-export export --ids chats.csv.failed.csv --out retry.csv",
+        "Retry only the customers that failed last time.",
+    ),
+];
 
 /// Text safe in a roff paragraph: backslashes and hyphens escaped, and no
 /// line starting with a control character.
@@ -108,6 +199,15 @@ mod tests {
             page.contains("definitive\\-codes"),
             "export's options are in it"
         );
+        let exit = at("\"EXIT STATUS\"");
+        for (name, needle) in [
+            ("ENVIRONMENT", "YUJU_API_KEY"),
+            ("FILES", "OUT.journal"),
+            ("EXAMPLES", "chats.csv.failed.csv"),
+        ] {
+            assert!(at(name) > exit, "{name}");
+            assert!(page.contains(needle), "{needle}");
+        }
     }
 
     #[test]

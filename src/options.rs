@@ -302,9 +302,14 @@ export_options! {
     #[arg(help_heading = "Input", long, value_name = "K/N")]
     pub shard: Option<String>,
 
-    /// Output file.
+    /// Output file; may hold {date}, {start}, {end} and {shard}.
     ///
     /// `-` writes stdout. Rows go to `<out>.partial` until the run completes.
+    /// Placeholders (also in --failed and --summary): {date} is today in
+    /// --tz (2026-11-26); {start} and {end} are the window's bounds
+    /// (2026-11-25, or 2026-11-25T083000 when not at midnight); {shard} is
+    /// the --shard (2of4). `--out 'chats-{start}.parquet'` gives each
+    /// window of a --state schedule its own file.
     #[arg(help_heading = "Output and formats", long, value_name = "PATH")]
     pub out: Option<PathBuf>,
 
@@ -358,8 +363,7 @@ export_options! {
     /// Where to list failed customers [default: <out>.failed.csv; none for
     /// --out -].
     ///
-    /// --out, --failed and --summary may hold {date}, {start}, {end} and
-    /// {shard}.
+    /// May hold the placeholders of --out.
     #[arg(help_heading = "Output and formats", long, value_name = "PATH")]
     pub failed: Option<PathBuf>,
 
@@ -544,6 +548,8 @@ export_options! {
     pub metrics: Option<PathBuf>,
 
     /// Write the run summary as JSON to this file.
+    ///
+    /// May hold the placeholders of --out.
     #[arg(help_heading = "Schedule, state and reports", long, value_name = "PATH")]
     pub summary: Option<PathBuf>,
 
