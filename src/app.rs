@@ -8,6 +8,7 @@ use crate::cli::{Cli, Command, MockArgs};
 use crate::config::ExportConfig;
 use crate::error::{Exit, RunError};
 use crate::export;
+use crate::options::ExportOptions;
 use crate::shutdown::Shutdown;
 use crate::simulator::{self, Fault, Scenario};
 
@@ -15,7 +16,9 @@ use crate::simulator::{self, Fault, Scenario};
 pub fn main_with(cli: Cli) -> Exit {
     match cli.command {
         Command::Export(args) => {
-            let config = match ExportConfig::from_options(*args, |k| std::env::var(k).ok()) {
+            let env = |k: &str| std::env::var(k).ok();
+            let options = (*args).clone();
+            let config = match ExportConfig::from_options(*args, env) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("yuju-export: error: {e}");
@@ -44,22 +47,7 @@ pub fn main_with(cli: Cli) -> Exit {
                         return Exit::Usage;
                     }
                 };
-                match export::run(config, shutdown).await {
-                    Ok(report) => {
-                        report.explain();
-                        report.exit
-                    }
-                    // Found before any request: worded like every other
-                    // usage error, not as a log line.
-                    Err(e @ RunError::Usage(_)) => {
-                        eprintln!("yuju-export: error: {e}");
-                        e.exit()
-                    }
-                    Err(e) => {
-                        tracing::error!("{e}");
-                        e.exit()
-                    }
-                }
+                export_windows(config, options, shutdown).await
             });
             // Everything is written by now; a thread still blocked reading
             // stdin (interrupted `--ids -`) must not hold the exit up.
@@ -86,6 +74,64 @@ pub fn main_with(cli: Cli) -> Exit {
                 Exit::OutputError
             }
         },
+    }
+}
+
+/// Run the export of `config`; when it resumed an interrupted `--state`
+/// window and finished it, go on with the next window up to `--end`
+/// (see [`export::next`]), with the settings given again in `options`.
+async fn export_windows(config: ExportConfig, options: ExportOptions, shutdown: Shutdown) -> Exit {
+    let configured_end = config.query.end;
+    let rereadable = config.files.ids != crate::input::Source::Stdin;
+    let first = match run_one(config.clone(), shutdown.clone()).await {
+        Ok(report) if rereadable && export::next::goes_on(&report, configured_end) => report,
+        Ok(report) => return report.exit,
+        Err(exit) => return exit,
+    };
+    let next = match config.next_window(options, |k| std::env::var(k).ok()) {
+        Ok(next) => next,
+        Err(e) => {
+            eprintln!("yuju-export: error: the next window: {e}");
+            return export::next::combined(first.exit, Exit::Usage);
+        }
+    };
+    if next.files.out.file() == config.files.out.file() {
+        tracing::warn!(
+            "the rest of the window up to --end waits for the next run: --out names no \
+             {{start}}, so the next window would replace {} (use --out 'name-{{start}}.ext')",
+            config.files.out.describe()
+        );
+        return first.exit;
+    }
+    tracing::info!(
+        "the resumed window is done; going on with the next window, up to --end, into {}",
+        next.files.out.describe()
+    );
+    let second = match run_one(next, shutdown).await {
+        Ok(report) => report.exit,
+        Err(exit) => exit,
+    };
+    export::next::combined(first.exit, second)
+}
+
+/// One export, explained to the operator; `Err` is the exit code of a run
+/// that ended before it could report.
+async fn run_one(config: ExportConfig, shutdown: Shutdown) -> Result<export::Report, Exit> {
+    match export::run(config, shutdown).await {
+        Ok(report) => {
+            report.explain();
+            Ok(report)
+        }
+        // Found before any request: worded like every other usage error,
+        // not as a log line.
+        Err(e @ RunError::Usage(_)) => {
+            eprintln!("yuju-export: error: {e}");
+            Err(e.exit())
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            Err(e.exit())
+        }
     }
 }
 

@@ -167,9 +167,14 @@ fn output(config: &ExportConfig, ids: &IdList, lines: &mut Lines) -> Result<(), 
                 done
             } else {
                 let kept = query.body("");
+                let then = if config.state.is_some() && query.end < config.query.end {
+                    "; once it is done, the run goes on with the next window up to --end"
+                } else {
+                    ""
+                };
                 format!(
                     "{done}, keeping its window (start_time {:?}, end_time {:?}) \
-                     instead of the body above",
+                     instead of the body above{then}",
                     kept.start_time, kept.end_time
                 )
             }

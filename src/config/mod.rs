@@ -150,6 +150,27 @@ impl ExportConfig {
         given: ExportOptions,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, UsageError> {
+        Self::build(given, env, None)
+    }
+
+    /// The settings of the window after this run's, for a `--state` run
+    /// that resumed an interrupted window and goes on up to `--end`: the
+    /// same `given` settings, validated again (the state file now says
+    /// where the window starts, and the templates name its own files),
+    /// with the key this run read (a key file may have been stdin).
+    pub fn next_window(
+        &self,
+        given: ExportOptions,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError> {
+        Self::build(given, env, Some(self.api_key.clone()))
+    }
+
+    fn build(
+        given: ExportOptions,
+        env: impl Fn(&str) -> Option<String>,
+        known_key: Option<ApiKey>,
+    ) -> Result<Self, UsageError> {
         // The key's precedence has the environment between the layers:
         // --api-key-file on the command line, then YUJU_API_KEY, then the
         // file's api-key-file.
@@ -179,12 +200,15 @@ impl ExportConfig {
         let resume = resume_mode(&o, &files.out)?;
         let base_url = network::base_url(&o)?;
         let mut notices = Vec::new();
-        let api_key = key::api_key(
-            key_file_flag.as_deref(),
-            o.api_key_file.as_deref(),
-            &env,
-            &mut notices,
-        )?;
+        let api_key = match known_key {
+            Some(key) => key,
+            None => key::api_key(
+                key_file_flag.as_deref(),
+                o.api_key_file.as_deref(),
+                &env,
+                &mut notices,
+            )?,
+        };
         let (concurrency, rate) = limits::pace(&o)?;
         let (timeout, connect_timeout, retry) = limits::timing(&o)?;
         let codes = CodePolicy::new(&o.definitive_codes, &o.transient_codes).map_err(|e| {

@@ -98,6 +98,7 @@ pub fn finish(
     let facts = || summary_facts(config, fetcher, &committed, &tally, &run, done);
     Report {
         window_done,
+        window_end: config.query.end,
         ..conclude(gathered, &files, output_error, facts)
     }
 }
@@ -170,6 +171,7 @@ pub fn conclude(
         }
         return Report {
             window_done: false,
+            window_end: None,
             summary,
             exit,
             error,

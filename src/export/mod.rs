@@ -17,8 +17,9 @@
 //! (the platform-down policy), [`writer`] (the output and every count),
 //! [`open`] and [`pending`] (the files at the start), [`commit`] (the files
 //! at the end), [`ending`] (the one decision of how the run ended, and the
-//! state, metrics and summary written from it) and [`summary`] (status,
-//! exit code, the report).
+//! state, metrics and summary written from it), [`summary`] (status,
+//! exit code, the report) and [`next`] (whether a resumed `--state` window
+//! goes on to the next one).
 
 pub mod commit;
 pub mod control;
@@ -26,6 +27,7 @@ pub mod dispatch;
 pub mod ending;
 pub mod fetch;
 pub mod health;
+pub mod next;
 pub mod open;
 pub mod outcome;
 pub mod pending;
@@ -76,6 +78,9 @@ pub struct Report {
     /// pipeline's bookmark) sees it: complete, committed, and no failure
     /// but the platform's definitive answers.
     pub window_done: bool,
+    /// The end of the window the run exported, on the wall clock of `--tz`
+    /// (an interrupted run's, when it was resumed).
+    pub window_end: Option<chrono::NaiveDateTime>,
 }
 
 impl Report {

@@ -167,25 +167,35 @@ fn nights_with_state_export_the_whole_span_once() {
     let sim = Sim::start_on(addr, dated(scenario()));
 
     // The next night resumes it and keeps its window (to the 6th), though
-    // --end now says the 7th; the dry run says so first.
+    // --end now says the 7th; the dry run says so first. Once that window
+    // is done, the same run goes on with the next one, to the 7th, in its
+    // own file: the catch-up takes one run, not two nights.
     let o = night(&wd, &sim, "2026-03-07", &["--dry-run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let plan = String::from_utf8_lossy(&o.stdout);
     assert!(plan.contains("keeping its window"), "{plan}");
+    assert!(plan.contains("goes on with the next window"), "{plan}");
     assert!(plan.contains("from the state file state.json"), "{plan}");
     let o = night(&wd, &sim, "2026-03-07", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
     assert!(
-        stderr(&o).contains("keeping the interrupted run's window"),
-        "{}",
-        stderr(&o)
+        err.contains("keeping the interrupted run's window"),
+        "{err}"
     );
-    assert_eq!(state_end(&wd), "2026-03-06T00:00:00Z");
+    assert!(err.contains("going on with the next window"), "{err}");
+    assert!(
+        err.contains("watermark moved to 2026-03-06T00:00:00Z"),
+        "{err}"
+    );
+    assert_eq!(state_end(&wd), "2026-03-07T00:00:00Z");
+    assert_eq!(watermark(&wd)["window_start"], "2026-03-06T00:00:00Z");
 
     // 2026-03-08 is missed; the 9th catches up, the 11th ends the span.
     for end in ["2026-03-09", "2026-03-11"] {
         let o = night(&wd, &sim, end, &[]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(!stderr(&o).contains("going on"), "{}", stderr(&o));
         assert_eq!(state_end(&wd), format!("{end}T00:00:00Z"));
     }
 
@@ -198,6 +208,7 @@ fn nights_with_state_export_the_whole_span_once() {
             "night-2026-03-02.csv",
             "night-2026-03-04.csv",
             "night-2026-03-06.csv",
+            "night-2026-03-07.csv",
             "night-2026-03-09.csv"
         ]
     );
@@ -527,4 +538,51 @@ fn metrics_report_the_run_and_keep_the_last_success() {
         end.timestamp() as f64,
         "the watermark stays"
     );
+}
+
+/// A resumed window whose `--out` names no `{start}` does not go on to the
+/// next window (it would replace the file just completed): the run says
+/// so, and the next run exports the rest.
+#[test]
+fn a_resumed_window_without_start_in_its_name_waits_for_the_next_run() {
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(80));
+    let args = |end: &'static str| {
+        vec![
+            "--ids",
+            "ids.txt",
+            "--out",
+            "all.csv",
+            "--state",
+            STATE,
+            "--start",
+            "2026-03-01",
+            "--end",
+            end,
+            "--tz",
+            "UTC",
+            "--resume",
+            "--retries",
+            "0",
+            "--concurrency",
+            "1",
+        ]
+    };
+    let down = Sim::start(dated(Scenario {
+        down_after: Some(10),
+        ..scenario()
+    }));
+    let o = wd.export(&down, &args("2026-03-03"));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let addr = down.sim.addr;
+    drop(down);
+    let sim = Sim::start_on(addr, dated(scenario()));
+    let o = wd.export(&sim, &args("2026-03-05"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("waits for the next run"), "{err}");
+    assert_eq!(state_end(&wd), "2026-03-03T00:00:00Z");
+    let o = wd.export(&sim, &args("2026-03-05"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(state_end(&wd), "2026-03-05T00:00:00Z");
 }
