@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
-use yuju_export::{app, cli, protocol};
+use yuju_export::app::{self, cli};
+use yuju_export::protocol;
 
 /// One file, three commands: run as `tap-yuju` or `source-yuju` (a link
 /// or a copy of this binary under that name, as the packages install it),

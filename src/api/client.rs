@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::classify::{classify_error, classify_status, Verdict};
 use super::endpoint::{check_url, endpoint_url, ApiKey};
 use super::untrusted::Redactor;
-use crate::query::Query;
+use crate::api::query::Query;
 
 /// Most bytes preallocated from a `Content-Length` header (a lying header
 /// must not make us allocate gigabytes up front).
@@ -161,7 +161,7 @@ impl ApiClient {
     pub async fn post(
         &self,
         customer_id: &str,
-        pool: &crate::bufpool::BufPool,
+        pool: &crate::api::bufpool::BufPool,
     ) -> Result<Answer, Verdict> {
         let body = serde_json::to_vec(&self.query.body(customer_id))
             .expect("the request body always serialises");

@@ -1,12 +1,15 @@
 //! Talking to the platform: the response shape ([`types`]), what each answer
 //! means ([`classify`], and a non-2000 `Code` in [`codes`]), where requests go and the key they carry
-//! ([`endpoint`]) and the HTTP client that keeps the key secret
-//! ([`client`]).
+//! ([`endpoint`]), the HTTP client that keeps the key secret
+//! ([`client`]), the request's window and filters ([`query`]) and the pool
+//! of reused answer and row buffers that keeps memory flat ([`bufpool`]).
 
+pub mod bufpool;
 pub mod classify;
 pub mod client;
 pub mod codes;
 pub mod endpoint;
+pub mod query;
 #[cfg(feature = "static-resolver")]
 pub mod resolve;
 pub mod types;

@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::options::ExportOptions;
+use crate::config::template;
 use crate::error::UsageError;
-use crate::input::Source;
-use crate::options::ExportOptions;
 use crate::output::Target;
-use crate::safefs;
-use crate::state::StateSettings;
-use crate::template;
+use crate::store::input::Source;
+use crate::store::safefs;
+use crate::store::state::StateSettings;
 
 /// The files a run reads and writes, templates expanded.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ impl FilePlan {
         };
         let failed = match expand(o.failed.clone(), "--failed")? {
             Some(p) => Some(p),
-            None => out.file().map(crate::paths::default_failed),
+            None => out.file().map(crate::store::paths::default_failed),
         };
         let summary = expand(o.summary.clone(), "--summary")?;
         let metrics = o
@@ -146,7 +146,7 @@ impl FilePlan {
     /// summary, the metrics.
     pub fn locked(&self) -> Vec<&Path> {
         let out = self.out.file();
-        let own_failed = out.map(crate::paths::default_failed);
+        let own_failed = out.map(crate::store::paths::default_failed);
         let failed = self
             .failed
             .as_deref()
@@ -171,30 +171,42 @@ impl FilePlan {
         }
         if let Some(out) = self.out.file() {
             all.push(("--out".into(), out.to_path_buf()));
-            all.push(("the partial output".into(), crate::paths::partial(out)));
-            all.push(("the journal".into(), crate::paths::journal(out)));
-            all.push(("the output's lock".into(), crate::paths::lock(out)));
+            all.push((
+                "the partial output".into(),
+                crate::store::paths::partial(out),
+            ));
+            all.push(("the journal".into(), crate::store::paths::journal(out)));
+            all.push(("the output's lock".into(), crate::store::paths::lock(out)));
             all.push((
                 "the staged rows (Parquet)".into(),
-                crate::paths::staged(out),
+                crate::store::paths::staged(out),
             ));
         }
         if let Some(f) = &self.failed {
             all.push(("--failed".into(), f.clone()));
-            all.push(("the partial failed file".into(), crate::paths::partial(f)));
-            all.push(("the failed file's lock".into(), crate::paths::lock(f)));
+            all.push((
+                "the partial failed file".into(),
+                crate::store::paths::partial(f),
+            ));
+            all.push((
+                "the failed file's lock".into(),
+                crate::store::paths::lock(f),
+            ));
         }
         if let Some(s) = &self.summary {
             all.push(("--summary".into(), s.clone()));
-            all.push(("the summary's lock".into(), crate::paths::lock(s)));
+            all.push(("the summary's lock".into(), crate::store::paths::lock(s)));
         }
         if let Some(s) = &self.state {
             all.push(("--state".into(), s.clone()));
-            all.push(("the state file's lock".into(), crate::paths::lock(s)));
+            all.push(("the state file's lock".into(), crate::store::paths::lock(s)));
         }
         if let Some(m) = &self.metrics {
             all.push(("--metrics".into(), m.clone()));
-            all.push(("the metrics file's lock".into(), crate::paths::lock(m)));
+            all.push((
+                "the metrics file's lock".into(),
+                crate::store::paths::lock(m),
+            ));
         }
         all
     }

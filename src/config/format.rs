@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use crate::config::options::ExportOptions;
 use crate::error::UsageError;
-use crate::options::ExportOptions;
 use crate::output::{Column, Compression, Format, Target};
 
 use super::defaulted;

@@ -1,13 +1,13 @@
 //! The numeric settings and their limits: concurrency, rate, retries,
 //! timeouts, the progress interval. A whole-number setting's range is a
 //! [`Limit`], declared once here: the validation checks it and `--help`
-//! shows it (see [`crate::cli::command`]).
+//! shows it (see [`crate::app::cli::command`]).
 
 use std::time::Duration;
 
+use crate::config::options::ExportOptions;
 use crate::error::UsageError;
-use crate::options::ExportOptions;
-use crate::retry::RetryPolicy;
+use crate::pace::retry::RetryPolicy;
 
 use super::defaulted;
 
@@ -106,7 +106,7 @@ pub(super) fn progress_interval(o: &ExportOptions) -> Result<Duration, UsageErro
 
 /// The timeouts and the retry policy.
 pub(super) fn timing(o: &ExportOptions) -> Result<(Duration, Duration, RetryPolicy), UsageError> {
-    let duration = |d: Option<crate::options::HumanDuration>, name: &str| -> Duration {
+    let duration = |d: Option<crate::config::options::HumanDuration>, name: &str| -> Duration {
         d.map_or_else(|| defaulted(name), |d| d.0)
     };
     let timeout = duration(o.timeout, "timeout");

@@ -1,7 +1,7 @@
 //! The validated settings of one export run.
 //!
 //! [`ExportConfig::from_options`] takes the settings as the layers give them
-//! (see [`crate::options`]) and checks them against each other, once.
+//! (see [`crate::config::options`]) and checks them against each other, once.
 //! Nothing downstream re-checks a flag. Each job has a file: the time
 //! window and the state ([`window`]), the file plan ([`files`]), the
 //! format and layout ([`format`]), the key ([`key`]), the numeric limits
@@ -12,6 +12,9 @@ mod format;
 mod key;
 pub mod limits;
 mod network;
+pub mod options;
+pub mod shard;
+pub mod template;
 #[cfg(test)]
 mod tests;
 mod window;
@@ -25,18 +28,17 @@ use std::time::Duration;
 use crate::api::client::ClientSettings;
 use crate::api::codes::CodePolicy;
 use crate::api::endpoint::ApiKey;
+use crate::api::query::{Query, Zone};
+use crate::config::options::ExportOptions;
+use crate::config::shard::Shard;
+use crate::console::logging::LogSettings;
+use crate::console::progress::ProgressMode;
 use crate::error::UsageError;
-use crate::input::Source;
-use crate::logging::LogSettings;
-use crate::options::ExportOptions;
 use crate::output::{Column, Compression, Format, Target};
-use crate::progress::ProgressMode;
-use crate::query::{Query, Zone};
-use crate::retry::RetryPolicy;
-use crate::safefs::FileMode;
-use crate::shard::Shard;
-use crate::state::StateSettings;
-use crate::template;
+use crate::pace::retry::RetryPolicy;
+use crate::store::input::Source;
+use crate::store::safefs::FileMode;
+use crate::store::state::StateSettings;
 
 use window::TimeWindow;
 
@@ -115,31 +117,6 @@ pub struct ExportConfig {
     pub relative_bounds: (bool, bool),
     /// Log settings.
     pub log: LogSettings,
-    /// Set when a data pipeline runs the export (a Singer tap, an Airbyte
-    /// source): its record encoding, its progress marks, where it starts.
-    pub pipeline: Option<Pipeline>,
-}
-
-/// How a data pipeline's run differs from `export`'s: rows are protocol
-/// records on stdout, the progress is a state message after the rows it
-/// covers, and an interrupted window continues from the state's count.
-#[derive(Clone)]
-pub struct Pipeline {
-    /// Encodes each row as one protocol message line.
-    pub encoder: std::sync::Arc<dyn crate::output::RowEncoder>,
-    /// Writes the state message for a committed point.
-    pub marks: std::sync::Arc<dyn crate::export::Marks>,
-    /// Where the interrupted window's run stands: customers committed, and
-    /// its counts so far.
-    pub start: crate::journal::Checkpoint,
-}
-
-impl std::fmt::Debug for Pipeline {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline")
-            .field("start", &self.start)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ExportConfig {
@@ -264,13 +241,12 @@ impl ExportConfig {
             zone: window.zone,
             relative_window: window.relative,
             relative_bounds: window.relative_bounds,
-            pipeline: None,
         })
     }
 
     /// The partial file rows are written to before the final rename.
     pub fn partial_path(&self) -> Option<PathBuf> {
-        self.files.out.file().map(crate::paths::partial)
+        self.files.out.file().map(crate::store::paths::partial)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Where requests go: `--base-url`, checked.
 
 use crate::api::endpoint::parse_base_url;
+use crate::config::options::ExportOptions;
 use crate::error::UsageError;
-use crate::options::ExportOptions;
 
 use super::defaulted;
 

@@ -1,12 +1,12 @@
 //! The time window and the `--state` watermark: where the run's window
 //! starts and ends, and what the state file recorded.
 
+use crate::api::query::{is_relative, parse_time, Query, Zone};
+use crate::config::options::ExportOptions;
+use crate::config::shard::Shard;
+use crate::config::template;
 use crate::error::UsageError;
-use crate::options::ExportOptions;
-use crate::query::{is_relative, parse_time, Query, Zone};
-use crate::shard::Shard;
-use crate::state::StateSettings;
-use crate::template;
+use crate::store::state::StateSettings;
 
 use super::defaulted;
 

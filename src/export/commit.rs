@@ -94,9 +94,12 @@ fn complete(written: Written, out: &Target) -> Committed {
             // Put the failed file back as the partial one the journal
             // describes, so that --resume still fits.
             if let Some(path) = &failed {
-                let _ = std::fs::rename(path, crate::paths::partial(path));
+                let _ = std::fs::rename(path, crate::store::paths::partial(path));
             }
-            let partial_output = out.file().map(crate::paths::partial).filter(|p| p.exists());
+            let partial_output = out
+                .file()
+                .map(crate::store::paths::partial)
+                .filter(|p| p.exists());
             Committed {
                 partial_output,
                 error: Some(e),
@@ -122,7 +125,9 @@ fn keep(written: Written, mut error: Option<anyhow::Error>, out: &Target) -> Com
         Err(e) => {
             error.get_or_insert(e);
             // The journal still describes what is in it: --resume goes on.
-            out.file().map(crate::paths::partial).filter(|p| p.exists())
+            out.file()
+                .map(crate::store::paths::partial)
+                .filter(|p| p.exists())
         }
     };
     if let Err(e) = files.failed.keep_partial() {
@@ -148,10 +153,10 @@ impl Committed {
 mod tests {
     use super::*;
     use crate::export::writer::Files;
-    use crate::journal::{Checkpoint, Fingerprint, Journal};
     use crate::output::failed::FailedFile;
     use crate::output::sink::Sink;
     use crate::output::Compression;
+    use crate::store::journal::{Checkpoint, Fingerprint, Journal};
 
     fn fingerprint() -> Fingerprint {
         Fingerprint {
@@ -176,13 +181,15 @@ mod tests {
         )
         .unwrap();
         sink.write(b"row\n").unwrap();
-        let mut failed =
-            FailedFile::new(Some(crate::paths::default_failed(out)), Default::default());
+        let mut failed = FailedFile::new(
+            Some(crate::store::paths::default_failed(out)),
+            Default::default(),
+        );
         if fail {
             failed.add("c1", "gone", "transient").unwrap();
         }
         let journal = Journal::create(
-            &crate::paths::journal(out),
+            &crate::store::paths::journal(out),
             &fingerprint(),
             2,
             &Checkpoint::default(),
@@ -207,12 +214,15 @@ mod tests {
         let c = commit(written, 2, &Target::File(out.clone()));
         assert!(c.complete && c.error.is_none());
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "row\n");
-        let failed = crate::paths::default_failed(&out);
+        let failed = crate::store::paths::default_failed(&out);
         assert_eq!(c.failed_file.as_ref(), Some(&failed));
         assert!(std::fs::read_to_string(&failed)
             .unwrap()
             .contains("c1,gone"));
-        for gone in [crate::paths::partial(&out), crate::paths::journal(&out)] {
+        for gone in [
+            crate::store::paths::partial(&out),
+            crate::store::paths::journal(&out),
+        ] {
             assert!(!gone.exists(), "{}", gone.display());
         }
     }
@@ -226,11 +236,11 @@ mod tests {
         let written = Written::for_test(files(&out, true), 1);
         let c = commit(written, 2, &Target::File(out.clone()));
         assert!(!c.complete && c.error.is_none());
-        assert_eq!(c.partial_output, Some(crate::paths::partial(&out)));
+        assert_eq!(c.partial_output, Some(crate::store::paths::partial(&out)));
         assert!(!out.exists());
-        let failed = crate::paths::default_failed(&out);
-        assert!(crate::paths::partial(&failed).exists() && !failed.exists());
-        assert!(crate::paths::journal(&out).exists());
+        let failed = crate::store::paths::default_failed(&out);
+        assert!(crate::store::paths::partial(&failed).exists() && !failed.exists());
+        assert!(crate::store::paths::journal(&out).exists());
     }
 
     /// A run that stopped before committing any customer leaves nothing
@@ -255,7 +265,7 @@ mod tests {
     fn a_clean_run_removes_a_stale_failed_file() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("x.csv");
-        let failed = crate::paths::default_failed(&out);
+        let failed = crate::store::paths::default_failed(&out);
         std::fs::write(&failed, "customer_id,error\nold,x\n").unwrap();
         let c = commit(
             Written::for_test(files(&out, false), 2),

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use super::control::Control;
 use super::fetch::Fetcher;
 use super::outcome::Outcome;
-use crate::input::IdList;
+use crate::store::input::IdList;
 
 /// Encoded bytes (allocated capacity) that may wait in the reorder window
 /// before dispatching pauses: bounds memory when answers are huge.

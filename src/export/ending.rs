@@ -22,12 +22,12 @@ use super::outcome::StopCause;
 use super::summary::{exit_for, Customers, Ending, Summary};
 use super::writer::Written;
 use super::Report;
+use crate::config::shard::Shard;
 use crate::config::ExportConfig;
 use crate::error::{Exit, RunError};
-use crate::journal::Tally;
-use crate::safefs::FileMode;
-use crate::shard::Shard;
-use crate::state::{RunEnd, Share, StateSettings};
+use crate::store::journal::Tally;
+use crate::store::safefs::FileMode;
+use crate::store::state::{RunEnd, Share, StateSettings};
 
 /// What the run knows of itself besides its files.
 pub struct RunFacts {
@@ -128,7 +128,7 @@ pub fn conclude(
                     ..end.clone()
                 };
                 let (report, error) =
-                    crate::state::settle(settings, &end, files.mode, !failed.state);
+                    crate::store::state::settle(settings, &end, files.mode, !failed.state);
                 if let Some(e) = error {
                     failed.state = true;
                     errors.push(e);
@@ -146,12 +146,12 @@ pub fn conclude(
             ..facts()
         };
         if let (Some(path), false) = (files.metrics, failed.metrics) {
-            let metrics = crate::metrics::RunMetrics {
+            let metrics = crate::export::metrics::RunMetrics {
                 summary: &summary,
                 shard: files.shard,
                 ended: files.ended,
             };
-            if let Err(e) = crate::metrics::write(path, &metrics, FileMode::METRICS) {
+            if let Err(e) = crate::export::metrics::write(path, &metrics, FileMode::METRICS) {
                 failed.metrics = true;
                 errors.push(e);
                 continue;
@@ -271,11 +271,11 @@ impl RunError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::query::Zone;
     use crate::api::StopReason;
     use crate::export::summary::{Status, StoppedBecause};
-    use crate::query::Zone;
     use crate::shutdown::Signal;
-    use crate::state::KeptBecause;
+    use crate::store::state::KeptBecause;
 
     fn blank() -> Summary {
         Summary {
@@ -338,8 +338,9 @@ mod tests {
             lookback: Duration::ZERO,
             accept_empty: false,
         };
-        let wall =
-            |s| chrono::NaiveDateTime::parse_from_str(s, crate::query::WIRE_TIME_FORMAT).unwrap();
+        let wall = |s| {
+            chrono::NaiveDateTime::parse_from_str(s, crate::api::query::WIRE_TIME_FORMAT).unwrap()
+        };
         let end = RunEnd {
             complete: gathered.complete,
             failed_not_definitive: not_definitive,

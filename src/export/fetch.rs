@@ -13,13 +13,13 @@ use super::control::Control;
 use super::health::Health;
 use super::outcome::{Failure, FailureKind, Outcome, StopCause};
 use super::stats::RequestStats;
+use crate::api::bufpool::BufPool;
 use crate::api::classify::classify_body;
 use crate::api::client::Answer;
 use crate::api::{ApiClient, Cause, CodeAnswer, CodeClass, CodePolicy, StopReason, Verdict};
-use crate::bufpool::BufPool;
 use crate::output::{encode_customer, RowEncoder};
-use crate::ratelimit::{RateLimiter, Ticket};
-use crate::retry::{Decision, GiveUp, RetryBudget, RetryPolicy};
+use crate::pace::ratelimit::{RateLimiter, Ticket};
+use crate::pace::retry::{Decision, GiveUp, RetryBudget, RetryPolicy};
 
 /// Everything a fetch task needs, shared by all of them.
 pub struct Fetcher {

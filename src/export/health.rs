@@ -5,7 +5,7 @@
 //!
 //! Two signs, either one enough: [`CONSECUTIVE_LIMIT`] customers in a row
 //! failed on transient faults after all their retries, or the retry budget
-//! ran dry (see [`crate::retry`]).
+//! ran dry (see [`crate::pace::retry`]).
 //!
 //! A wrong address is judged here too: customers in a row failed with one
 //! and the same foreign status (3xx, 400, 403, 404 ..., which the platform
@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use super::outcome::{Failure, FailureKind, StopCause};
 use crate::api::StopReason;
-use crate::retry::GiveUp;
+use crate::pace::retry::GiveUp;
 
 /// Customers in a row that may fail transiently before the run stops.
 pub const CONSECUTIVE_LIMIT: u64 = 50;

@@ -26,7 +26,9 @@ pub mod control;
 pub mod dispatch;
 pub mod ending;
 pub mod fetch;
+pub mod fingerprint;
 pub mod health;
+pub mod metrics;
 pub mod next;
 pub mod open;
 pub mod outcome;
@@ -40,15 +42,15 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use crate::api::bufpool::BufPool;
 use crate::api::ApiClient;
-use crate::bufpool::BufPool;
 use crate::config::ExportConfig;
 use crate::error::{Exit, RunError, UsageError};
-use crate::input::{read_ids, IdList};
+use crate::store::input::{read_ids, IdList};
 
+use crate::console::progress::Progress;
 use crate::output::{encoder, CsvOptions, RowEncoder};
-use crate::progress::Progress;
-use crate::ratelimit::RateLimiter;
+use crate::pace::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
 
 use control::Control;
@@ -98,20 +100,37 @@ impl Report {
     }
 }
 
+/// How a data pipeline's run differs from `export`'s, handed to
+/// [`run_with`] by the pipeline's front door: rows are protocol records on
+/// stdout, the progress is a state message after the rows it covers, and
+/// an interrupted window continues from the state's count.
+#[derive(Clone)]
+pub struct PipelineHooks {
+    /// Encodes each row as one protocol message line.
+    pub encoder: Arc<dyn RowEncoder>,
+    /// Writes the state message for a committed point.
+    pub marks: Arc<dyn Marks>,
+    /// Where the interrupted window's run stands: customers committed, and
+    /// its counts so far.
+    pub start: crate::store::journal::Checkpoint,
+}
+
 /// Run one export. Errors found before any request are `RunError::Usage`.
 pub async fn run(config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
     let started = Instant::now();
     let ids = read_input(&config, &mut shutdown).await?;
-    run_with(config, ids, shutdown, started).await
+    run_with(config, ids, shutdown, started, None).await
 }
 
 /// Run one export of `ids`, read already (a pipeline reads them to check
-/// its state against them), from `started`.
+/// its state against them), from `started`; `hooks` when a data pipeline
+/// runs it.
 pub async fn run_with(
     mut config: ExportConfig,
     ids: IdList,
     shutdown: Shutdown,
     started: Instant,
+    hooks: Option<PipelineHooks>,
 ) -> Result<Report, RunError> {
     if ids.duplicates > 0 {
         tracing::info!(
@@ -122,8 +141,8 @@ pub async fn run_with(
     }
     let ids = Arc::new(ids);
     config.files.check_reports_creatable()?;
-    let encoder: Box<dyn RowEncoder> = match &config.pipeline {
-        Some(pipeline) => Box::new(pipeline.encoder.clone()),
+    let encoder: Box<dyn RowEncoder> = match &hooks {
+        Some(hooks) => Box::new(hooks.encoder.clone()),
         None => encoder(
             config.format,
             &config.columns,
@@ -133,7 +152,7 @@ pub async fn run_with(
             },
         ),
     };
-    let opened = open::open(&config, &ids, &*encoder)?;
+    let opened = open::open(&config, hooks.as_ref(), &ids, &*encoder)?;
     config.query = opened.query;
     let _locks = opened.locks;
     let resumed_from = opened.start.next as usize;
@@ -206,10 +225,10 @@ fn start_progress(
     config: &ExportConfig,
     fetcher: &Arc<Fetcher>,
     total: usize,
-    start: &crate::journal::Checkpoint,
+    start: &crate::store::journal::Checkpoint,
 ) -> Progress {
     let fetcher = fetcher.clone();
-    let from = crate::progress::Start {
+    let from = crate::console::progress::Start {
         customers: start.next,
         rows: start.tally.rows,
         failed: start.tally.failed,
@@ -233,7 +252,7 @@ async fn read_input(config: &ExportConfig, shutdown: &mut Shutdown) -> Result<Id
         ids = reading => ids.expect("reading IDs does not panic")?,
         signal = shutdown.wait_for(1) => return Err(RunError::Interrupted(signal)),
     };
-    crate::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
+    crate::store::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
     if let Some(shard) = config.shard {
         let before = ids.len();
         ids.retain(|id| shard.contains(id));

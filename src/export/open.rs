@@ -8,16 +8,16 @@ use std::sync::Arc;
 
 use super::pending::{self, Pending};
 use super::writer::Files;
+use crate::api::query::Query;
 use crate::config::{ExportConfig, ResumeMode};
 use crate::error::UsageError;
-use crate::input::IdList;
-use crate::journal::{self, Checkpoint, Fingerprint, Journal};
-use crate::lock::OutputLock;
 use crate::output::failed::FailedFile;
 use crate::output::parquet::Layout;
 use crate::output::sink::Sink;
 use crate::output::{Format, RowEncoder};
-use crate::query::Query;
+use crate::store::input::IdList;
+use crate::store::journal::{self, Checkpoint, Fingerprint, Journal};
+use crate::store::lock::OutputLock;
 
 /// A run's open files.
 pub struct Opened {
@@ -35,12 +35,13 @@ pub struct Opened {
 /// Open the output, the failed file and the journal of `config`.
 pub fn open(
     config: &ExportConfig,
+    hooks: Option<&super::PipelineHooks>,
     ids: &IdList,
     encoder: &dyn RowEncoder,
 ) -> Result<Opened, UsageError> {
     let locks = lock_all(config)?;
     check_state_unchanged(config)?;
-    let mut opened = match (config.files.out.file(), &config.pipeline) {
+    let mut opened = match (config.files.out.file(), hooks) {
         (_, Some(pipeline)) => Opened {
             files: Files {
                 sink: Sink::stream(
@@ -93,7 +94,7 @@ fn check_state_unchanged(config: &ExportConfig) -> Result<(), UsageError> {
     let Some(state) = &config.state else {
         return Ok(());
     };
-    if crate::state::load(&state.path)? != state.recorded {
+    if crate::store::state::load(&state.path)? != state.recorded {
         return Err(UsageError::invalid(format!(
             "the state file {} changed while this run started (another run ended): run \
              again",

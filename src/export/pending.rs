@@ -5,12 +5,12 @@
 
 use std::path::Path;
 
+use crate::api::query::Query;
 use crate::config::{ExportConfig, ResumeMode};
 use crate::error::UsageError;
-use crate::input::IdList;
-use crate::journal::{self, Fingerprint, Found};
 use crate::output::failed::FailedFile;
-use crate::query::Query;
+use crate::store::input::IdList;
+use crate::store::journal::{self, Fingerprint, Found};
 
 /// The verdict on an output's leftovers.
 pub enum Pending {
@@ -27,7 +27,7 @@ pub enum Pending {
 /// Judge the leftovers of `out`; an error is the run's exit-2 message.
 pub fn examine(config: &ExportConfig, out: &Path, ids: &IdList) -> Result<Pending, UsageError> {
     let journal_path = journal::journal_path(out);
-    let partial = crate::paths::partial(out);
+    let partial = crate::store::paths::partial(out);
     if !partial.exists() {
         // Renamed into place (a run completed, then stopped before removing
         // its journal) or deleted: whatever the journal says, nothing to resume.
@@ -42,7 +42,7 @@ pub fn examine(config: &ExportConfig, out: &Path, ids: &IdList) -> Result<Pendin
     }
     let out_len = std::fs::metadata(&partial).map_or(0, |m| m.len());
     let failed_len = FailedFile::partial_len(config.files.failed.as_deref());
-    let staged_len = std::fs::metadata(crate::paths::staged(out)).map_or(0, |m| m.len());
+    let staged_len = std::fs::metadata(crate::store::paths::staged(out)).map_or(0, |m| m.len());
     let found = match journal::load(&journal_path, out_len, failed_len, staged_len) {
         Ok(None) => return Ok(Pending::Nothing),
         Ok(Some(found)) => found,

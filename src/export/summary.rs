@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::outcome::StopCause;
 use super::stats::{CodeSeen, RequestStats};
 use crate::api::{Cause, StopReason};
-use crate::drift::DriftCounts;
 use crate::error::Exit;
+use crate::record::drift::DriftCounts;
 use crate::shutdown::Signal;
 
 /// How a run ended, in one word.
@@ -226,7 +226,7 @@ pub struct Summary {
     pub shard: Option<String>,
     /// The `--state` watermark: this run's window, whether it moved and
     /// why not (null without `--state`).
-    pub state: Option<crate::state::StateReport>,
+    pub state: Option<crate::store::state::StateReport>,
 }
 
 impl Summary {
@@ -234,11 +234,11 @@ impl Summary {
     pub fn write(
         &self,
         path: &std::path::Path,
-        mode: crate::safefs::FileMode,
+        mode: crate::store::safefs::FileMode,
     ) -> anyhow::Result<()> {
         use anyhow::Context;
         let json = serde_json::to_vec_pretty(self).expect("the summary serialises");
-        crate::safefs::write_atomic(path, &json, mode)
+        crate::store::safefs::write_atomic(path, &json, mode)
             .with_context(|| format!("cannot write the summary {}", path.display()))
     }
 

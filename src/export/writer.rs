@@ -17,14 +17,14 @@ use super::control::Control;
 use super::dispatch::Done;
 use super::health::Suspects;
 use super::outcome::{Failure, Outcome, StopCause};
-use crate::bufpool::BufPool;
-use crate::drift::Kept;
-use crate::input::IdList;
-use crate::journal::{Checkpoint, Journal, Tally};
+use crate::api::bufpool::BufPool;
+use crate::console::progress::Progress;
 use crate::output::failed::FailedFile;
 use crate::output::sink::Sink;
 use crate::output::{Column, Compression};
-use crate::progress::Progress;
+use crate::record::drift::Kept;
+use crate::store::input::IdList;
+use crate::store::journal::{Checkpoint, Journal, Tally};
 
 /// How often the journal gets a checkpoint: a crash loses at most this much
 /// work. Compressed outputs end a member per checkpoint, so they checkpoint
@@ -475,8 +475,8 @@ mod tests {
         drop(tx);
         let written = tokio::task::spawn_blocking(move || {
             let progress = Progress::start(
-                crate::progress::ProgressMode::Never,
-                crate::progress::LOG_INTERVAL,
+                crate::console::progress::ProgressMode::Never,
+                crate::console::progress::LOG_INTERVAL,
                 n as u64,
                 Default::default(),
                 || 0,
@@ -493,7 +493,7 @@ mod tests {
             FailedFile::new(None, Default::default()),
         );
         failed.keep_partial().unwrap();
-        let failed_text = std::fs::read_to_string(crate::paths::partial(&failed_path)).ok();
+        let failed_text = std::fs::read_to_string(crate::store::paths::partial(&failed_path)).ok();
         (memory.text(), written, failed_text, window.buffered())
     }
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::safefs::{self, Existing, FileMode};
+use crate::store::safefs::{self, Existing, FileMode};
 
 /// Collects failures of one run.
 pub struct FailedFile {
@@ -53,7 +53,7 @@ impl FailedFile {
         let Some(path) = &f.path else {
             return Ok(f);
         };
-        let partial = crate::paths::partial(path);
+        let partial = crate::store::paths::partial(path);
         let mut file = safefs::open(&partial, f.mode, Existing::Keep, true)
             .with_context(|| format!("cannot open {}", partial.display()))?;
         f.with_class = has_class_column(&mut file)
@@ -71,7 +71,7 @@ impl FailedFile {
     /// Length of `<failed>.partial` when a run starts afresh or resumes
     /// (for checking the journal against it).
     pub fn partial_len(path: Option<&Path>) -> u64 {
-        path.map(crate::paths::partial)
+        path.map(crate::store::paths::partial)
             .and_then(|p| std::fs::metadata(p).ok())
             .map_or(0, |m| m.len())
     }
@@ -82,7 +82,7 @@ impl FailedFile {
             return Ok(());
         };
         if self.writer.is_none() {
-            let partial = crate::paths::partial(path);
+            let partial = crate::store::paths::partial(path);
             let file = safefs::open(&partial, self.mode, Existing::Truncate, false)
                 .with_context(|| format!("cannot create {}", partial.display()))?;
             let mut w = csv::Writer::from_writer(file);
@@ -113,7 +113,7 @@ impl FailedFile {
             let path = self
                 .path
                 .as_deref()
-                .map(crate::paths::partial)
+                .map(crate::store::paths::partial)
                 .unwrap_or_default();
             format!("cannot write the failed file {}", path.display())
         })
@@ -124,7 +124,7 @@ impl FailedFile {
         let Some(path) = self.path.clone() else {
             return Ok(None);
         };
-        let partial = crate::paths::partial(&path);
+        let partial = crate::store::paths::partial(&path);
         // A writer exists once a failure was recorded (now or before a resume).
         if self.writer.is_some() {
             self.checkpoint()?;
@@ -156,7 +156,7 @@ impl FailedFile {
         match (self.writer.take(), &self.path) {
             (Some(writer), Some(path)) => {
                 drop(writer);
-                safefs::remove_if_present(&crate::paths::partial(path))
+                safefs::remove_if_present(&crate::store::paths::partial(path))
             }
             _ => Ok(()),
         }
@@ -225,7 +225,7 @@ mod tests {
 
         // A partial failed file an older version started.
         let old = dir.path().join("g.csv");
-        let partial = crate::paths::partial(&old);
+        let partial = crate::store::paths::partial(&old);
         std::fs::write(&partial, "customer_id,error\nx,HTTP 503\n").unwrap();
         let len = std::fs::metadata(&partial).unwrap().len();
         let mut f = FailedFile::resume(Some(old.clone()), len, FileMode::default()).unwrap();

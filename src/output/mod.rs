@@ -16,8 +16,8 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::api::Envelope;
-use crate::drift::CustomerDrift;
 use crate::error::UsageError;
+use crate::record::drift::CustomerDrift;
 
 /// Output format of the rows.
 #[derive(
@@ -115,9 +115,10 @@ pub fn check_creatable(path: &Path, what: &str) -> Result<(), UsageError> {
     let cannot = |e: std::io::Error| {
         UsageError::invalid(format!("cannot write the {what} {}: {e}", path.display()))
     };
-    crate::safefs::check_writable_name(path).map_err(cannot)?;
+    crate::store::safefs::check_writable_name(path).map_err(cannot)?;
     let (probe, name) =
-        crate::safefs::temp_beside(path, crate::safefs::FileMode::default()).map_err(cannot)?;
+        crate::store::safefs::temp_beside(path, crate::store::safefs::FileMode::default())
+            .map_err(cannot)?;
     drop(probe);
     std::fs::remove_file(&name).ok();
     Ok(())

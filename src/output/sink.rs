@@ -19,7 +19,7 @@ use anyhow::Context;
 
 use super::parquet::{Layout, ParquetFile};
 use super::{Compression, Target};
-use crate::safefs::{self, Existing, FileMode};
+use crate::store::safefs::{self, Existing, FileMode};
 
 /// Buffer size of the output: few, large write calls.
 const BUFFER: usize = 256 * 1024;
@@ -178,7 +178,7 @@ impl Sink {
         resume_at: Option<u64>,
         mode: FileMode,
     ) -> anyhow::Result<Sink> {
-        let partial = crate::paths::partial(path);
+        let partial = crate::store::paths::partial(path);
         let existing = match resume_at {
             Some(_) => Existing::Keep,
             None => Existing::Truncate,
@@ -420,7 +420,7 @@ mod tests {
                 "header\nrow 1\nrow 2\nrow 3\n",
                 "{compression:?}"
             );
-            assert!(!crate::paths::partial(&out).exists());
+            assert!(!crate::store::paths::partial(&out).exists());
         }
     }
 }

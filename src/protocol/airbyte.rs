@@ -83,7 +83,7 @@ pub fn main() -> Exit {
             return Exit::Usage;
         }
     };
-    crate::logging::init_airbyte();
+    super::log::init_airbyte();
     match run(args.command) {
         Ok(exit) => exit,
         Err(e) => {

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::options::{ByteSize, ExportOptions, HumanDuration};
 use crate::error::UsageError;
-use crate::options::{ByteSize, ExportOptions, HumanDuration};
 
 /// Most bytes read from a config, state or catalog file: a few lines.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -134,7 +134,7 @@ impl PipelineConfig {
             chat_source: self.chat_source.clone(),
             chat_robot: self.chat_robot.clone(),
             seat_member: self.seat_member.clone(),
-            progress: Some(crate::progress::ProgressMode::Never),
+            progress: Some(crate::console::progress::ProgressMode::Never),
             ..ExportOptions::default()
         })
     }

@@ -8,18 +8,19 @@
 
 pub mod airbyte;
 pub mod config;
+mod log;
 pub mod singer;
 pub mod state;
 pub mod stream;
 
 use std::sync::{Arc, Mutex};
 
-use crate::config::{ExportConfig, Pipeline};
+use crate::config::ExportConfig;
 use crate::error::{RunError, UsageError};
-use crate::export::{Marks, Report};
-use crate::input::{read_ids, Source};
-use crate::journal::{Checkpoint, Fingerprint, Tally};
+use crate::export::{Marks, PipelineHooks, Report};
 use crate::shutdown::Shutdown;
+use crate::store::input::{read_ids, Source};
+use crate::store::journal::{Checkpoint, Fingerprint, Tally};
 use config::PipelineConfig;
 use state::{parse_instant, InProgress, StreamState};
 use stream::{Framing, RecordEncoder};
@@ -62,10 +63,10 @@ pub(crate) struct Plan {
 /// records and state messages on stdout, and the final state.
 pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, RunError> {
     let plan = plan(&request)?;
-    let mut config = export_config(&request.config, &plan)?;
+    let config = export_config(&request.config, &plan)?;
     let started = std::time::Instant::now();
     let ids = read_ids(&config.files.ids)?;
-    crate::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
+    crate::store::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
     let fingerprint = Fingerprint::of(&config, &ids);
     let had_resume = plan.resume.is_some();
     let resume = plan
@@ -79,7 +80,7 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
     }
     let zone = config.zone;
     let instant = |t: Option<chrono::NaiveDateTime>| {
-        t.map(|t| crate::state::rfc3339(zone.instant(t)))
+        t.map(|t| crate::store::state::rfc3339(zone.instant(t)))
             .unwrap_or_default()
     };
     let (window_start, window_end) = (instant(config.query.start), instant(config.query.end));
@@ -105,7 +106,7 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         None => Checkpoint::default(),
     };
     let extracted = chrono::Utc::now();
-    config.pipeline = Some(Pipeline {
+    let hooks = PipelineHooks {
         encoder: Arc::new(RecordEncoder::new(
             request.framing,
             &request.selected,
@@ -115,8 +116,8 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         )),
         marks: marks.clone(),
         start,
-    });
-    let report = crate::export::run_with(config, ids, shutdown, started).await?;
+    };
+    let report = crate::export::run_with(config, ids, shutdown, started, Some(hooks)).await?;
     let state = if report.window_done {
         StreamState {
             window_end: Some(window_end),

@@ -45,7 +45,7 @@ pub struct TapArgs {
 /// The tap's main: parse the arguments, run, map the outcome to an exit.
 pub fn main() -> Exit {
     let args = TapArgs::parse();
-    crate::logging::init(&Default::default());
+    crate::console::logging::init(&Default::default());
     match run(args) {
         Ok(exit) => exit,
         Err(e) => {

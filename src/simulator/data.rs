@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 
-use crate::query::WIRE_TIME_FORMAT;
+use crate::api::query::WIRE_TIME_FORMAT;
 
 /// The customer of the documented example, answered verbatim.
 pub const EXAMPLE_CUSTOMER: &str = "57a286a608894aa7b26a9e589f4d3333";
@@ -80,7 +80,7 @@ impl SplitMix {
 
 /// A stable hash of a customer ID.
 pub fn hash(s: &str) -> u64 {
-    crate::shard::fnv1a(s.as_bytes())
+    crate::config::shard::fnv1a(s.as_bytes())
 }
 
 /// Shape of generated data.

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use clap::Parser;
-use yuju_export::cli::{Cli, Command as Command_};
+use yuju_export::app::cli::{Cli, Command as Command_};
 use yuju_export::config::ExportConfig;
 use yuju_export::export::{self, Report};
 use yuju_export::shutdown::{Shutdown, Signal};
@@ -296,7 +296,7 @@ pub fn expected_rows(ids: &[String]) -> Vec<Row> {
 
 /// Sample 32-hex customer IDs.
 pub fn ids(n: usize) -> Vec<String> {
-    yuju_export::demo::sample_ids(n + 1).split_off(1)
+    yuju_export::app::demo::sample_ids(n + 1).split_off(1)
 }
 
 /// Read a failed file into (customer_id, error) pairs.

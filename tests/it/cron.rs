@@ -9,7 +9,7 @@ use wiremock::matchers::{body_json, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::*;
-use yuju_export::shard::Shard;
+use yuju_export::config::shard::Shard;
 use yuju_export::simulator::EXAMPLE_CUSTOMER;
 
 /// `--start yesterday --end today --tz Asia/Shanghai` sends yesterday's

@@ -9,9 +9,9 @@ use std::time::Duration;
 use crate::common::*;
 use crate::export::unsafe_kill;
 use yuju_export::error::Exit;
-use yuju_export::journal;
 use yuju_export::simulator::data::SplitMix;
 use yuju_export::simulator::Scenario;
+use yuju_export::store::journal;
 
 /// Run `export` with `args`, ask it to stop as Ctrl-C does once 20
 /// requests were sent, and check that it stops as interrupted (exit 130)

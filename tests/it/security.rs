@@ -345,7 +345,7 @@ fn a_full_disk_names_the_file_and_counts_only_what_was_committed() {
     let c = &s["customers"];
     let done =
         c["ok"].as_u64().unwrap() + c["empty"].as_u64().unwrap() + c["failed"].as_u64().unwrap();
-    let journal = yuju_export::journal::load(
+    let journal = yuju_export::store::journal::load(
         &wd.path("x.csv.journal"),
         std::fs::metadata(wd.path("x.csv.partial")).unwrap().len(),
         0,

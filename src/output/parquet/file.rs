@@ -19,7 +19,7 @@ use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 
 use super::encode::{Layout, Staged, Value};
 use super::{BATCH, GROUP_BYTES, MAGIC};
-use crate::safefs::{self, Existing, FileMode};
+use crate::store::safefs::{self, Existing, FileMode};
 
 fn parquet_error(e: ParquetError) -> io::Error {
     match e {
@@ -72,8 +72,8 @@ impl ParquetFile {
         resume_at: Option<(u64, u64)>,
         mode: FileMode,
     ) -> anyhow::Result<Self> {
-        let partial = crate::paths::partial(path);
-        let staged_path = crate::paths::staged(path);
+        let partial = crate::store::paths::partial(path);
+        let staged_path = crate::store::paths::staged(path);
         let existing = match resume_at {
             Some(_) => Existing::Keep,
             None => Existing::Truncate,
@@ -466,7 +466,7 @@ mod tests {
             .collect();
         assert_eq!(ids, ["a", "a", "b", "c", "d"], "{rows:?}");
         assert!(rows[1].contains("seq: 1"), "{rows:?}");
-        assert!(!crate::paths::staged(&out).exists());
+        assert!(!crate::store::paths::staged(&out).exists());
     }
 
     /// A trailer chain that does not reach the start is refused, not read
@@ -482,7 +482,7 @@ mod tests {
         f.close_group().unwrap();
         let len = f.pos;
         drop(f);
-        let partial = crate::paths::partial(&out);
+        let partial = crate::store::paths::partial(&out);
         let mut bytes = std::fs::read(&partial).unwrap();
         bytes[len as usize - 1] = b'X';
         std::fs::write(&partial, bytes).unwrap();

@@ -17,9 +17,9 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use crate::config::shard::Shard;
 use crate::export::summary::{Status, Summary};
-use crate::safefs::FileMode;
-use crate::shard::Shard;
+use crate::store::safefs::FileMode;
 
 const LAST_SUCCESS: &str = "yuju_export_last_success_timestamp_seconds";
 
@@ -39,8 +39,8 @@ pub fn write(path: &Path, run: &RunMetrics, mode: FileMode) -> anyhow::Result<()
     // Only a regular file of ours is read back (a FIFO would block); the
     // write below refuses anything else, naming it.
     let regular = matches!(
-        crate::safefs::occupant(path),
-        Ok(crate::safefs::Occupant::Regular)
+        crate::store::safefs::occupant(path),
+        Ok(crate::store::safefs::Occupant::Regular)
     );
     let old = regular
         .then(|| std::fs::File::open(path).ok())
@@ -51,7 +51,7 @@ pub fn write(path: &Path, run: &RunMetrics, mode: FileMode) -> anyhow::Result<()
             Some(text)
         });
     let text = render(run, old.as_deref());
-    crate::safefs::write_atomic(path, text.as_bytes(), mode)
+    crate::store::safefs::write_atomic(path, text.as_bytes(), mode)
         .with_context(|| format!("cannot write the metrics file {}", path.display()))
 }
 

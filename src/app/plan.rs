@@ -8,11 +8,11 @@ use std::time::Duration;
 use crate::config::ExportConfig;
 use crate::error::UsageError;
 use crate::export::pending::{self, Pending};
-use crate::input::{read_ids, IdList, Source};
-use crate::journal;
-use crate::lock::OutputLock;
 use crate::output::check_creatable;
 use crate::output::Target;
+use crate::store::input::{read_ids, IdList, Source};
+use crate::store::journal;
+use crate::store::lock::OutputLock;
 
 fn duration(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs().max(1))).to_string()
@@ -44,7 +44,7 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
 /// Read the IDs (an error is the run's), keep the shard's, describe them.
 fn customers(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageError> {
     let mut ids = read_ids(&config.files.ids)?;
-    crate::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
+    crate::store::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
     let distinct = ids.len();
     if let Some(shard) = config.shard {
         ids.retain(|id| shard.contains(id));
@@ -89,7 +89,7 @@ fn test_locks(config: &ExportConfig) -> Result<Vec<OutputLock>, UsageError> {
         .files
         .locked()
         .into_iter()
-        .filter(|path| crate::paths::lock(path).exists())
+        .filter(|path| crate::store::paths::lock(path).exists())
         .map(|path| OutputLock::acquire(path, config.file_mode))
         .collect()
 }
@@ -99,7 +99,7 @@ fn window(config: &ExportConfig, lines: &mut Lines) -> Result<(), UsageError> {
     let q = &config.query;
     let at = |t: Option<chrono::NaiveDateTime>| {
         t.map_or("-".to_string(), |t| {
-            t.format(crate::query::WIRE_TIME_FORMAT).to_string()
+            t.format(crate::api::query::WIRE_TIME_FORMAT).to_string()
         })
     };
     let span = match (q.days, q.start, q.end) {
@@ -144,7 +144,7 @@ fn output(config: &ExportConfig, ids: &IdList, lines: &mut Lines) -> Result<(), 
         }
         Target::File(p) => p,
     };
-    check_creatable(&crate::paths::partial(p), "output")?;
+    check_creatable(&crate::store::paths::partial(p), "output")?;
     lines.push((
         "output".into(),
         format!(
@@ -152,7 +152,7 @@ fn output(config: &ExportConfig, ids: &IdList, lines: &mut Lines) -> Result<(), 
             p.display(),
             format!("{:?}", config.format).to_lowercase(),
             config.compression.name(),
-            crate::paths::partial(p).display()
+            crate::store::paths::partial(p).display()
         ),
     ));
     let state = match pending::examine(config, p, ids)? {

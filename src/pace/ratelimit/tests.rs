@@ -249,7 +249,8 @@ async fn unpaced(
 /// (four times it), so none would have failed on them.
 fn none_would_fail(r: &Run) -> bool {
     r.most_throttled
-        <= crate::retry::RetryPolicy::default().max_retries_for(crate::api::Cause::RateLimited)
+        <= crate::pace::retry::RetryPolicy::default()
+            .max_retries_for(crate::api::Cause::RateLimited)
 }
 
 /// Phases of the wall clock (how far into its second a run starts) the

@@ -1,14 +1,21 @@
-//! The commands, from parsed arguments to an exit status. `main` only calls
-//! [`main_with`]; everything the operator reads at the end of a run is
-//! worded here.
+//! The command-line front door: the commands, from parsed arguments
+//! ([`cli`]) to an exit status. `main` only calls [`main_with`]; everything
+//! the operator reads at the end of a run is worded here. Beside it: the
+//! `demo` command ([`demo`]), `--dry-run`'s plan ([`plan`]) and the man
+//! page ([`manpage`]).
+
+pub mod cli;
+pub mod demo;
+pub mod manpage;
+pub mod plan;
 
 use std::time::Duration;
 
-use crate::cli::{Cli, Command, MockArgs};
+use crate::app::cli::{Cli, Command, MockArgs};
+use crate::config::options::ExportOptions;
 use crate::config::ExportConfig;
 use crate::error::{Exit, RunError};
 use crate::export;
-use crate::options::ExportOptions;
 use crate::shutdown::Shutdown;
 use crate::simulator::{self, Fault, Scenario};
 
@@ -25,12 +32,12 @@ pub fn main_with(cli: Cli) -> Exit {
                     return Exit::Usage;
                 }
             };
-            crate::logging::init(&config.log);
+            crate::console::logging::init(&config.log);
             for notice in &config.notices {
                 tracing::warn!("{notice}");
             }
             if config.dry_run {
-                return match crate::plan::print_plan(&config, &mut std::io::stdout().lock()) {
+                return match crate::app::plan::print_plan(&config, &mut std::io::stdout().lock()) {
                     Ok(()) => Exit::Success,
                     Err(e) => {
                         eprintln!("yuju-export: error: {e}");
@@ -55,19 +62,19 @@ pub fn main_with(cli: Cli) -> Exit {
             exit
         }
         Command::Mock(args) => {
-            crate::logging::init(&Default::default());
+            crate::console::logging::init(&Default::default());
             runtime().block_on(mock(*args))
         }
         Command::Demo(args) => {
-            crate::logging::init(&Default::default());
-            runtime().block_on(crate::demo::run(args))
+            crate::console::logging::init(&Default::default());
+            runtime().block_on(crate::app::demo::run(args))
         }
         Command::Completions { shell } => {
-            let mut cmd = crate::cli::command();
+            let mut cmd = crate::app::cli::command();
             clap_complete::generate(shell, &mut cmd, "yuju-export", &mut std::io::stdout());
             Exit::Success
         }
-        Command::Man => match crate::manpage::render(&mut std::io::stdout()) {
+        Command::Man => match crate::app::manpage::render(&mut std::io::stdout()) {
             Ok(()) => Exit::Success,
             Err(e) => {
                 eprintln!("yuju-export: error: cannot print the man page: {e}");
@@ -82,7 +89,7 @@ pub fn main_with(cli: Cli) -> Exit {
 /// (see [`export::next`]), with the settings given again in `options`.
 async fn export_windows(config: ExportConfig, options: ExportOptions, shutdown: Shutdown) -> Exit {
     let configured_end = config.query.end;
-    let rereadable = config.files.ids != crate::input::Source::Stdin;
+    let rereadable = config.files.ids != crate::store::input::Source::Stdin;
     let first = match run_one(config.clone(), shutdown.clone()).await {
         Ok(report) if rereadable && export::next::goes_on(&report, configured_end) => report,
         Ok(report) => return report.exit,

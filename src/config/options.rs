@@ -6,7 +6,7 @@
 //! line (with the environment variables clap reads), the file, and
 //! [`ExportOptions::defaults`] — and [`ExportOptions::layered`] merges them
 //! in one pass (command line > environment > file > defaults). The help text
-//! shows the defaults from that same place (see [`crate::cli::command`]).
+//! shows the defaults from that same place (see [`crate::app::cli::command`]).
 //!
 //! Adding a setting means its field here (with a `help_heading`), its use,
 //! its field and check in [`crate::config`], a commented line in the
@@ -22,11 +22,11 @@ use clap::ValueEnum;
 use serde::Deserialize;
 
 use crate::api::endpoint::DEFAULT_BASE_URL;
+use crate::console::logging::LogFormat;
+use crate::console::progress::ProgressMode;
 use crate::error::UsageError;
-use crate::logging::LogFormat;
 use crate::output::{Compression, Format};
-use crate::progress::ProgressMode;
-use crate::retry::RetryPolicy;
+use crate::pace::retry::RetryPolicy;
 
 /// A duration written the human way (`30s`, `500ms`, `2m`), on the command
 /// line and in the file alike. A bad value is never echoed: it may be a key
@@ -600,9 +600,9 @@ impl ExportOptions {
             retry_base: Some(HumanDuration(retry.base)),
             retry_cap: Some(HumanDuration(retry.cap)),
             tz: Some("local".to_string()),
-            file_mode: Some(crate::safefs::FileMode::default().to_string()),
+            file_mode: Some(crate::store::safefs::FileMode::default().to_string()),
             progress: Some(ProgressMode::Auto),
-            progress_interval: Some(HumanDuration(crate::progress::LOG_INTERVAL)),
+            progress_interval: Some(HumanDuration(crate::console::progress::LOG_INTERVAL)),
             log_format: Some(LogFormat::Text),
             ..ExportOptions::default()
         }
@@ -811,7 +811,7 @@ mod tests {
     /// setting a file may hold.
     #[test]
     fn the_example_config_lists_every_key_and_parses() {
-        let example = include_str!("../config/yuju-export.example.toml");
+        let example = include_str!("../../config/yuju-export.example.toml");
         let mut text = String::new();
         let mut keys = Vec::new();
         for line in example.lines() {

@@ -101,7 +101,7 @@ impl Progress {
         };
         progress.redraw();
         bar.enable_steady_tick(Duration::from_millis(200));
-        crate::logging::set_bar(bar);
+        crate::console::logging::set_bar(bar);
         progress
     }
 
@@ -150,7 +150,7 @@ impl Progress {
             ticker.abort();
         }
         if let Some(bar) = &self.bar {
-            crate::logging::clear_bar();
+            crate::console::logging::clear_bar();
             bar.finish_and_clear();
         }
     }

@@ -11,7 +11,7 @@ use crate::error::Exit;
 
 /// Write the man page (roff) to `out`.
 pub fn render(out: &mut dyn Write) -> std::io::Result<()> {
-    let cmd = crate::cli::command();
+    let cmd = crate::app::cli::command();
     let man = Man::new(cmd.clone());
     man.render_title(out)?;
     man.render_name_section(out)?;

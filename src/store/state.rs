@@ -5,7 +5,7 @@
 //! rows. The next run's window starts there (minus `--lookback`), so a
 //! missed night is caught up by the next one instead of being lost.
 //!
-//! The file is written atomically ([`crate::safefs::write_atomic`]), and
+//! The file is written atomically ([`crate::store::safefs::write_atomic`]), and
 //! only after the output is committed, by a run that completed with no
 //! failure but the platform's definitive answers
 //! ([`crate::export::FailureKind::is_definitive`]). Any other run leaves
@@ -19,9 +19,9 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::api::query::Zone;
 use crate::error::UsageError;
-use crate::query::Zone;
-use crate::safefs::FileMode;
+use crate::store::safefs::FileMode;
 
 /// Most bytes read from a state file: it holds a few lines.
 const MAX_STATE_BYTES: u64 = 64 * 1024;
@@ -183,10 +183,12 @@ pub fn load_record(path: &Path) -> Result<Option<Recorded>, UsageError> {
     };
     // Judged by name first: a FIFO would block the open, and a link is
     // not a file of ours.
-    if let crate::safefs::Occupant::Refused(what) = crate::safefs::occupant(path).map_err(read)? {
+    if let crate::store::safefs::Occupant::Refused(what) =
+        crate::store::safefs::occupant(path).map_err(read)?
+    {
         return Err(UsageError::invalid(format!(
             "--state: {}",
-            crate::safefs::refused(path, what)
+            crate::store::safefs::refused(path, what)
         )));
     }
     let file = match std::fs::File::open(path) {
@@ -410,7 +412,7 @@ pub fn settle(
     };
     let mut json = serde_json::to_vec_pretty(&record).expect("the state serialises");
     json.push(b'\n');
-    match crate::safefs::write_atomic(&settings.path, &json, mode) {
+    match crate::store::safefs::write_atomic(&settings.path, &json, mode) {
         Ok(()) => {
             report.moved = true;
             report.watermark = Some(rfc3339(end));
@@ -434,7 +436,7 @@ mod tests {
     use super::*;
 
     fn wall(s: &str) -> NaiveDateTime {
-        NaiveDateTime::parse_from_str(s, crate::query::WIRE_TIME_FORMAT).unwrap()
+        NaiveDateTime::parse_from_str(s, crate::api::query::WIRE_TIME_FORMAT).unwrap()
     }
 
     fn run(complete: bool, not_definitive: u64) -> RunEnd<'static> {

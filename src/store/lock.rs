@@ -15,7 +15,7 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use crate::error::UsageError;
-use crate::safefs::{self, Existing, FileMode};
+use crate::store::safefs::{self, Existing, FileMode};
 
 /// Held for the life of a run; released on drop (or by the OS on a crash).
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub struct OutputLock {
 
 /// `<out>.lock`.
 pub fn lock_path(out: &Path) -> PathBuf {
-    crate::paths::lock(out)
+    crate::store::paths::lock(out)
 }
 
 /// How many times a lock whose file was removed under it is taken again.

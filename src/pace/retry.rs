@@ -8,7 +8,7 @@
 //!   the platform's per-second limit window, and 20 s keeps one customer's
 //!   five retries under a minute or so.
 //! - **A 429 without `Retry-After` is not backed off.** The shared
-//!   [rate limiter](crate::ratelimit) cuts its pace on every 429 and paces
+//!   [rate limiter](crate::pace::ratelimit) cuts its pace on every 429 and paces
 //!   every request, retries included, so the retry waits for the limiter's
 //!   next slot only. A backoff on top would not spare the platform a single
 //!   request (the pace sets the rate either way); it would only hold back

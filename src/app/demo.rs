@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::DemoArgs;
+use crate::app::cli::DemoArgs;
+use crate::config::options::{ExportOptions, HumanDuration};
 use crate::config::ExportConfig;
 use crate::error::Exit;
-use crate::options::{ExportOptions, HumanDuration};
 use crate::shutdown::Shutdown;
 use crate::simulator::{self, data::SplitMix, Fault, Scenario, EXAMPLE_CUSTOMER};
 

@@ -200,8 +200,8 @@ pub fn open(path: &Path, mode: FileMode, existing: Existing, read: bool) -> io::
 pub fn temp_beside(path: &Path, mode: FileMode) -> io::Result<(File, PathBuf)> {
     let mut attempt = 0;
     loop {
-        let tmp = crate::paths::append_ext(
-            &crate::paths::temp(path),
+        let tmp = crate::store::paths::append_ext(
+            &crate::store::paths::temp(path),
             &format!(".{:08x}", rand::random::<u32>()),
         );
         match open(&tmp, mode, Existing::Refuse, false) {

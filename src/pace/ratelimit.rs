@@ -79,7 +79,7 @@
 //! the pacing slot it kept.
 //!
 //! **Retries.** A 429 without `Retry-After` is retried at the next slot,
-//! with no backoff (see [`crate::retry`]): the pace already sets the rate,
+//! with no backoff (see [`crate::pace::retry`]): the pace already sets the rate,
 //! and a backoff would only hold back the customer, which at the end of a
 //! run holds back the run.
 

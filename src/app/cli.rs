@@ -1,7 +1,7 @@
 //! The raw command line, as clap parses it.
 //!
 //! Doc comments here are the `--help` text. The settings of `export` are
-//! defined in [`crate::options`]; nothing here validates across fields or
+//! defined in [`crate::config::options`]; nothing here validates across fields or
 //! applies defaults that a config file could override: that happens once,
 //! in [`crate::config`].
 
@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::config::options::ExportOptions;
+use crate::console::progress::ProgressMode;
 use crate::error::Exit;
-use crate::options::ExportOptions;
-use crate::progress::ProgressMode;
 
 /// Export chat records from the Yuju AI (语聚AI) open API to CSV, JSON Lines or Parquet.
 #[derive(Debug, Parser)]

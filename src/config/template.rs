@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDateTime, Timelike};
 
+use crate::config::shard::Shard;
 use crate::error::UsageError;
-use crate::shard::Shard;
 
 /// Values the placeholders take.
 #[derive(Debug, Clone)]
