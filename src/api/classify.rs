@@ -20,7 +20,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 
 use super::codes::{CodeClass, CodePolicy};
-use super::types::{Envelope, CODE_OK};
+use super::envelope::{Envelope, CODE_OK};
 
 /// Why a whole run must stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 /// The code that means success.
-pub use super::types::CODE_OK;
+pub use super::envelope::CODE_OK;
 
 /// The one code the contract documents as final: an unknown customer or
 /// a bad parameter.

@@ -1,22 +1,27 @@
-//! Talking to the platform: the response shape ([`types`]), what each answer
+//! Talking to the platform: the envelope of every answer ([`envelope`]),
+//! read tolerantly ([`json`]), the chat records ([`chat_record`]), what each answer
 //! means ([`classify`], and a non-2000 `Code` in [`codes`]), where requests go and the key they carry
 //! ([`endpoint`]), the HTTP client that keeps the key secret
 //! ([`client`]), the request's window and filters ([`query`]) and the pool
 //! of reused answer and row buffers that keeps memory flat ([`bufpool`]).
 
 pub mod bufpool;
+pub mod chat_record;
 pub mod classify;
 pub mod client;
 pub mod codes;
 pub mod endpoint;
+pub mod envelope;
+pub mod json;
 pub mod query;
 #[cfg(feature = "static-resolver")]
 pub mod resolve;
-pub mod types;
 pub mod untrusted;
 
+pub use chat_record::{Chat, Message};
 pub use classify::{Cause, CodeAnswer, StopReason, Verdict};
 pub use client::ApiClient;
 pub use codes::{CodeClass, CodePolicy};
 pub use endpoint::ApiKey;
-pub use types::{Chat, Envelope, Field, Message};
+pub use envelope::Envelope;
+pub use json::Field;
