@@ -4,8 +4,10 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use yuju_export::api::classify::classify_body;
+use yuju_export::output::encoder;
 use yuju_export::output::Format;
-use yuju_export::output::{encode_customer, encoder, Column};
+use yuju_export::record::chat::encode_customer;
+use yuju_export::record::Column;
 use yuju_export::simulator::data::{success_body, DataProfile};
 
 fn bench(c: &mut Criterion) {

@@ -15,8 +15,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use yuju_export::api::classify::classify_body;
+use yuju_export::output::encoder;
 use yuju_export::output::Format;
-use yuju_export::output::{encode_customer, encoder, Column};
+use yuju_export::record::chat::encode_customer;
+use yuju_export::record::Column;
 use yuju_export::simulator::data::{success_body, DataProfile, SplitMix};
 use yuju_export::simulator::{self, LimitModel, Scenario, Simulator};
 

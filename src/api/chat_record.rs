@@ -4,10 +4,9 @@
 
 use serde::de::MapAccess;
 
-use super::envelope::Envelope;
+use super::envelope::{Envelope, Item};
 use super::json::{
-    extra_value, names, Extra, Field, FieldSeed, FromMap, Key, KeySeed, List, ListSeed, Mode,
-    Names, Shape,
+    extra_value, names, Extra, Field, FieldSeed, FromMap, Key, KeySeed, List, ListSeed, Mode, Names,
 };
 
 names!(ChatNames: "chat_id" => 0, "messages" => 1);
@@ -76,52 +75,36 @@ impl<'de> FromMap<'de> for Message<'de> {
     }
 }
 
-impl Envelope<'_, Chat<'_>> {
+/// The chats' envelope.
+pub type ChatAnswer<'a> = Envelope<'a, Chat<'a>>;
+
+impl<'de> Item<'de> for Chat<'de> {
+    const NAME: &'static str = "chat";
+
+    fn unusable_inside(&self, i: usize) -> Option<String> {
+        match &self.messages {
+            List::Unusable(shape) => {
+                Some(shape.describe(&format!("Data[{i}].messages"), "message"))
+            }
+            List::Items(_) => None,
+        }
+    }
+}
+
+impl ChatAnswer<'_> {
     /// The chats (none when `Data` is unusable).
     pub fn chats(&self) -> &[Chat<'_>] {
         self.data.items()
     }
-
-    /// Where the answer has a shape no row can come from, described for
-    /// the failed file (names and JSON types only, no server text).
-    pub fn unusable(&self) -> Option<String> {
-        if self.as_documented {
-            return None;
-        }
-        let describe = |path: String, shape: Shape, what: &str| match shape.element {
-            None => format!(
-                "{path} is {}, not a list of {what}s",
-                shape.found.with_article()
-            ),
-            Some(i) => format!(
-                "{path}[{i}] is {}, not a {what} object",
-                shape.found.with_article()
-            ),
-        };
-        let chats = match &self.data {
-            List::Unusable(shape) => return Some(describe("Data".into(), *shape, "chat")),
-            List::Items(chats) => chats,
-        };
-        chats
-            .iter()
-            .enumerate()
-            .find_map(|(i, chat)| match &chat.messages {
-                List::Unusable(shape) => {
-                    Some(describe(format!("Data[{i}].messages"), *shape, "message"))
-                }
-                List::Items(_) => None,
-            })
-    }
 }
 
-/// One chat: an id and its messages in order.
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::json::compact;
     use std::borrow::Cow;
 
-    fn parse(body: &str) -> Envelope<'_> {
+    fn parse(body: &str) -> ChatAnswer<'_> {
         Envelope::<Chat>::from_json(body).unwrap()
     }
 

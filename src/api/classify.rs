@@ -20,7 +20,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 
 use super::codes::{CodeClass, CodePolicy};
-use super::envelope::{Envelope, CODE_OK};
+use super::envelope::{Envelope, Item};
 
 /// Why a whole run must stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -291,9 +291,13 @@ pub fn describe_error(err: &reqwest::Error) -> String {
     text
 }
 
-/// Judge a 200 body: the envelope when `Code` is 2000, otherwise the
-/// verdict, a non-2000 code judged by `codes`.
-pub fn classify_body<'a>(body: &'a [u8], codes: &CodePolicy) -> Result<Envelope<'a>, Verdict> {
+/// Judge a 200 body: the envelope when `Code` says success for its items
+/// `T` (2000 for chats), otherwise the verdict, another code judged by
+/// `codes`.
+pub fn classify_body<'a, T: Item<'a>>(
+    body: &'a [u8],
+    codes: &CodePolicy,
+) -> Result<Envelope<'a, T>, Verdict> {
     let bad_body = |detail: String| Verdict::Transient {
         cause: Cause::BadBody,
         detail,
@@ -311,11 +315,13 @@ pub fn classify_body<'a>(body: &'a [u8], codes: &CodePolicy) -> Result<Envelope<
         };
         bad_body(format!("{what} ({} bytes): {e}", body.len()))
     })?;
-    match envelope.code() {
-        Some(CODE_OK) => match envelope.unusable() {
+    if envelope.is_success() {
+        return match envelope.unusable() {
             None => Ok(envelope),
             Some(detail) => Err(Verdict::Unusable { detail }),
-        },
+        };
+    }
+    match envelope.code() {
         None if envelope.code.is_none() => Err(bad_body("JSON body without a Code".into())),
         code => {
             let msg = envelope.msg.as_str();
@@ -350,6 +356,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Chat;
     use reqwest::header::HeaderValue;
 
     fn codes() -> CodePolicy {
@@ -415,13 +422,14 @@ mod tests {
 
     #[test]
     fn success_body_gives_the_envelope() {
-        let env = classify_body(br#"{"Code":2000,"Data":[],"Msg":"ok"}"#, &codes()).unwrap();
+        let env =
+            classify_body::<Chat>(br#"{"Code":2000,"Data":[],"Msg":"ok"}"#, &codes()).unwrap();
         assert!(env.chats().is_empty());
     }
 
     #[test]
     fn business_failure_carries_msg() {
-        let v = classify_body(
+        let v = classify_body::<Chat>(
             "{\"Code\":4000,\"Msg\":\"客户不存在\"}".as_bytes(),
             &codes(),
         )
@@ -436,7 +444,7 @@ mod tests {
 
     #[test]
     fn envelope_faults_are_judged_by_their_class() {
-        let judge = |body: &str| match classify_body(body.as_bytes(), &codes()) {
+        let judge = |body: &str| match classify_body::<Chat>(body.as_bytes(), &codes()) {
             Err(Verdict::Code(a)) => (a.text, a.class, a.msg),
             other => panic!("{other:?}"),
         };
@@ -471,7 +479,7 @@ mod tests {
             b"",
             br#"[{"Code":2000}]"#,
         ] {
-            let v = classify_body(body, &codes()).unwrap_err();
+            let v = classify_body::<Chat>(body, &codes()).unwrap_err();
             assert!(
                 matches!(
                     v,
@@ -490,8 +498,12 @@ mod tests {
     #[test]
     fn drifted_values_succeed_and_unusable_shapes_are_final() {
         let body = br#"{"Code":2000,"Data":[{"chat_id":1,"messages":[{"content":{"a":1}}]}]}"#;
-        assert_eq!(classify_body(body, &codes()).unwrap().chats().len(), 1);
-        let v = classify_body(br#"{"Code":2000,"Data":{"chat_id":"x"}}"#, &codes()).unwrap_err();
+        assert_eq!(
+            classify_body::<Chat>(body, &codes()).unwrap().chats().len(),
+            1
+        );
+        let v = classify_body::<Chat>(br#"{"Code":2000,"Data":{"chat_id":"x"}}"#, &codes())
+            .unwrap_err();
         assert_eq!(
             v,
             Verdict::Unusable {
@@ -499,7 +511,8 @@ mod tests {
             }
         );
         // A business failure is reported as such, whatever its Data.
-        let v = classify_body(br#"{"Data":{},"Code":4000,"Msg":"no"}"#, &codes()).unwrap_err();
+        let v =
+            classify_body::<Chat>(br#"{"Data":{},"Code":4000,"Msg":"no"}"#, &codes()).unwrap_err();
         assert!(matches!(v, Verdict::Code(_)), "{v:?}");
     }
 }

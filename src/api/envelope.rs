@@ -9,7 +9,6 @@ use std::marker::PhantomData;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::chat_record::Chat;
 use super::json::compact;
 pub use super::json::Field;
 use super::json::{names, FieldSeed, FromMap, JsonType, Key, KeySeed, List, ListSeed, Mode, Names};
@@ -19,10 +18,24 @@ pub const CODE_OK: i64 = 2000;
 
 names!(EnvelopeNames: "Code" => 0, "Msg" => 1, "RequestId" => 2, "Data" => 3);
 
+/// An item of an endpoint's `Data`: read from an object, and able to say
+/// where it holds a list of a shape no row can come from.
+pub trait Item<'de>: FromMap<'de> {
+    /// What one item is called in messages ("chat").
+    const NAME: &'static str;
+    /// The `Code`s that mean success for this endpoint.
+    const SUCCESS: &'static [i64] = &[CODE_OK];
+
+    /// Where item number `i` holds an unusable list, described.
+    fn unusable_inside(&self, _i: usize) -> Option<String> {
+        None
+    }
+}
+
 /// The outer object of every answer: `{"Code", "Data", "Msg",
-/// "RequestId"}`, with `Data` a list of `T` (chats by default).
+/// "RequestId"}`, with `Data` a list of the endpoint's items `T`.
 #[derive(Debug)]
-pub struct Envelope<'a, T = Chat<'a>> {
+pub struct Envelope<'a, T> {
     /// Business status, as its JSON text (null is none); 2000 is success.
     /// See [`Envelope::code`]. (Borrowed: a `serde_json::Value` would make
     /// every envelope twice as long to move.)
@@ -126,5 +139,27 @@ impl<T> Envelope<'_, T> {
     pub fn code_text(&self) -> Cow<'_, str> {
         self.code
             .map_or(Cow::Borrowed(""), |raw| compact(raw.get()))
+    }
+}
+
+impl<'a, T: Item<'a>> Envelope<'a, T> {
+    /// Where the answer has a shape no row can come from, described for
+    /// the failed file (names and JSON types only, no server text).
+    pub fn unusable(&self) -> Option<String> {
+        if self.as_documented {
+            return None;
+        }
+        match &self.data {
+            List::Unusable(shape) => Some(shape.describe("Data", T::NAME)),
+            List::Items(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| item.unusable_inside(i)),
+        }
+    }
+
+    /// Whether `Code` says success for this endpoint.
+    pub fn is_success(&self) -> bool {
+        self.code().is_some_and(|code| T::SUCCESS.contains(&code))
     }
 }

@@ -278,6 +278,23 @@ pub struct Shape {
     pub element: Option<usize>,
 }
 
+impl Shape {
+    /// The shape of the list at `path` (of `what` objects), for the failed
+    /// file: names and JSON types only, no server text.
+    pub fn describe(&self, path: &str, what: &str) -> String {
+        match self.element {
+            None => format!(
+                "{path} is {}, not a list of {what}s",
+                self.found.with_article()
+            ),
+            Some(i) => format!(
+                "{path}[{i}] is {}, not a {what} object",
+                self.found.with_article()
+            ),
+        }
+    }
+}
+
 /// A list of objects, as the contract promises, or where it was not.
 #[derive(Debug)]
 pub enum List<T> {

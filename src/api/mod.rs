@@ -18,7 +18,7 @@ pub mod query;
 pub mod resolve;
 pub mod untrusted;
 
-pub use chat_record::{Chat, Message};
+pub use chat_record::{Chat, ChatAnswer, Message};
 pub use classify::{Cause, CodeAnswer, StopReason, Verdict};
 pub use client::ApiClient;
 pub use codes::{CodeClass, CodePolicy};

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use crate::config::options::ExportOptions;
 use crate::error::UsageError;
-use crate::output::{Column, Compression, Format, Target};
+use crate::output::{Compression, Format, Target};
+use crate::record::Column;
 
 use super::defaulted;
 

@@ -17,9 +17,10 @@ use crate::api::bufpool::BufPool;
 use crate::api::classify::classify_body;
 use crate::api::client::Answer;
 use crate::api::{ApiClient, Cause, CodeAnswer, CodeClass, CodePolicy, StopReason, Verdict};
-use crate::output::{encode_customer, RowEncoder};
 use crate::pace::ratelimit::{RateLimiter, Ticket};
 use crate::pace::retry::{Decision, GiveUp, RetryBudget, RetryPolicy};
+use crate::record::chat::encode_customer;
+use crate::record::RowEncoder;
 
 /// Everything a fetch task needs, shared by all of them.
 pub struct Fetcher {

@@ -49,8 +49,9 @@ use crate::error::{Exit, RunError, UsageError};
 use crate::store::input::{read_ids, IdList};
 
 use crate::console::progress::Progress;
-use crate::output::{encoder, CsvOptions, RowEncoder};
+use crate::output::{encoder, CsvOptions};
 use crate::pace::ratelimit::RateLimiter;
+use crate::record::RowEncoder;
 use crate::shutdown::Shutdown;
 
 use control::Control;

@@ -2,8 +2,8 @@
 //! tasks hand to the writer and the end of the run reads.
 
 use crate::api::{Cause, StopReason};
-use crate::output::Encoded;
 use crate::record::drift::CustomerDrift;
+use crate::record::Encoded;
 use crate::shutdown::Signal;
 
 /// How a customer ended.

@@ -21,8 +21,9 @@ use crate::api::bufpool::BufPool;
 use crate::console::progress::Progress;
 use crate::output::failed::FailedFile;
 use crate::output::sink::Sink;
-use crate::output::{Column, Compression};
+use crate::output::Compression;
 use crate::record::drift::Kept;
+use crate::record::Column;
 use crate::store::input::IdList;
 use crate::store::journal::{Checkpoint, Journal, Tally};
 
@@ -380,7 +381,7 @@ mod tests {
     use crate::api::{Cause, StopReason};
     use crate::export::dispatch::Window;
     use crate::export::outcome::FailureKind;
-    use crate::output::Encoded;
+    use crate::record::Encoded;
 
     /// An in-memory output.
     #[derive(Clone, Default)]

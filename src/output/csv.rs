@@ -6,7 +6,8 @@
 //! Written by hand rather than through `csv::Writer` because this is the hot
 //! path: no per-customer writer, no buffer copy, no allocation per row.
 
-use super::{write_object, Cell, Column, CsvOptions, Row, RowEncoder};
+use super::CsvOptions;
+use crate::record::{write_object, Cell, Column, Row, RowEncoder};
 
 /// Encodes rows as CSV.
 pub struct CsvEncoder {

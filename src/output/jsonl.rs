@@ -2,7 +2,7 @@
 //! integer, UTF-8 text as is (no `\u` escapes beyond what JSON requires),
 //! `extra` and `chat_extra` JSON objects.
 
-use super::{write_object, Cell, Column, Row, RowEncoder};
+use crate::record::{write_object, Cell, Column, Row, RowEncoder};
 
 /// How an object column with no members is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::output::jsonl::{write_members, Empty};
-use crate::output::{Column, Row, RowEncoder};
+use crate::record::{Column, Row, RowEncoder};
 
 /// The stream's name.
 pub const STREAM: &str = "chat_messages";

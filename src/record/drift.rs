@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Envelope, Field};
+use crate::api::{ChatAnswer, Field};
 
 /// The documented fields whose type is checked, as named in the summary.
 pub const FIELDS: [&str; 4] = ["chat_id", "content", "message_type", "sender_type"];
@@ -42,7 +42,7 @@ pub struct CustomerDrift {
 
 impl CustomerDrift {
     /// Scan a successful answer.
-    pub fn of(envelope: &Envelope<'_>) -> CustomerDrift {
+    pub fn of(envelope: &ChatAnswer<'_>) -> CustomerDrift {
         let mut d = CustomerDrift::default();
         // An answer read as documented holds no value of another type:
         // only its extra fields are looked at.
@@ -237,7 +237,7 @@ mod tests {
     use super::*;
 
     fn drift(body: &str) -> CustomerDrift {
-        let env = Envelope::from_json(body).unwrap();
+        let env = ChatAnswer::from_json(body).unwrap();
         CustomerDrift::of(&env)
     }
 

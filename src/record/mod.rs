@@ -1,4 +1,188 @@
-//! What a row is, whatever format it goes to: how answers strayed from the
-//! documentation ([`drift`]).
+//! What a row is, whatever format it goes to and whatever endpoint it
+//! came from: the columns ([`Column`]), one flattened row ([`Row`]) and
+//! what each column holds in it ([`Cell`]), and the one trait every format
+//! implements ([`RowEncoder`]). [`chat`] flattens the chat-record answers
+//! into rows; [`drift`] counts how answers strayed from the documentation.
 
+pub mod chat;
 pub mod drift;
+
+use std::borrow::Cow;
+
+use drift::CustomerDrift;
+
+/// One output column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    CustomerId,
+    ChatId,
+    Seq,
+    SenderType,
+    MessageType,
+    Content,
+    /// The message's undocumented fields, as a JSON object.
+    Extra,
+    /// The chat's undocumented fields, as a JSON object.
+    ChatExtra,
+}
+
+impl Column {
+    /// The default columns, in their default order.
+    pub const ALL: [Column; 6] = [
+        Column::CustomerId,
+        Column::ChatId,
+        Column::Seq,
+        Column::SenderType,
+        Column::MessageType,
+        Column::Content,
+    ];
+
+    /// Columns written only when `--columns` names them.
+    pub const OPTIONAL: [Column; 2] = [Column::Extra, Column::ChatExtra];
+
+    /// The column's name in headers and JSON keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::CustomerId => "customer_id",
+            Column::ChatId => "chat_id",
+            Column::Seq => "seq",
+            Column::SenderType => "sender_type",
+            Column::MessageType => "message_type",
+            Column::Content => "content",
+            Column::Extra => "extra",
+            Column::ChatExtra => "chat_extra",
+        }
+    }
+
+    /// Parse a `--columns` list: names, comma-separated, each at most once.
+    pub fn parse_list(list: &str) -> Result<Vec<Column>, String> {
+        let known = || Column::ALL.into_iter().chain(Column::OPTIONAL);
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim) {
+            let col = known().find(|c| c.name() == name).ok_or_else(|| {
+                format!(
+                    "--columns: unknown column {name:?}; choose from {}",
+                    known().map(Column::name).collect::<Vec<_>>().join(",")
+                )
+            })?;
+            if out.contains(&col) {
+                return Err(format!("--columns: {name} is listed twice"));
+            }
+            out.push(col);
+        }
+        Ok(out)
+    }
+}
+
+/// One flattened message.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub customer_id: &'a str,
+    pub chat_id: &'a str,
+    /// 0-based position of the message in its chat.
+    pub seq: usize,
+    pub sender_type: &'a str,
+    pub message_type: &'a str,
+    pub content: &'a str,
+    /// The message's undocumented fields (name, JSON text), in order.
+    pub extra: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    /// The chat's undocumented fields (name, JSON text), in order.
+    pub chat_extra: &'a [(Cow<'a, str>, Cow<'a, str>)],
+}
+
+/// What a column holds in one row.
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    /// Text: a string column.
+    Text(&'a str),
+    /// The `seq` integer.
+    Seq(usize),
+    /// A JSON object of (name, JSON text) members, in order.
+    Object(&'a [(Cow<'a, str>, Cow<'a, str>)]),
+}
+
+impl<'a> Row<'a> {
+    /// What `column` holds in this row.
+    #[inline]
+    pub fn cell(&self, column: Column) -> Cell<'a> {
+        match column {
+            Column::CustomerId => Cell::Text(self.customer_id),
+            Column::ChatId => Cell::Text(self.chat_id),
+            Column::Seq => Cell::Seq(self.seq),
+            Column::SenderType => Cell::Text(self.sender_type),
+            Column::MessageType => Cell::Text(self.message_type),
+            Column::Content => Cell::Text(self.content),
+            Column::Extra => Cell::Object(self.extra),
+            Column::ChatExtra => Cell::Object(self.chat_extra),
+        }
+    }
+}
+
+/// Append a JSON object of (name, JSON text) members: names escaped as
+/// JSON requires, values as they are (already compact JSON texts).
+pub fn write_object(out: &mut Vec<u8>, members: &[(Cow<'_, str>, Cow<'_, str>)]) {
+    out.push(b'{');
+    for (i, (name, json)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, &**name).expect("writing to memory cannot fail");
+        out.push(b':');
+        out.extend_from_slice(json.as_bytes());
+    }
+    out.push(b'}');
+}
+
+/// A row format. Implementations append bytes to a buffer; they never do I/O.
+pub trait RowEncoder: Send + Sync {
+    /// The columns written, in order.
+    fn columns(&self) -> &[Column];
+    /// Bytes that open the file (a header row), if any.
+    fn header(&self, out: &mut Vec<u8>);
+    /// Append the rows of one customer; returns how many rows were written.
+    fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64;
+}
+
+/// A shared encoder encodes as the one it shares (a pipeline keeps its own
+/// handle on the encoder it gives the run).
+impl<E: RowEncoder + ?Sized> RowEncoder for std::sync::Arc<E> {
+    fn columns(&self) -> &[Column] {
+        (**self).columns()
+    }
+    fn header(&self, out: &mut Vec<u8>) {
+        (**self).header(out)
+    }
+    fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64 {
+        (**self).rows(rows, out)
+    }
+}
+
+/// Counts of one encoded customer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Encoded {
+    pub chats: u64,
+    pub rows: u64,
+    /// How the answer strayed from the documentation.
+    pub drift: CustomerDrift,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_parse_in_the_given_order() {
+        assert_eq!(
+            Column::parse_list("content, seq").unwrap(),
+            vec![Column::Content, Column::Seq]
+        );
+        assert!(Column::parse_list("seq,seq").is_err());
+        assert!(Column::parse_list("").is_err());
+        assert_eq!(
+            Column::parse_list("seq,extra,chat_extra").unwrap(),
+            vec![Column::Seq, Column::Extra, Column::ChatExtra]
+        );
+        let err = Column::parse_list("nope").unwrap_err();
+        assert!(err.ends_with("content,extra,chat_extra"), "{err}");
+    }
+}

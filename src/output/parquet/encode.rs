@@ -12,8 +12,8 @@ use parquet::file::metadata::{
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::{ColumnPath, SchemaDescPtr, SchemaDescriptor, Type};
 
-use super::super::{write_object, Cell, Column, Row, RowEncoder};
 use super::ZSTD_LEVEL;
+use crate::record::{write_object, Cell, Column, Row, RowEncoder};
 
 /// How a column is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

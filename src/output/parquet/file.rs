@@ -400,7 +400,7 @@ fn read_row_groups(
 mod tests {
     use super::*;
     use crate::output::parquet::{ParquetEncoder, GROUP_ROWS};
-    use crate::output::{Column, Row, RowEncoder};
+    use crate::record::{Column, Row, RowEncoder};
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     fn row(customer: &'static str, seq: usize, content: &'static str) -> Row<'static> {

@@ -1,0 +1,34 @@
+//! The chat records as rows: each message of each chat one row, in the
+//! order the API gave them, `seq` its place in its chat.
+
+use super::{Encoded, Row, RowEncoder};
+use crate::api::ChatAnswer;
+use crate::record::drift::CustomerDrift;
+
+/// Flatten a successful answer into rows, in API order, and encode them.
+pub fn encode_customer(
+    encoder: &dyn RowEncoder,
+    customer_id: &str,
+    envelope: &ChatAnswer<'_>,
+    out: &mut Vec<u8>,
+) -> Encoded {
+    let chats = envelope.chats();
+    let mut rows = chats.iter().flat_map(|chat| {
+        chat.messages().iter().enumerate().map(move |(seq, m)| Row {
+            customer_id,
+            chat_id: chat.id(),
+            seq,
+            sender_type: m.sender_type.as_str(),
+            message_type: m.message_type.as_str(),
+            content: m.content.as_str(),
+            extra: &m.extra,
+            chat_extra: &chat.extra,
+        })
+    });
+    let rows = encoder.rows(&mut rows, out);
+    Encoded {
+        chats: chats.len() as u64,
+        rows,
+        drift: CustomerDrift::of(envelope),
+    }
+}
