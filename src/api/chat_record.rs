@@ -4,10 +4,12 @@
 
 use serde::de::MapAccess;
 
+use super::endpoint::{Endpoint, Method, Request};
 use super::envelope::{Envelope, Item};
 use super::json::{
     extra_value, names, Extra, Field, FieldSeed, FromMap, Key, KeySeed, List, ListSeed, Mode, Names,
 };
+use super::query::Query;
 
 names!(ChatNames: "chat_id" => 0, "messages" => 1);
 names!(MessageNames: "content" => 0, "message_type" => 1, "sender_type" => 2);
@@ -72,6 +74,30 @@ impl<'de> FromMap<'de> for Message<'de> {
             }
         }
         Ok(m)
+    }
+}
+
+/// `POST /v1/openapi/chat/record`.
+pub const ENDPOINT: Endpoint = Endpoint {
+    method: Method::Post,
+    path: "/v1/openapi/chat/record",
+};
+
+/// The request for each customer: its ID with the run's window and
+/// filters.
+#[derive(Debug, Clone)]
+pub struct Records {
+    pub query: Query,
+}
+
+impl Request for Records {
+    fn endpoint(&self) -> Endpoint {
+        ENDPOINT
+    }
+
+    fn body(&self, customer_id: &str) -> Vec<u8> {
+        serde_json::to_vec(&self.query.body(customer_id))
+            .expect("the request body always serialises")
     }
 }
 

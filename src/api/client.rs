@@ -12,9 +12,8 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::classify::{classify_error, classify_status, Verdict};
-use super::endpoint::{check_url, endpoint_url, ApiKey};
+use super::endpoint::{ApiKey, Method, Request, CHECK};
 use super::untrusted::Redactor;
-use crate::api::query::Query;
 
 /// Most bytes preallocated from a `Content-Length` header (a lying header
 /// must not make us allocate gigabytes up front).
@@ -51,16 +50,16 @@ pub struct Answer {
     _large: Option<OwnedSemaphorePermit>,
 }
 
-/// Posts one customer's query and returns the raw answer.
+/// Sends one item's request to an endpoint and returns the raw answer.
 pub struct ApiClient {
     http: reqwest::Client,
-    /// The endpoint URL with `apiKey` in its query: secret.
-    url: reqwest::Url,
+    /// The base URL, without the key.
+    base: reqwest::Url,
+    /// The key, put into each request's URL only here (see
+    /// [`super::endpoint::Endpoint::url`]).
+    key: ApiKey,
     /// Keeps the key out of server text shown (see [`Self::shown`]).
-    /// The key check's URL (holds the key too).
-    check: reqwest::Url,
     redactor: Redactor,
-    query: Query,
     max_response_bytes: u64,
     /// Timeout of one request, body included (`--timeout`).
     timeout: Duration,
@@ -71,8 +70,7 @@ pub struct ApiClient {
 impl fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiClient")
-            .field("host", &self.url.host_str())
-            .field("query", &self.query)
+            .field("host", &self.base.host_str())
             .finish_non_exhaustive()
     }
 }
@@ -81,7 +79,6 @@ impl ApiClient {
     pub fn new(
         base: &reqwest::Url,
         key: &ApiKey,
-        query: Query,
         settings: &ClientSettings,
     ) -> anyhow::Result<Self> {
         let mut builder = reqwest::Client::builder()
@@ -106,10 +103,9 @@ impl ApiClient {
             .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {}", e.without_url()))?;
         Ok(ApiClient {
             http,
-            check: check_url(base, key),
-            url: endpoint_url(base, key),
+            base: base.clone(),
+            key: key.clone(),
             redactor: Redactor::new(key),
-            query,
             max_response_bytes: settings.max_response_bytes,
             timeout: settings.timeout,
             large: Arc::new(Semaphore::new(1)),
@@ -121,7 +117,7 @@ impl ApiClient {
     pub async fn check_key(&self) -> Result<(), String> {
         let answer = self
             .http
-            .get(self.check.clone())
+            .get(CHECK.url(&self.base, &self.key))
             .timeout(self.timeout)
             .send()
             .await
@@ -152,28 +148,33 @@ impl ApiClient {
         self.redactor.shown(text)
     }
 
-    /// One attempt for one customer: the body of a 200, or the verdict on
-    /// what came back instead. The body is not judged here.
+    /// One attempt of `request` for one item (a customer ID): the body of
+    /// a 200, or the verdict on what came back instead. The body is not
+    /// judged here.
     ///
     /// The body is read chunk by chunk into one buffer from `pool`, sized
     /// from `Content-Length` (up to a bound), and never past
     /// `--max-response-bytes`, counted after decompression.
-    pub async fn post(
+    pub async fn send(
         &self,
-        customer_id: &str,
+        request: &dyn Request,
+        item: &str,
         pool: &crate::api::bufpool::BufPool,
     ) -> Result<Answer, Verdict> {
-        let body = serde_json::to_vec(&self.query.body(customer_id))
-            .expect("the request body always serialises");
+        let endpoint = request.endpoint();
+        let url = endpoint.url(&self.base, &self.key);
+        let builder = match endpoint.method {
+            Method::Post => self
+                .http
+                .post(url)
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(request.body(item)),
+            Method::Get => self.http.get(url),
+        };
         // `--timeout` covers sending, the status and the whole body, less
         // any wait for the large-answer pass.
         let mut deadline = tokio::time::Instant::now() + self.timeout;
-        let send = self
-            .http
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body)
-            .send();
+        let send = builder.send();
         let response = tokio::time::timeout_at(deadline, send)
             .await
             .map_err(|_| timed_out())?

@@ -1,9 +1,13 @@
-//! Where the API is and how a request is addressed: the base URL, the
-//! endpoint's path, and the key that travels in the query string.
+//! Where the API is and how a request is addressed: the base URL, an
+//! endpoint ([`Endpoint`]: its method and path) and the request the engine
+//! sends for each item ([`Request`]), and the key that travels in the
+//! query string.
 //!
-//! The key is secret, so only [`endpoint_url`] (private to the client)
-//! ever puts it into a URL; everything that is shown uses [`endpoint`] or
-//! [`origin`], which never hold it.
+//! The key is secret, so only [`Endpoint::url`] (private to the client)
+//! ever puts it into a URL; everything that is shown uses
+//! [`Endpoint::shown_url`] or [`origin`], which never hold it. Each
+//! endpoint has a module of its own ([`super::chat_record`], the key check
+//! here).
 
 use std::fmt;
 
@@ -11,11 +15,53 @@ use crate::error::UsageError;
 
 /// The platform's public address.
 pub const DEFAULT_BASE_URL: &str = "https://chat.jijyun.cn";
-/// Path of the endpoint under the base URL.
-pub const RECORD_PATH: &str = "/v1/openapi/chat/record";
+/// How an endpoint is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// One endpoint of the platform: its method and its path under the base
+/// URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+}
 
 /// The endpoint that validates a key (answers `{"success":true}`).
-pub const CHECK_PATH: &str = "/v1/openapi/check";
+pub const CHECK: Endpoint = Endpoint {
+    method: Method::Get,
+    path: "/v1/openapi/check",
+};
+
+impl Endpoint {
+    /// The endpoint's URL under `base`, without the key: safe to show.
+    pub fn shown_url(&self, base: &reqwest::Url) -> reqwest::Url {
+        let mut url = base.clone();
+        let path = format!("{}{}", base.path().trim_end_matches('/'), self.path);
+        url.set_path(&path);
+        url
+    }
+
+    /// The endpoint's URL with the key in the query string: secret, never
+    /// shown.
+    pub(super) fn url(&self, base: &reqwest::Url, key: &ApiKey) -> reqwest::Url {
+        let mut url = self.shown_url(base);
+        url.query_pairs_mut().append_pair("apiKey", key.expose());
+        url
+    }
+}
+
+/// What the engine sends for each item of its list (a customer ID): one
+/// endpoint, and the JSON body for the item.
+pub trait Request: Send + Sync + fmt::Debug {
+    /// The endpoint every request goes to.
+    fn endpoint(&self) -> Endpoint;
+    /// The JSON body of the request for `item`.
+    fn body(&self, item: &str) -> Vec<u8>;
+}
 
 /// The API key. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -47,31 +93,6 @@ impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiKey(<redacted>)")
     }
-}
-
-/// The endpoint URL under `base`, without the key: safe to show.
-pub fn endpoint(base: &reqwest::Url) -> reqwest::Url {
-    let mut url = base.clone();
-    let path = format!("{}{}", base.path().trim_end_matches('/'), RECORD_PATH);
-    url.set_path(&path);
-    url
-}
-
-/// The key check's URL with the key in the query string: secret, never
-/// shown.
-pub(super) fn check_url(base: &reqwest::Url, key: &ApiKey) -> reqwest::Url {
-    let mut url = base.clone();
-    let path = format!("{}{}", base.path().trim_end_matches('/'), CHECK_PATH);
-    url.set_path(&path);
-    url.query_pairs_mut().append_pair("apiKey", key.expose());
-    url
-}
-
-/// The endpoint URL with the key in the query string: secret, never shown.
-pub(super) fn endpoint_url(base: &reqwest::Url, key: &ApiKey) -> reqwest::Url {
-    let mut url = endpoint(base);
-    url.query_pairs_mut().append_pair("apiKey", key.expose());
-    url
 }
 
 /// `scheme://host[:port]` of a URL: what errors and the journal may show of
@@ -119,13 +140,19 @@ mod tests {
     fn shown_urls_never_hold_the_key() {
         let base = parse_base_url("http://127.0.0.1:8080/prefix/").unwrap();
         let key = ApiKey::new("s3cret").unwrap();
+        let records = crate::api::chat_record::ENDPOINT;
         assert_eq!(
-            endpoint(&base).as_str(),
+            records.shown_url(&base).as_str(),
             "http://127.0.0.1:8080/prefix/v1/openapi/chat/record"
         );
-        assert!(endpoint_url(&base, &key)
+        assert!(records
+            .url(&base, &key)
             .as_str()
-            .ends_with("?apiKey=s3cret"));
+            .ends_with("/prefix/v1/openapi/chat/record?apiKey=s3cret"));
+        assert!(CHECK
+            .url(&base, &key)
+            .as_str()
+            .ends_with("/prefix/v1/openapi/check?apiKey=s3cret"));
         assert_eq!(origin(&base), "http://127.0.0.1:8080");
         assert!(!format!("{key:?}").contains("s3cret"));
     }

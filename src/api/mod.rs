@@ -22,6 +22,6 @@ pub use chat_record::{Chat, ChatAnswer, Message};
 pub use classify::{Cause, CodeAnswer, StopReason, Verdict};
 pub use client::ApiClient;
 pub use codes::{CodeClass, CodePolicy};
-pub use endpoint::ApiKey;
+pub use endpoint::{ApiKey, Endpoint, Request};
 pub use envelope::Envelope;
 pub use json::Field;

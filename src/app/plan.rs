@@ -68,7 +68,7 @@ fn customers(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageEr
 
 /// The request as it would be sent, the key redacted.
 fn request(config: &ExportConfig, ids: &IdList, lines: &mut Lines) {
-    let url = crate::api::endpoint::endpoint(&config.base_url);
+    let url = crate::api::chat_record::ENDPOINT.shown_url(&config.base_url);
     lines.push(("request".into(), format!("POST {url}?apiKey=<redacted>")));
     let example = if ids.is_empty() {
         "<customer_id>"

@@ -14,13 +14,11 @@ use super::health::Health;
 use super::outcome::{Failure, FailureKind, Outcome, StopCause};
 use super::stats::RequestStats;
 use crate::api::bufpool::BufPool;
-use crate::api::classify::classify_body;
 use crate::api::client::Answer;
 use crate::api::{ApiClient, Cause, CodeAnswer, CodeClass, CodePolicy, StopReason, Verdict};
 use crate::pace::ratelimit::{RateLimiter, Ticket};
 use crate::pace::retry::{Decision, GiveUp, RetryBudget, RetryPolicy};
-use crate::record::chat::encode_customer;
-use crate::record::RowEncoder;
+use crate::record::{RowEncoder, Source};
 
 /// Everything a fetch task needs, shared by all of them.
 pub struct Fetcher {
@@ -32,6 +30,8 @@ pub struct Fetcher {
     /// Requests in flight: `--concurrency` permits.
     pub inflight: Arc<Semaphore>,
     pub encoder: Box<dyn RowEncoder>,
+    /// What is fetched for each item, and how an answer becomes rows.
+    pub source: Box<dyn Source>,
     /// Buffers for answers and encoded rows, reused (the writer gives the
     /// row buffers back).
     pub buffers: Arc<BufPool>,
@@ -62,6 +62,7 @@ impl Fetcher {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: ApiClient,
+        source: Box<dyn Source>,
         limiter: RateLimiter,
         policy: RetryPolicy,
         concurrency: usize,
@@ -78,6 +79,7 @@ impl Fetcher {
             health: Health::new(customers),
             inflight: Arc::new(Semaphore::new(concurrency)),
             encoder,
+            source,
             buffers,
             stats: RequestStats::default(),
             codes,
@@ -255,7 +257,7 @@ impl Fetcher {
         let answer = tokio::select! {
             biased;
             _ = control.abort.cancelled() => return None,
-            answer = self.client.post(id, &self.buffers) => answer,
+            answer = self.client.send(self.source.request(), id, &self.buffers) => answer,
         };
         drop(permit);
         Some((ticket, answer))
@@ -270,18 +272,20 @@ impl Fetcher {
         mut answer: Answer,
     ) -> Result<Outcome, Verdict> {
         let body = std::mem::take(&mut answer.body);
-        let envelope = match classify_body(&body, &self.codes) {
-            Ok(envelope) => envelope,
+        // Rows take about as many bytes as the JSON they came from.
+        let mut bytes = self.buffers.take(body.len() + body.len() / 4);
+        let encoded = match self
+            .source
+            .encode(id, &body, &self.codes, &*self.encoder, &mut bytes)
+        {
+            Ok(encoded) => encoded,
             Err(verdict) => {
                 self.buffers.give(body);
+                self.buffers.give(bytes);
                 return Err(verdict);
             }
         };
         self.on_answer(ticket, Some(spent));
-        // Rows take about as many bytes as the JSON they came from.
-        let mut bytes = self.buffers.take(body.len() + body.len() / 4);
-        let encoded = encode_customer(&*self.encoder, id, &envelope, &mut bytes);
-        drop(envelope);
         self.buffers.give(body);
         // The rows are made: another answer may grow large now.
         drop(answer);

@@ -51,6 +51,7 @@ use crate::store::input::{read_ids, IdList};
 use crate::console::progress::Progress;
 use crate::output::{encoder, CsvOptions};
 use crate::pace::ratelimit::RateLimiter;
+use crate::record::chat::ChatRecords;
 use crate::record::RowEncoder;
 use crate::shutdown::Shutdown;
 
@@ -159,15 +160,11 @@ pub async fn run_with(
     let resumed_from = opened.start.next as usize;
 
     let buffers = Arc::new(BufPool::new(POOL_BYTES, 4 * config.concurrency + 16));
-    let client = ApiClient::new(
-        &config.base_url,
-        &config.api_key,
-        config.query.clone(),
-        &config.client,
-    )
-    .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    let client = ApiClient::new(&config.base_url, &config.api_key, &config.client)
+        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
     let fetcher = Arc::new(Fetcher::new(
         client,
+        Box::new(ChatRecords::new(config.query.clone())),
         RateLimiter::shared(config.rate, config.shard.map_or(1, |s| s.count)),
         config.retry.clone(),
         config.concurrency,

@@ -162,12 +162,8 @@ fn check(path: &std::path::Path) -> Exit {
         Ok(config) => config,
         Err(e) => return status(false, Some(e.to_string())),
     };
-    let client = match crate::api::ApiClient::new(
-        &config.base_url,
-        &config.api_key,
-        config.query.clone(),
-        &config.client,
-    ) {
+    let client = match crate::api::ApiClient::new(&config.base_url, &config.api_key, &config.client)
+    {
         Ok(client) => client,
         Err(e) => return status(false, Some(format!("{e:#}"))),
     };

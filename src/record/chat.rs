@@ -1,9 +1,44 @@
 //! The chat records as rows: each message of each chat one row, in the
 //! order the API gave them, `seq` its place in its chat.
 
-use super::{Encoded, Row, RowEncoder};
-use crate::api::ChatAnswer;
+use super::{Encoded, Row, RowEncoder, Source};
+use crate::api::chat_record::Records;
+use crate::api::classify::classify_body;
+use crate::api::query::Query;
+use crate::api::{Chat, ChatAnswer, CodePolicy, Request, Verdict};
 use crate::record::drift::CustomerDrift;
+
+/// The chat records of each customer, in the run's window and filters.
+#[derive(Debug, Clone)]
+pub struct ChatRecords {
+    request: Records,
+}
+
+impl ChatRecords {
+    pub fn new(query: Query) -> ChatRecords {
+        ChatRecords {
+            request: Records { query },
+        }
+    }
+}
+
+impl Source for ChatRecords {
+    fn request(&self) -> &dyn Request {
+        &self.request
+    }
+
+    fn encode(
+        &self,
+        customer_id: &str,
+        body: &[u8],
+        codes: &CodePolicy,
+        encoder: &dyn RowEncoder,
+        out: &mut Vec<u8>,
+    ) -> Result<Encoded, Verdict> {
+        let answer = classify_body::<Chat>(body, codes)?;
+        Ok(encode_customer(encoder, customer_id, &answer, out))
+    }
+}
 
 /// Flatten a successful answer into rows, in API order, and encode them.
 pub fn encode_customer(

@@ -1,8 +1,10 @@
 //! What a row is, whatever format it goes to and whatever endpoint it
 //! came from: the columns ([`Column`]), one flattened row ([`Row`]) and
-//! what each column holds in it ([`Cell`]), and the one trait every format
-//! implements ([`RowEncoder`]). [`chat`] flattens the chat-record answers
-//! into rows; [`drift`] counts how answers strayed from the documentation.
+//! what each column holds in it ([`Cell`]), the one trait every format
+//! implements ([`RowEncoder`]), and what the engine fetches for each item
+//! of its list and how an answer becomes rows ([`Source`]). [`chat`] is
+//! the chat records' source; [`drift`] counts how answers strayed from
+//! the documentation.
 
 pub mod chat;
 pub mod drift;
@@ -10,6 +12,29 @@ pub mod drift;
 use std::borrow::Cow;
 
 use drift::CustomerDrift;
+
+use crate::api::{CodePolicy, Request, Verdict};
+
+/// What the engine fetches for each item of its list (a customer ID), and
+/// how a 200 answer becomes encoded rows: one per endpoint the engine can
+/// drive. The engine brings the concurrency, the limiter, the retries, the
+/// order and the files; a source brings the request and the rows.
+pub trait Source: Send + Sync {
+    /// The request sent for each item.
+    fn request(&self) -> &dyn Request;
+
+    /// Judge a 200 `body` for `item` (a non-success `Code` judged by
+    /// `codes`) and, when it is a success, append its rows to `out` in
+    /// `encoder`'s format.
+    fn encode(
+        &self,
+        item: &str,
+        body: &[u8],
+        codes: &CodePolicy,
+        encoder: &dyn RowEncoder,
+        out: &mut Vec<u8>,
+    ) -> Result<Encoded, Verdict>;
+}
 
 /// One output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
