@@ -1,96 +1,39 @@
 //! The rate limiter shared by every worker: it finds the platform's
 //! per-second limit, whatever design counts it, and paces requests under it.
 //!
-//! **Pacing.** Requests take slots on one schedule: slot *k+1* is `1/rate`
-//! after slot *k* (or now, if the limiter was idle), so the schedule does
-//! not drift however many tasks call [`RateLimiter::acquire`] at once. A
-//! second rule, the *budget*, keeps the requests not answered 429 in any
-//! trailing second of send time under the estimated limit: a burst that
-//! used up the platform's window is not followed by more requests until it
-//! has aged out, whatever the pace says.
+//! - **Pacing**: requests take slots on one schedule that does not drift,
+//!   and a budget keeps the requests not answered 429 in any trailing
+//!   second under the estimated limit.
+//! - **Slow start**: 8 requests in the first second, one and a half more
+//!   per accepted answer, until the first 429.
+//! - **Estimate**: a 429 counts the requests of the second before its own
+//!   that were not answered 429; what else it proves depends on whether it
+//!   went at the estimate, on a probe's first step or while a probe grew.
+//! - **Probing, less and less**: hold, probe one request per second over
+//!   the estimate, then double the excess; the hold doubles with each cut
+//!   that finds the limit where it was (0.5 s to 3 s, jittered).
+//! - **Shards** (`--shard K/N`) start at 8/N and, once contended, probe in
+//!   single steps and cut 15 % of their pace at their estimate.
+//! - **Late 429s**: requests pending past twice the slowest recent answer
+//!   are overdue, and enough of them stop the growth or cut the pace.
 //!
-//! **Slow start.** Without an estimate the limiter sends up to 8 requests
-//! in any second and allows one and a half more per accepted answer, so
-//! the requests in flight grow by half with every round trip (TCP's slow
-//! start doubles them; see [`GROWTH`]): a platform without a limit is
-//! reached at full speed within a few round trips, and a limited one is
-//! overshot by at most 8 requests plus half of what it accepted before its
-//! first 429 came back.
-//!
-//! **Estimate.** A 429 to a request sent at *s* counts the requests sent
-//! in the second before *s* that were not answered 429 (accepted, or not
-//! answered yet and not overdue: a gateway may answer its 429s before the
-//! backend answers the accepted requests). The first 429 sets the estimate
-//! to that count. Later, what a 429 proves depends on when its request went:
-//!
-//! - *at the estimate* (during a hold): the limit fell, or another client of
-//!   the key takes more of it. The estimate drops to the count, and by at
-//!   least one request per second (the size of another client's probe);
-//! - *during a probe's first step*: the estimate held, the probe did not.
-//!   The estimate stays unless the pace of two seconds before (which a
-//!   whole fixed window saw) was higher; the count bounds it, since a count
-//!   across a fixed window's edge reads high;
-//! - *while the probe grew*: the pace one doubling before the request is
-//!   what the platform accepted, bounded by the count.
-//!
-//! A 429 to a request sent before the last cut is old news and changes
-//! nothing.
-//!
-//! **Probing, less and less.** After a cut the limiter holds at the
-//! estimate, then probes with one request per second more for 1.5 s, then
-//! doubles that excess every half second until a 429. A probe costs about
-//! one 429. The hold starts at half a second and doubles with every cut
-//! that finds the limit where it was (at most 3 s, each drawn ±25 % so
-//! shards on one key do not probe in step); a cut that finds the limit
-//! more than 1.5/s higher starts it again at half a second. So a run whose
-//! limit does not move probes about every 4.5 s instead of every second or
-//! two, and a limit that rose is still found within about 8 s (a hold, the
-//! first step, then doubling). This is the exponential spacing of TCP's
-//! retransmission timer applied to probes, with the jitter AWS recommends
-//! for backoff; a `--rate` cap bounds every phase.
-//!
-//! **Shards.** With `--shard K/N` the limiter expects N processes on the
-//! key: its slow start begins at 8/N, and from its first 429 it is
-//! *contended* for 15 s, renewed by every 429 that comes at its estimate
-//! (most likely another shard's probe: the sign of a competitor rather
-//! than a limit, in the sense of TCP's fairness work). While contended its
-//! holds stretch to 3 s × N and its probes do not grow past the first
-//! step, so one shard's probe moves at most about one request per second
-//! from the others, landing on each in proportion to its pace; and a 429
-//! at its estimate cuts 15 % of its pace (at least one request per
-//! second), so the shard with the larger part gives up more. Shards that
-//! add alike and cut in proportion tend towards equal parts (Chiu and
-//! Jain's AIMD), though within a minute's run they still drift apart: see
-//! docs/limits.md. No file, lock or network is shared.
-//!
-//! **Late 429s.** A gateway may answer its 429s long after the accepted
-//! requests come back, so for a while a rejected request looks like a
-//! request in flight. A request still pending after twice the slowest
-//! recent accepted answer (halving every two seconds) plus 20 ms is
-//! *overdue*. While two or more requests and a tenth or more of the
-//! second's are overdue, the slow start stops growing and still counts the
-//! overdue requests that left the second. After a cut, the pace holds at
-//! the estimate (no probe, no doubling) while any request is overdue, and
-//! when a quarter or more of the requests sent since the cut are overdue
-//! the limiter cuts at once to what the last second shows, as such a 429
-//! would on arrival. The send log keeps five seconds, so a 429 answered up
-//! to four seconds late still measures the second before its request.
-//! Latency and overdue time count from when a request was issued, not from
-//! the pacing slot it kept.
-//!
-//! **Retries.** A 429 without `Retry-After` is retried at the next slot,
-//! with no backoff (see [`crate::pace::retry`]): the pace already sets the rate,
-//! and a backoff would only hold back the customer, which at the end of a
-//! run holds back the run.
+//! The estimator's state is [`state`]; its tests run every limit model on a
+//! virtual clock (`tests.rs`). The whole design, with the figures that
+//! chose it and the sources it follows, is in docs/limits.md ("Rate limits
+//! and retries").
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
+
+mod state;
+
+use state::{Reception, State};
 
 /// Requests the slow start sends in its first second before any answer.
 const INITIAL_WINDOW: f64 = 8.0;
@@ -164,269 +107,6 @@ pub struct Ticket {
     issued: Instant,
     /// Position in the send log, to record the answer.
     seq: u64,
-}
-
-/// What became of a request, as far as the limit is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reception {
-    Pending,
-    Accepted,
-    Throttled,
-}
-
-/// The pace after the last cut, as a function of time.
-#[derive(Debug, Clone, Copy)]
-struct Curve {
-    /// When the cut was made; requests sent before it are old news.
-    at: Instant,
-    /// The estimated limit, requests per second.
-    limit: f64,
-    /// How long the pace holds at the estimate before probing.
-    hold: Duration,
-    /// Until when another client of the key is taken to be about.
-    contended_until: Option<Instant>,
-}
-
-impl Curve {
-    /// The pace `t` after the cut: hold, probe, then grow.
-    fn pace(&self, t: Duration) -> f64 {
-        if t < self.hold {
-            return self.limit;
-        }
-        let grow_from = self.grow_from();
-        if t < grow_from {
-            return self.limit + 1.0;
-        }
-        self.limit + 2f64.powf(1.0 + (t - grow_from).as_secs_f64() / STEP)
-    }
-
-    /// When, after the cut, the probe may grow past its first step: after
-    /// [`PROBE`], and not while another client of the key is about.
-    fn grow_from(&self) -> Duration {
-        let first = self.hold + PROBE;
-        match self.contended_until {
-            Some(until) => first.max(until.saturating_duration_since(self.at)),
-            None => first,
-        }
-    }
-
-    /// Whether a request sent at `at` went past the probe's first step.
-    fn growing(&self, at: Instant) -> bool {
-        at.saturating_duration_since(self.at) >= self.grow_from()
-    }
-
-    /// Whether a request sent at `at` went at a probe's pace, over the
-    /// estimate.
-    fn probing(&self, at: Instant) -> bool {
-        at.saturating_duration_since(self.at) >= self.hold
-    }
-}
-
-#[derive(Debug)]
-struct State {
-    /// `None` during the slow start (no 429 yet).
-    curve: Option<Curve>,
-    /// The slow start's allowance of requests in any second.
-    window: f64,
-    /// Next free slot of the pacing schedule.
-    next: Instant,
-    /// Requests sent (or given a slot) in the last [`LOG_SPAN`], in slot
-    /// order, with their answers; `first_seq` numbers the front.
-    log: VecDeque<(Instant, Reception)>,
-    first_seq: u64,
-    /// The requests of the log not answered yet, by number, with when
-    /// they were issued.
-    pending: BTreeMap<u64, Instant>,
-    /// Tasks currently waiting for a slot, and since when one has been.
-    waiting: usize,
-    waiting_since: Option<Instant>,
-    throttled: Duration,
-    cuts: u64,
-    /// Cuts in a row that did not find the limit higher than the estimate
-    /// before them: the hold after the next cut is [`HOLD`] doubled this
-    /// many times.
-    streak: u32,
-    /// 1 over the number of processes expected to share the key.
-    part: f64,
-    /// Until when another shard of the run is taken to be probing the key
-    /// (a 429 came at the estimate less than [`CONTENDED`] before).
-    contended_until: Option<Instant>,
-    /// Draws the holds' jitter.
-    rng: StdRng,
-    /// The slowest accepted answer lately, decaying by half every
-    /// [`LATENCY_HALF_LIFE`] from when it was seen (`None`: none yet).
-    slowest: Option<(Duration, Instant)>,
-}
-
-/// Requests pending past the overdue threshold, for [`State::overdue`].
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Overdue {
-    /// Overdue requests in the log.
-    count: usize,
-    /// Those of them sent more than a [`WINDOW`] ago.
-    past_window: usize,
-    /// Those of them sent since the last cut.
-    since_cut: usize,
-    /// Requests sent since the last cut, answered or not, long enough ago
-    /// to be overdue.
-    old_enough_since_cut: usize,
-    /// Requests sent in the last [`WINDOW`], answered or not.
-    recent: usize,
-}
-
-impl Overdue {
-    /// Enough overdue requests to suspect 429s on their way: two or more,
-    /// and a tenth or more of the second's requests. A few slow customers
-    /// among many quick ones are not.
-    fn suspect(&self) -> bool {
-        self.count >= 2 && self.count * 10 >= self.recent
-    }
-
-    /// Enough of the requests sent since the last cut are overdue to cut
-    /// again: two or more, and a quarter or more of those sent since then
-    /// long enough ago. (A platform's answers are seldom more than twice
-    /// as slow as the slowest recent one.)
-    fn suspect_since_cut(&self) -> bool {
-        self.since_cut >= 2 && self.since_cut * 4 >= self.old_enough_since_cut
-    }
-}
-
-impl State {
-    /// The slowest recent accepted answer, decayed to `now`.
-    fn slowest(&self, now: Instant) -> Option<Duration> {
-        self.slowest.map(|(d, at)| {
-            let halvings =
-                now.saturating_duration_since(at).as_secs_f64() / LATENCY_HALF_LIFE.as_secs_f64();
-            d.mul_f64(0.5f64.powf(halvings))
-        })
-    }
-
-    fn note_latency(&mut self, latency: Duration, now: Instant) {
-        if self.slowest(now).is_none_or(|d| latency >= d) {
-            self.slowest = Some((latency, now));
-        }
-    }
-
-    /// How long a request may be pending at `now` before it is overdue;
-    /// `None` before an accepted answer has set it.
-    fn overdue_after(&self, now: Instant) -> Option<Duration> {
-        self.slowest(now)
-            .map(|slowest| slowest * OVERDUE_FACTOR + OVERDUE_SLACK)
-    }
-
-    /// The requests pending past the overdue threshold at `now`; none
-    /// before an accepted answer has set the threshold.
-    fn overdue(&self, now: Instant) -> Overdue {
-        let Some(threshold) = self.overdue_after(now) else {
-            return Overdue::default();
-        };
-        let (Some(late), Some(window_start)) =
-            (now.checked_sub(threshold), now.checked_sub(WINDOW))
-        else {
-            return Overdue::default();
-        };
-        let mut o = Overdue {
-            recent: self.log.len() - self.log.partition_point(|(t, _)| *t < window_start),
-            ..Overdue::default()
-        };
-        let cut = self.curve.map(|c| c.at);
-        if let Some(cut) = cut {
-            o.old_enough_since_cut = self
-                .log
-                .partition_point(|(t, _)| *t < late)
-                .saturating_sub(self.log.partition_point(|(t, _)| *t < cut));
-        }
-        for t in self.pending.values().take_while(|t| **t < late) {
-            o.count += 1;
-            if *t < window_start {
-                o.past_window += 1;
-            }
-            if cut.is_some_and(|cut| *t >= cut) {
-                o.since_cut += 1;
-            }
-        }
-        o
-    }
-
-    fn entry(&mut self, seq: u64) -> Option<&mut (Instant, Reception)> {
-        let i = seq.checked_sub(self.first_seq)?;
-        self.log.get_mut(usize::try_from(i).ok()?)
-    }
-
-    /// Requests sent before request `seq`, in the second before it, that
-    /// were not answered 429 and are not overdue at `now` (an overdue
-    /// request is most likely a 429 on its way).
-    fn not_throttled_before(&self, seq: u64, sent: Instant, now: Instant) -> usize {
-        let end = seq.saturating_sub(self.first_seq) as usize;
-        let from = sent.checked_sub(WINDOW).unwrap_or(sent);
-        let late = self
-            .overdue_after(now)
-            .and_then(|after| now.checked_sub(after));
-        self.log
-            .iter()
-            .take(end)
-            .enumerate()
-            .filter(|(i, (t, a))| {
-                *t >= from
-                    && match a {
-                        Reception::Throttled => false,
-                        Reception::Accepted => true,
-                        Reception::Pending => late.is_none_or(|late| {
-                            self.pending
-                                .get(&(self.first_seq + *i as u64))
-                                .is_none_or(|issued| *issued >= late)
-                        }),
-                    }
-            })
-            .count()
-    }
-
-    /// Set the estimate to `limit` at `now`. A cut that finds the limit
-    /// no higher than the estimate before it doubles the hold before the
-    /// next probe; one that finds it higher starts again from [`HOLD`].
-    fn cut(&mut self, now: Instant, limit: f64) {
-        match self.curve {
-            Some(c) if limit <= c.limit + RISE => self.streak = self.streak.saturating_add(1),
-            _ => self.streak = 0,
-        }
-        let hold = HOLD
-            .saturating_mul(1u32 << self.streak.min(16))
-            .min(if self.contended_until.is_some_and(|t| now < t) {
-                HOLD_MAX.div_f64(self.part)
-            } else {
-                HOLD_MAX
-            })
-            .mul_f64(self.rng.random_range(1.0 - JITTER..1.0 + JITTER));
-        self.curve = Some(Curve {
-            at: now,
-            limit,
-            hold,
-            contended_until: self.contended_until,
-        });
-        self.cuts += 1;
-    }
-
-    fn forget_before(&mut self, t: Instant) {
-        while self.log.front().is_some_and(|(at, _)| *at < t) {
-            if let Some((_, Reception::Pending)) = self.log.pop_front() {
-                self.pending.remove(&self.first_seq);
-            }
-            self.first_seq += 1;
-        }
-    }
-
-    /// Record the answer to the request of `ticket`; whether it was
-    /// overdue (its answer may then lift a hold).
-    fn answer(&mut self, ticket: &Ticket, answer: Reception, now: Instant) -> bool {
-        let was_overdue = self
-            .overdue_after(now)
-            .is_some_and(|after| now.saturating_duration_since(ticket.issued) > after);
-        if let Some(e) = self.entry(ticket.seq) {
-            e.1 = answer;
-            self.pending.remove(&ticket.seq);
-        }
-        was_overdue
-    }
 }
 
 /// One limiter per run, shared by all tasks.

@@ -13,13 +13,18 @@
 //! example config file and a row in `docs/reference.md` (a test checks
 //! that row); CONTRIBUTING.md says it in full.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+mod file;
+mod layer;
+mod values;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::ValueEnum;
 use serde::Deserialize;
+
+use file::load_file;
+use layer::Layer;
+pub use values::{ByteSize, HumanDuration};
 
 use crate::api::endpoint::DEFAULT_BASE_URL;
 use crate::console::logging::LogFormat;
@@ -27,204 +32,6 @@ use crate::console::progress::ProgressMode;
 use crate::error::UsageError;
 use crate::output::{Compression, Format};
 use crate::pace::retry::RetryPolicy;
-
-/// A duration written the human way (`30s`, `500ms`, `2m`), on the command
-/// line and in the file alike. A bad value is never echoed: it may be a key
-/// pasted into the wrong field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
-
-impl FromStr for HumanDuration {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        humantime::parse_duration(s.trim())
-            .map(HumanDuration)
-            .map_err(|e| format!("{e} (expected a duration such as 30s, 500ms or 2m)"))
-    }
-}
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("not a duration (write it like 30s, 500ms or 2m)")
-        })?;
-        text.parse().map_err(|_| {
-            serde::de::Error::custom("not a duration (write it like 30s, 500ms or 2m)")
-        })
-    }
-}
-
-/// A size in bytes: a number, optionally with a unit (`256MiB`, `64KiB`,
-/// `1GiB`, `500000`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl FromStr for ByteSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (number, unit) = s.split_at(digits);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| "expected a size such as 256MiB, 64KiB or 1000000".to_string())?;
-        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
-            "k" | "kib" => 1 << 10,
-            "m" | "mib" => 1 << 20,
-            "g" | "gib" => 1 << 30,
-            _ => return Err(format!("{unit:?}: the units are KiB, MiB and GiB")),
-        };
-        number
-            .checked_mul(scale)
-            .map(ByteSize)
-            .ok_or_else(|| "too large".to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d) {
-            Ok(Raw::Number(n)) => Ok(ByteSize(n)),
-            Ok(Raw::Text(t)) => t.parse().map_err(serde::de::Error::custom),
-            Err(_) => Err(serde::de::Error::custom(
-                "not a size (write it like \"256MiB\" or 1000000)",
-            )),
-        }
-    }
-}
-
-impl serde::Serialize for ByteSize {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0;
-        for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if n >= scale && n.is_multiple_of(scale) {
-                return write!(f, "{}{unit}", n / scale);
-            }
-        }
-        write!(f, "{n}")
-    }
-}
-
-impl fmt::Display for HumanDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_duration(self.0))
-    }
-}
-
-/// How one field takes part in the layering: whether a layer gives it, how
-/// a higher layer's value covers a lower one's, and how a default is shown.
-trait Layer: Sized {
-    fn is_given(&self) -> bool;
-    fn over(self, lower: Self) -> Self;
-    fn show(&self) -> Option<String>;
-}
-
-impl<T: Show> Layer for Option<T> {
-    fn is_given(&self) -> bool {
-        self.is_some()
-    }
-    fn over(self, lower: Self) -> Self {
-        self.or(lower)
-    }
-    fn show(&self) -> Option<String> {
-        self.as_ref().map(Show::show)
-    }
-}
-
-/// A switch: on in any layer is on.
-impl Layer for bool {
-    fn is_given(&self) -> bool {
-        *self
-    }
-    fn over(self, lower: Self) -> Self {
-        self || lower
-    }
-    fn show(&self) -> Option<String> {
-        None
-    }
-}
-
-/// A count (`-vv`): the highest layer that counts at all wins.
-impl Layer for u8 {
-    fn is_given(&self) -> bool {
-        *self > 0
-    }
-    fn over(self, lower: Self) -> Self {
-        if self > 0 {
-            self
-        } else {
-            lower
-        }
-    }
-    fn show(&self) -> Option<String> {
-        None
-    }
-}
-
-/// A repeatable flag: the highest layer that lists any wins, whole.
-impl<T> Layer for Vec<T> {
-    fn is_given(&self) -> bool {
-        !self.is_empty()
-    }
-    fn over(self, lower: Self) -> Self {
-        if self.is_empty() {
-            lower
-        } else {
-            self
-        }
-    }
-    fn show(&self) -> Option<String> {
-        None
-    }
-}
-
-/// How a default value reads in `--help`.
-trait Show {
-    fn show(&self) -> String;
-}
-
-macro_rules! show_display {
-    ($($t:ty),*) => {$(
-        impl Show for $t {
-            fn show(&self) -> String {
-                self.to_string()
-            }
-        }
-    )*};
-}
-show_display!(String, usize, u32, u64, f64, HumanDuration, ByteSize);
-
-impl Show for PathBuf {
-    fn show(&self) -> String {
-        self.display().to_string()
-    }
-}
-
-macro_rules! show_value_enum {
-    ($($t:ty),*) => {$(
-        impl Show for $t {
-            fn show(&self) -> String {
-                self.to_possible_value()
-                    .map(|v| v.get_name().to_string())
-                    .unwrap_or_default()
-            }
-        }
-    )*};
-}
-show_value_enum!(Format, Compression, ProgressMode, LogFormat);
 
 /// Defines [`ExportOptions`] and its per-field layering from one list.
 macro_rules! export_options {
@@ -657,67 +464,9 @@ fn excluded_by(name: &str) -> Vec<String> {
     out
 }
 
-/// Read and parse a config file; errors name the file, line and column.
-fn load_file(path: &Path) -> Result<ExportOptions, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|source| UsageError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|e: toml::de::Error| {
-        // toml's Display quotes the offending source line, which may be
-        // the one holding a key: name the line and column instead.
-        let place = e
-            .span()
-            .map(|span| {
-                let before = text.get(..span.start).unwrap_or(&text);
-                let line = before.matches('\n').count() + 1;
-                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                format!(", line {line}, column {column}")
-            })
-            .unwrap_or_default();
-        UsageError::invalid(format!(
-            "config file {}{place}: {}",
-            path.display(),
-            hide_quoted(e.message().trim_end())
-        ))
-    })
-}
-
-/// Replace every double-quoted value in a parser's message (`invalid
-/// type: string "sk-…", expected usize`) by `"…"`: the value may be a key
-/// pasted into the wrong field. Key names (in backquotes) stay.
-fn hide_quoted(message: &str) -> String {
-    // serde names a bad enum value in backquotes: `unknown variant `x`,
-    // expected one of `csv`, `jsonl``; hide that one, keep the choices.
-    let hidden;
-    let message = match message.strip_prefix("unknown variant `") {
-        Some(rest) => {
-            hidden = format!(
-                "unknown variant `…`{}",
-                rest.split_once('`').map_or("", |(_, after)| after)
-            );
-            hidden.as_str()
-        }
-        None => message,
-    };
-    let mut out = String::with_capacity(message.len());
-    let mut parts = message.split('"');
-    if let Some(first) = parts.next() {
-        out.push_str(first);
-    }
-    for (i, part) in parts.enumerate() {
-        if i % 2 == 0 {
-            out.push_str("\"…");
-        } else {
-            out.push('"');
-            out.push_str(part);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use super::file::hide_quoted;
     use super::*;
 
     fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
@@ -811,7 +560,7 @@ mod tests {
     /// setting a file may hold.
     #[test]
     fn the_example_config_lists_every_key_and_parses() {
-        let example = include_str!("../../config/yuju-export.example.toml");
+        let example = include_str!("../../../config/yuju-export.example.toml");
         let mut text = String::new();
         let mut keys = Vec::new();
         for line in example.lines() {
