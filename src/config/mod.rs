@@ -169,46 +169,23 @@ impl ExportConfig {
             shard,
         };
         let files = FilePlan::resolve(&o, &vars, state.as_ref())?;
-        if files.ids == Source::Stdin && key_file_flag.as_deref() == Some(Path::new("-")) {
-            return Err(UsageError::invalid(
-                "--ids - and --api-key-file - cannot both read stdin",
-            ));
-        }
         let (format, compression) = format::output_format(&o, &files.out)?;
         let resume = resume_mode(&o, &files.out)?;
         let base_url = network::base_url(&o)?;
         let mut notices = Vec::new();
         let api_key = match known_key {
             Some(key) => key,
-            None => key::api_key(
-                key_file_flag.as_deref(),
-                o.api_key_file.as_deref(),
-                &env,
-                &mut notices,
-            )?,
+            None => read_key(&files, key_file_flag.as_deref(), &o, &env, &mut notices)?,
         };
-        let (concurrency, rate) = limits::pace(&o)?;
-        let (timeout, connect_timeout, retry) = limits::timing(&o)?;
-        let codes = CodePolicy::new(&o.definitive_codes, &o.transient_codes).map_err(|e| {
-            UsageError::invalid(format!("--definitive-codes / --transient-codes: {e}"))
-        })?;
-        let file_mode = FileMode::parse(
-            o.file_mode
-                .as_deref()
-                .unwrap_or_else(|| defaulted("file_mode")),
-        )
-        .map_err(|e| UsageError::invalid(format!("--file-mode {e}")))?;
+        let Pacing {
+            concurrency,
+            rate,
+            client,
+            retry,
+            codes,
+        } = pacing(&o)?;
+        let file_mode = file_mode(&o)?;
         let (columns, parquet_row_group_rows) = format::layout(&o, format)?;
-        let client = ClientSettings {
-            timeout,
-            connect_timeout,
-            pool_size: concurrency,
-            max_response_bytes: o
-                .max_response_bytes
-                .unwrap_or_else(|| defaulted("max_response_bytes"))
-                .0,
-            ca_cert: o.ca_cert.clone(),
-        };
 
         Ok(ExportConfig {
             files,
@@ -249,6 +226,66 @@ impl ExportConfig {
     pub fn partial_path(&self) -> Option<PathBuf> {
         self.files.out.file().map(crate::store::paths::partial)
     }
+}
+
+/// The key, by its precedence (see [`key::api_key`]); `--ids -` and
+/// `--api-key-file -` cannot both read stdin.
+fn read_key(
+    files: &FilePlan,
+    flag: Option<&Path>,
+    o: &ExportOptions,
+    env: impl Fn(&str) -> Option<String>,
+    notices: &mut Vec<String>,
+) -> Result<ApiKey, UsageError> {
+    if files.ids == Source::Stdin && flag == Some(Path::new("-")) {
+        return Err(UsageError::invalid(
+            "--ids - and --api-key-file - cannot both read stdin",
+        ));
+    }
+    key::api_key(flag, o.api_key_file.as_deref(), env, notices)
+}
+
+/// How fast, how patiently and how much the run asks: the settings of the
+/// pace, the retries, the code classes and the HTTP client.
+struct Pacing {
+    concurrency: usize,
+    rate: Option<f64>,
+    client: ClientSettings,
+    retry: RetryPolicy,
+    codes: CodePolicy,
+}
+
+fn pacing(o: &ExportOptions) -> Result<Pacing, UsageError> {
+    let (concurrency, rate) = limits::pace(o)?;
+    let (timeout, connect_timeout, retry) = limits::timing(o)?;
+    let codes = CodePolicy::new(&o.definitive_codes, &o.transient_codes)
+        .map_err(|e| UsageError::invalid(format!("--definitive-codes / --transient-codes: {e}")))?;
+    let client = ClientSettings {
+        timeout,
+        connect_timeout,
+        pool_size: concurrency,
+        max_response_bytes: o
+            .max_response_bytes
+            .unwrap_or_else(|| defaulted("max_response_bytes"))
+            .0,
+        ca_cert: o.ca_cert.clone(),
+    };
+    Ok(Pacing {
+        concurrency,
+        rate,
+        client,
+        retry,
+        codes,
+    })
+}
+
+fn file_mode(o: &ExportOptions) -> Result<FileMode, UsageError> {
+    FileMode::parse(
+        o.file_mode
+            .as_deref()
+            .unwrap_or_else(|| defaulted("file_mode")),
+    )
+    .map_err(|e| UsageError::invalid(format!("--file-mode {e}")))
 }
 
 fn resume_mode(o: &ExportOptions, out: &Target) -> Result<ResumeMode, UsageError> {

@@ -322,16 +322,7 @@ impl Fetcher {
         if control.drain.is_cancelled() {
             return Some(Outcome::NotDone);
         }
-        let retry = if fault.cause.is_throttle() {
-            a.throttled += 1;
-            a.throttled
-        } else if matches!(fault.cause, Cause::CodeUnknown | Cause::HttpStatus) {
-            a.unknown += 1;
-            a.unknown
-        } else {
-            a.retry += 1;
-            a.retry
-        };
+        let retry = a.count(fault.cause);
         let decision = self.policy.decide(
             retry,
             fault.cause,
@@ -339,7 +330,7 @@ impl Fetcher {
             &self.budget,
             &mut rand::rng(),
         );
-        let why = match decision {
+        match decision {
             Decision::Retry(wait) => {
                 a.retrying = Some(fault.cause);
                 a.spent += self.policy.cost(fault.cause);
@@ -354,50 +345,27 @@ impl Fetcher {
                 if wait.is_zero() {
                     return None;
                 }
-                return tokio::select! {
+                tokio::select! {
                     biased;
                     _ = control.drain.cancelled() => Some(Outcome::NotDone),
                     _ = tokio::time::sleep(wait) => None,
-                };
+                }
             }
-            Decision::GiveUp(why) => why,
-        };
-        if fault.cause == Cause::CodeUnknown && why == GiveUp::RetriesExhausted {
-            // The platform answered, twice, with a code nobody has
-            // classified: not an outage, but not proof of no data either.
-            self.budget.on_success(a.spent);
-            self.health.on_answer();
-            return Some(failed(
-                FailureKind::UnknownCode,
-                format!(
-                    "{} (a code nobody has classified; declare it with --definitive-codes \
-                     or --transient-codes)",
-                    fault.detail
-                ),
-            ));
+            Decision::GiveUp(why) => Some(self.give_up(control, a, fault, why)),
         }
-        if let (Some(status), GiveUp::RetriesExhausted) = (fault.status, why) {
-            // Twice a status the platform does not answer with: not an
-            // outage's fault, not proof of no data. One status for every
-            // customer means the address is wrong.
-            self.budget.on_success(a.spent);
-            if let Some(reason) = self.health.on_rejected(status) {
-                tracing::error!("{}", fault.detail);
-                control.stop(StopCause::Api(reason), true);
+    }
+
+    /// The outcome of a customer whose retries ended for `why`.
+    fn give_up(&self, control: &Control, a: &Attempts, fault: FaultSeen, why: GiveUp) -> Outcome {
+        if why == GiveUp::RetriesExhausted {
+            if let Some(outcome) = self.answered_oddly(control, a, &fault) {
+                return outcome;
             }
-            return Some(failed(
-                FailureKind::Http { status },
-                format!(
-                    "{} (not an answer of the platform's, which answers in its envelope; \
-                     asked twice)",
-                    fault.detail
-                ),
-            ));
         }
         if let Some(reason) = self.health.on_give_up(why) {
             control.stop(StopCause::Api(reason), false);
         }
-        Some(match why {
+        match why {
             // Not this customer's failure: the run stops, and it is
             // fetched again by --resume.
             GiveUp::BudgetExhausted => Outcome::NotDone,
@@ -419,7 +387,62 @@ impl Fetcher {
                     a.retry + a.throttled + a.unknown
                 ),
             ),
-        })
+        }
+    }
+
+    /// A customer asked twice that got, twice, a code nobody has
+    /// classified or a status the platform does not answer with: not an
+    /// outage's fault, and not proof of no data either (`None` for any
+    /// other fault).
+    fn answered_oddly(
+        &self,
+        control: &Control,
+        a: &Attempts,
+        fault: &FaultSeen,
+    ) -> Option<Outcome> {
+        if fault.cause == Cause::CodeUnknown {
+            self.budget.on_success(a.spent);
+            self.health.on_answer();
+            return Some(failed(
+                FailureKind::UnknownCode,
+                format!(
+                    "{} (a code nobody has classified; declare it with --definitive-codes \
+                     or --transient-codes)",
+                    fault.detail
+                ),
+            ));
+        }
+        let status = fault.status?;
+        // One status for every customer means the address is wrong.
+        self.budget.on_success(a.spent);
+        if let Some(reason) = self.health.on_rejected(status) {
+            tracing::error!("{}", fault.detail);
+            control.stop(StopCause::Api(reason), true);
+        }
+        Some(failed(
+            FailureKind::Http { status },
+            format!(
+                "{} (not an answer of the platform's, which answers in its envelope; \
+                 asked twice)",
+                fault.detail
+            ),
+        ))
+    }
+}
+
+impl Attempts {
+    /// Count a retry after a fault of `cause` among its kind (429s, codes
+    /// and statuses nobody classified, the other faults): its number.
+    fn count(&mut self, cause: Cause) -> u32 {
+        let counter = if cause.is_throttle() {
+            &mut self.throttled
+        } else if matches!(cause, Cause::CodeUnknown | Cause::HttpStatus) {
+            &mut self.unknown
+        } else {
+            &mut self.retry
+        };
+        *counter += 1;
+        *counter
     }
 }
 

@@ -52,7 +52,7 @@ use crate::console::progress::Progress;
 use crate::output::{encoder, CsvOptions};
 use crate::pace::ratelimit::RateLimiter;
 use crate::record::chat::ChatRecords;
-use crate::record::RowEncoder;
+use crate::record::{RowEncoder, Source};
 use crate::shutdown::Shutdown;
 
 use control::Control;
@@ -143,36 +143,16 @@ pub async fn run_with(
     }
     let ids = Arc::new(ids);
     config.files.check_reports_creatable()?;
-    let encoder: Box<dyn RowEncoder> = match &hooks {
-        Some(hooks) => Box::new(hooks.encoder.clone()),
-        None => encoder(
-            config.format,
-            &config.columns,
-            CsvOptions {
-                bom: config.csv_bom,
-                formula_guard: config.csv_formula_guard,
-            },
-        ),
-    };
+    let encoder = row_encoder(&config, hooks.as_ref());
     let opened = open::open(&config, hooks.as_ref(), &ids, &*encoder)?;
     config.query = opened.query;
     let _locks = opened.locks;
     let resumed_from = opened.start.next as usize;
 
     let buffers = Arc::new(BufPool::new(POOL_BYTES, 4 * config.concurrency + 16));
-    let client = ApiClient::new(&config.base_url, &config.api_key, &config.client)
-        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
-    let fetcher = Arc::new(Fetcher::new(
-        client,
-        Box::new(ChatRecords::new(config.query.clone())),
-        RateLimiter::shared(config.rate, config.shard.map_or(1, |s| s.count)),
-        config.retry.clone(),
-        config.concurrency,
-        encoder,
-        buffers.clone(),
-        config.codes.clone(),
-        ids.len().saturating_sub(resumed_from),
-    ));
+    let source = Box::new(ChatRecords::new(config.query.clone()));
+    let customers = ids.len().saturating_sub(resumed_from);
+    let fetcher = Arc::new(fetcher(&config, source, encoder, &buffers, customers)?);
     announce(&config, ids.len(), resumed_from);
 
     let control = Arc::new(Control::default());
@@ -198,13 +178,7 @@ pub async fn run_with(
     let stall = dispatch::dispatch(&ids, resumed_from, &window, &fetcher, &control, tx).await;
     let written = tokio::select! {
         written = writing => written.expect("the writer does not panic"),
-        _ = control.abandon.cancelled() => {
-            let signal = match control.reason() {
-                Some(StopCause::Signal(signal)) => signal,
-                _ => crate::shutdown::Signal::Interrupt,
-            };
-            return Err(RunError::Abandoned(signal));
-        }
+        _ = control.abandon.cancelled() => return Err(abandoned(&control)),
     };
     watcher.abort();
 
@@ -216,6 +190,54 @@ pub async fn run_with(
         started,
     };
     Ok(ending::finish(&config, &fetcher, &control, written, run))
+}
+
+/// The row format: the pipeline's records, or the `--format` of `config`.
+fn row_encoder(config: &ExportConfig, hooks: Option<&PipelineHooks>) -> Box<dyn RowEncoder> {
+    match hooks {
+        Some(hooks) => Box::new(hooks.encoder.clone()),
+        None => encoder(
+            config.format,
+            &config.columns,
+            CsvOptions {
+                bom: config.csv_bom,
+                formula_guard: config.csv_formula_guard,
+            },
+        ),
+    }
+}
+
+/// The fetch tasks' shared machinery for `customers` to fetch from
+/// `source`: the client, the limiter, the retries and the health verdicts.
+fn fetcher(
+    config: &ExportConfig,
+    source: Box<dyn Source>,
+    encoder: Box<dyn RowEncoder>,
+    buffers: &Arc<BufPool>,
+    customers: usize,
+) -> Result<Fetcher, UsageError> {
+    let client = ApiClient::new(&config.base_url, &config.api_key, &config.client)
+        .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
+    Ok(Fetcher::new(
+        client,
+        source,
+        RateLimiter::shared(config.rate, config.shard.map_or(1, |s| s.count)),
+        config.retry.clone(),
+        config.concurrency,
+        encoder,
+        buffers.clone(),
+        config.codes.clone(),
+        customers,
+    ))
+}
+
+/// The error of a run whose writer was abandoned after a second signal.
+fn abandoned(control: &Control) -> RunError {
+    let signal = match control.reason() {
+        Some(StopCause::Signal(signal)) => signal,
+        _ => crate::shutdown::Signal::Interrupt,
+    };
+    RunError::Abandoned(signal)
 }
 
 /// The progress display, from what earlier runs of a resumed run did.

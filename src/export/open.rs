@@ -181,61 +181,16 @@ fn file_output(
     ids: &IdList,
     encoder: &dyn RowEncoder,
 ) -> Result<Opened, UsageError> {
-    let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
-    let journal_path = journal::journal_path(out);
     match pending::examine(config, out, ids)? {
-        Pending::Resume { found, query } => {
-            let cp = &found.checkpoint;
-            let sink = match config.format {
-                Format::Parquet => Sink::resume_parquet(
-                    out,
-                    Arc::new(Layout::new(&config.columns, config.parquet_row_group_rows)),
-                    cp.out_bytes,
-                    cp.staged_bytes,
-                    config.file_mode,
-                ),
-                _ => Sink::resume(out, config.compression, cp.out_bytes, config.file_mode),
-            }
-            .map_err(|e| {
-                UsageError::invalid(format!(
-                    "{e:#}. Pass --restart to discard the interrupted run and start afresh"
-                ))
-            })?;
-            let failed = FailedFile::resume(
-                config.files.failed.clone(),
-                cp.failed_bytes,
-                config.file_mode,
-            )
-            .map_err(usage)?;
-            let journal =
-                Journal::resume(&journal_path, &found, config.file_mode).map_err(usage)?;
-            if query != config.query {
-                tracing::info!(
-                    "keeping the interrupted run's window ({}): start {:?}, end {:?}",
-                    config.relative_window,
-                    found.fingerprint.start_time,
-                    found.fingerprint.end_time
-                );
-            }
-            return Ok(Opened {
-                files: Files {
-                    sink,
-                    failed,
-                    journal: Some(journal),
-                    marks: None,
-                },
-                start: cp.clone(),
-                query,
-                locks: Vec::new(),
-            });
-        }
+        Pending::Resume { found, query } => return resumed(config, out, &found, query),
         Pending::Discarded(what) => tracing::info!("{what}: starting afresh"),
         Pending::Nothing if config.resume == ResumeMode::Resume => {
             tracing::info!("nothing to resume for {}: starting afresh", out.display());
         }
         Pending::Nothing => {}
     }
-
+    let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
+    let journal_path = journal::journal_path(out);
     let (mut sink, failed) = fresh(config, encoder)?;
     let first = Checkpoint {
         out_bytes: sink
@@ -261,6 +216,60 @@ fn file_output(
         },
         start: first,
         query: config.query.clone(),
+        locks: Vec::new(),
+    })
+}
+
+/// Reopen the interrupted run of `out` that `found` describes, with the
+/// `query` it keeps.
+fn resumed(
+    config: &ExportConfig,
+    out: &Path,
+    found: &journal::Found,
+    query: crate::api::query::Query,
+) -> Result<Opened, UsageError> {
+    let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
+    let cp = &found.checkpoint;
+    let sink = match config.format {
+        Format::Parquet => Sink::resume_parquet(
+            out,
+            Arc::new(Layout::new(&config.columns, config.parquet_row_group_rows)),
+            cp.out_bytes,
+            cp.staged_bytes,
+            config.file_mode,
+        ),
+        _ => Sink::resume(out, config.compression, cp.out_bytes, config.file_mode),
+    }
+    .map_err(|e| {
+        UsageError::invalid(format!(
+            "{e:#}. Pass --restart to discard the interrupted run and start afresh"
+        ))
+    })?;
+    let failed = FailedFile::resume(
+        config.files.failed.clone(),
+        cp.failed_bytes,
+        config.file_mode,
+    )
+    .map_err(usage)?;
+    let journal =
+        Journal::resume(&journal::journal_path(out), found, config.file_mode).map_err(usage)?;
+    if query != config.query {
+        tracing::info!(
+            "keeping the interrupted run's window ({}): start {:?}, end {:?}",
+            config.relative_window,
+            found.fingerprint.start_time,
+            found.fingerprint.end_time
+        );
+    }
+    Ok(Opened {
+        files: Files {
+            sink,
+            failed,
+            journal: Some(journal),
+            marks: None,
+        },
+        start: cp.clone(),
+        query,
         locks: Vec::new(),
     })
 }

@@ -94,17 +94,7 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         line: request.state_line.clone(),
         last: Mutex::new(None),
     });
-    let start = match &resume {
-        Some(p) => Checkpoint {
-            next: p.committed,
-            tally: Tally {
-                failed_not_definitive: p.failed_not_definitive,
-                ..Tally::default()
-            },
-            ..Checkpoint::default()
-        },
-        None => Checkpoint::default(),
-    };
+    let start = resume.as_ref().map_or_else(Checkpoint::default, resumed_at);
     let extracted = chrono::Utc::now();
     let hooks = PipelineHooks {
         encoder: Arc::new(RecordEncoder::new(
@@ -118,22 +108,8 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         start,
     };
     let report = crate::export::run_with(config, ids, shutdown, started, Some(hooks)).await?;
-    let state = if report.window_done {
-        StreamState {
-            window_end: Some(window_end),
-            in_progress: None,
-        }
-    } else if report.summary.customers.not_done == 0 {
-        // Complete, but some customer failed for a reason a later run may
-        // not meet: the whole window is exported again.
-        StreamState {
-            window_end: bookmark,
-            in_progress: None,
-        }
-    } else {
-        let last = marks.last.lock().expect("marks lock").clone();
-        last.unwrap_or(request.state)
-    };
+    let last = marks.last.lock().expect("marks lock").clone();
+    let state = final_state(&report, window_end, bookmark, last.unwrap_or(request.state));
     let mut report = report;
     if let Err(e) = write_lines(&(request.state_line)(&state)) {
         // The records are out; the state that would move the bookmark is
@@ -147,6 +123,44 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         report: Some(report),
         state,
     })
+}
+
+/// Where an interrupted window's run stands, as the state recorded it.
+fn resumed_at(progress: &InProgress) -> Checkpoint {
+    Checkpoint {
+        next: progress.committed,
+        tally: Tally {
+            failed_not_definitive: progress.failed_not_definitive,
+            ..Tally::default()
+        },
+        ..Checkpoint::default()
+    }
+}
+
+/// The state after a sync that ended in `report`: the bookmark at the
+/// window's end when the window is done; kept, with no window in
+/// progress, when every customer was done but some failed for a reason a
+/// later run may not meet (the whole window is exported again); and
+/// otherwise the `last` state message, which covers what was committed.
+fn final_state(
+    report: &Report,
+    window_end: String,
+    bookmark: Option<String>,
+    last: StreamState,
+) -> StreamState {
+    if report.window_done {
+        StreamState {
+            window_end: Some(window_end),
+            in_progress: None,
+        }
+    } else if report.summary.customers.not_done == 0 {
+        StreamState {
+            window_end: bookmark,
+            in_progress: None,
+        }
+    } else {
+        last
+    }
 }
 
 /// One protocol message as the line it is written as: compact JSON, line
