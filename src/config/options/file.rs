@@ -35,7 +35,7 @@ pub(super) fn load_file(path: &Path) -> Result<ExportOptions, UsageError> {
 /// Replace every double-quoted value in a parser's message (`invalid
 /// type: string "sk-…", expected usize`) by `"…"`: the value may be a key
 /// pasted into the wrong field. Key names (in backquotes) stay.
-pub(super) fn hide_quoted(message: &str) -> String {
+pub fn hide_quoted(message: &str) -> String {
     // serde names a bad enum value in backquotes: `unknown variant `x`,
     // expected one of `csv`, `jsonl``; hide that one, keep the choices.
     let hidden;

@@ -15,6 +15,7 @@
 
 mod file;
 mod layer;
+pub mod schema;
 mod values;
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use file::hide_quoted;
 use file::load_file;
 use layer::Layer;
 pub use values::{ByteSize, HumanDuration};
@@ -63,6 +65,12 @@ macro_rules! export_options {
                     $( stringify!($field) => self.$field = Default::default(), )*
                     _ => {}
                 }
+            }
+
+            /// Each setting's JSON Schema type, by field name, in the
+            /// list's order (see [`schema`]).
+            pub fn json_types() -> Vec<(&'static str, serde_json::Value)> {
+                vec![ $( (stringify!($field), <$ty as schema::JsonType>::json_type()), )* ]
             }
 
             /// The defaults as `--help` shows them, by field name.
