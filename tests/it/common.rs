@@ -134,6 +134,14 @@ impl Workdir {
         c.output().unwrap()
     }
 
+    /// Run `export --ids ids.txt --out <out>` with these extra arguments:
+    /// the common invocation.
+    pub fn export_to(&self, sim: &Sim, out: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["--ids", "ids.txt", "--out", out];
+        args.extend(extra);
+        self.export(sim, &args)
+    }
+
     /// Start `export` without waiting.
     pub fn spawn_export(&self, sim: &Sim, args: &[&str]) -> Child {
         let mut c = self.cmd(sim);
@@ -320,6 +328,32 @@ pub fn read_failed_classes(path: &Path) -> Vec<(String, String, String)> {
             (rec[0].to_string(), rec[1].to_string(), rec[2].to_string())
         })
         .collect()
+}
+
+/// The partial output `<out>.partial` of a run that stopped after `done`
+/// customers of `list` must hold exactly their rows, in order, but for
+/// those in the partial failed file: the input's prefix minus the failed.
+pub fn assert_partial_is_prefix(wd: &Workdir, out: &str, list: &[String], done: usize) {
+    let rows = read_csv(&wd.path(&format!("{out}.partial")));
+    let failed_partial = wd.path(&format!("{out}.failed.csv.partial"));
+    let failed: Vec<String> = if failed_partial.exists() {
+        read_failed(&failed_partial)
+            .into_iter()
+            .map(|f| f.0)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let good: Vec<String> = list[..done]
+        .iter()
+        .filter(|id| !failed.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(
+        rows,
+        expected_rows(&good),
+        "the partial output is not the input's prefix"
+    );
 }
 
 /// Parse the `--summary` JSON.

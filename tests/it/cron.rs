@@ -115,7 +115,7 @@ fn path_templates_expand_in_every_path() {
     );
     assert!(dumps.iter().any(|d| d.starts_with("summary-")), "{dumps:?}");
 
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x-{when}.csv"]);
+    let o = wd.export_to(&sim, "x-{when}.csv", &[]);
     assert_eq!(code(&o), 2);
     assert!(
         stderr(&o).contains("unknown placeholder {when}"),
@@ -131,7 +131,7 @@ fn quiet_success_is_silent() {
     let sim = Sim::healthy();
     let wd = Workdir::new();
     wd.ids("ids.txt", &ids(5));
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv", "-q"]);
+    let o = wd.export_to(&sim, "x.csv", &["-q"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{}", stderr(&o));
     wd.ids("bad.txt", &["unknown-9"]);
@@ -149,19 +149,10 @@ fn dry_run_prints_the_plan_and_makes_no_request() {
     let mut list = ids(10);
     list.push(list[0].clone());
     wd.ids("ids.txt", &list);
-    let o = wd.export(
+    let o = wd.export_to(
         &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv.gz",
-            "--rate",
-            "2",
-            "--dry-run",
-            "--days",
-            "7",
-        ],
+        "x.csv.gz",
+        &["--rate", "2", "--dry-run", "--days", "7"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let plan = String::from_utf8(o.stdout.clone()).unwrap();
@@ -199,25 +190,17 @@ fn shards_partition_and_recombine() {
     let mut reversed = list.clone();
     reversed.reverse();
     wd.ids("reversed.txt", &reversed);
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "all.csv"]);
+    let o = wd.export_to(&sim, "all.csv", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let mut all = read_csv(&wd.path("all.csv"));
     let mut combined = Vec::new();
     let mut owners: Vec<u32> = Vec::new();
     for k in 0..3u32 {
         let spec = format!("{k}/3");
-        let o = wd.export(
+        let o = wd.export_to(
             &sim,
-            &[
-                "--ids",
-                "ids.txt",
-                "--out",
-                "s-{shard}.csv",
-                "--shard",
-                &spec,
-                "--summary",
-                "s.json",
-            ],
+            "s-{shard}.csv",
+            &["--shard", &spec, "--summary", "s.json"],
         );
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         let rows = read_csv(&wd.path(&format!("s-{k}of3.csv")));
@@ -272,17 +255,7 @@ fn excel_friendly_csv_options() {
     let wd = Workdir::new();
     let list = ids(60);
     wd.ids("ids.txt", &list);
-    let o = wd.export(
-        &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--csv-bom",
-            "--csv-formula-guard",
-        ],
-    );
+    let o = wd.export_to(&sim, "x.csv", &["--csv-bom", "--csv-formula-guard"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let bytes = std::fs::read(wd.path("x.csv")).unwrap();
     assert!(bytes.starts_with("\u{feff}customer_id,".as_bytes()));
@@ -299,7 +272,7 @@ fn excel_friendly_csv_options() {
         }
     }
     assert!(guarded > 0, "the data had no formula-like cell");
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.jsonl", "--csv-bom"]);
+    let o = wd.export_to(&sim, "x.jsonl", &["--csv-bom"]);
     assert_eq!(code(&o), 2);
 }
 

@@ -444,18 +444,7 @@ fn drift_is_counted_in_the_summary_and_warned_once_per_field() {
             "{err}"
         );
     }
-    let o = wd.export(
-        &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "z.csv",
-            "--columns",
-            ALL_COLUMNS,
-            "-q",
-        ],
-    );
+    let o = wd.export_to(&sim, "z.csv", &["--columns", ALL_COLUMNS, "-q"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(o.stderr.is_empty(), "{}", stderr(&o));
 }

@@ -136,13 +136,10 @@ fn summary_counts_only_retries_sent() {
     });
     let wd = Workdir::new();
     wd.ids("ids.txt", &ids(200));
-    let o = wd.export(
+    let o = wd.export_to(
         &sim,
+        "x.csv",
         &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
             "--retries",
             "1",
             "--retry-base",
@@ -177,13 +174,10 @@ fn platform_down_stops_with_exit_3_and_bounded_requests() {
     let wd = Workdir::new();
     let list = ids(1000);
     wd.ids("ids.txt", &list);
-    let o = wd.export(
+    let o = wd.export_to(
         &sim,
+        "x.csv",
         &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
             "--concurrency",
             "4",
             "--retry-base",
@@ -208,19 +202,8 @@ fn platform_down_stops_with_exit_3_and_bounded_requests() {
     let answered =
         s["customers"]["ok"].as_u64().unwrap() + s["customers"]["empty"].as_u64().unwrap();
     assert!(done > 0 && answered <= 30, "{s}");
-    let rows = read_csv(&wd.path("x.csv.partial"));
-    let ok: Vec<String> = list[..done].to_vec();
     // Customers that failed before the stop have no rows; the others match.
-    let failed: Vec<String> = if wd.path("x.csv.failed.csv.partial").exists() {
-        read_failed(&wd.path("x.csv.failed.csv.partial"))
-            .into_iter()
-            .map(|f| f.0)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let good: Vec<String> = ok.into_iter().filter(|id| !failed.contains(id)).collect();
-    assert_eq!(rows, expected_rows(&good));
+    assert_partial_is_prefix(&wd, "x.csv", &list, done);
 }
 
 /// Against a simulator limited to 20 requests/s, a run with no `--rate`
@@ -237,13 +220,10 @@ fn adaptive_rate_finds_the_limit() {
     let wd = Workdir::new();
     let list = ids(60);
     wd.ids("ids.txt", &list);
-    let o = wd.export(
+    let o = wd.export_to(
         &sim,
+        "x.csv",
         &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
             "--concurrency",
             "64",
             "--retry-base",
@@ -276,19 +256,7 @@ fn rate_cap_paces_requests() {
     let wd = Workdir::new();
     wd.ids("ids.txt", &ids(12));
     let start = std::time::Instant::now();
-    let o = wd.export(
-        &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--rate",
-            "4",
-            "--concurrency",
-            "8",
-        ],
-    );
+    let o = wd.export_to(&sim, "x.csv", &["--rate", "4", "--concurrency", "8"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(start.elapsed() >= Duration::from_millis(2750));
 }
@@ -305,10 +273,7 @@ fn long_retry_after_fails_the_customer() {
     });
     let wd = Workdir::new();
     wd.ids("ids.txt", &ids(2));
-    let o = wd.export(
-        &sim,
-        &["--ids", "ids.txt", "--out", "x.csv", "--summary", "s.json"],
-    );
+    let o = wd.export_to(&sim, "x.csv", &["--summary", "s.json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let s = read_summary(&wd.path("s.json"));
     assert_eq!(s["failed_by_kind"]["retry_after_too_long"], 2);

@@ -15,7 +15,7 @@ fn server_text_is_redacted_escaped_and_cut() {
     list.push("echo-1".into());
     list.push("echo-big-2".into());
     wd.ids("ids.txt", &list);
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv"]);
+    let o = wd.export_to(&sim, "x.csv", &[]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(!err.contains(KEY), "the key reached stderr");
@@ -56,18 +56,10 @@ fn oversized_answers_fail_their_customer_once() {
     list.insert(1, "endless-1".into());
     list.insert(3, "bomb-1".into());
     wd.ids("ids.txt", &list);
-    let o = wd.export(
+    let o = wd.export_to(
         &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--max-response-bytes",
-            "8MiB",
-            "--summary",
-            "s.json",
-        ],
+        "x.csv",
+        &["--max-response-bytes", "8MiB", "--summary", "s.json"],
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&good));
@@ -95,18 +87,10 @@ fn a_redirecting_address_stops_the_run() {
     let wd = Workdir::new();
     let list: Vec<String> = (0..200).map(|i| format!("redirect-{i}")).collect();
     wd.ids("ids.txt", &list);
-    let o = wd.export(
+    let o = wd.export_to(
         &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--concurrency",
-            "2",
-            "--summary",
-            "s.json",
-        ],
+        "x.csv",
+        &["--concurrency", "2", "--summary", "s.json"],
     );
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let err = stderr(&o);

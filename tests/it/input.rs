@@ -23,7 +23,7 @@ fn invalid_ids_exit_2_naming_file_line_and_reason() {
         "ids.txt",
         format!("good1\nhas space\n{long}\nquo\"te\nco,mma\nctl\u{1}x\ngood2\n"),
     );
-    let out = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv"]);
+    let out = wd.export_to(&sim, "x.csv", &[]);
     assert_usage_error(
         &sim,
         &out,

@@ -19,10 +19,7 @@ fn exports_everything(scenario: Scenario) {
     let wd = Workdir::new();
     let list = ids(40);
     wd.ids("ids.txt", &list);
-    let o = wd.export(
-        &sim,
-        &["--ids", "ids.txt", "--out", "x.csv", "--concurrency", "64"],
-    );
+    let o = wd.export_to(&sim, "x.csv", &["--concurrency", "64"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
 }

@@ -249,107 +249,60 @@ fn guards_around_an_interrupted_run() {
     );
     let before = sim.requests();
 
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv"]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    for needle in [
-        "interrupted run",
-        "of 300 customers",
-        "--resume",
-        "--restart",
-    ] {
-        assert!(
-            stderr(&o).contains(needle),
-            "missing {needle:?}: {}",
-            stderr(&o)
-        );
+    wd.ids("other.txt", &list[..10]);
+    // Another service on the same host (another port) is another run.
+    let elsewhere = Sim::healthy();
+    let elsewhere_url = elsewhere.url();
+    // Each refusal: the settings of the run after the interrupted one, and
+    // what its message must name. --dry-run gives the same verdicts as
+    // the run it previews.
+    let refused: [(&str, &[&str], &[&str]); 5] = [
+        (
+            "ids.txt",
+            &[],
+            &[
+                "interrupted run",
+                "of 300 customers",
+                "--resume",
+                "--restart",
+            ],
+        ),
+        (
+            "ids.txt",
+            &["--resume", "--columns", "content", "--days", "7"],
+            &["columns", "content", "query", "days"],
+        ),
+        (
+            "ids.txt",
+            &["--resume", "--columns", "content", "--dry-run"],
+            &["columns"],
+        ),
+        (
+            "ids.txt",
+            &["--resume", "--base-url", &elsewhere_url],
+            &["base URL"],
+        ),
+        ("other.txt", &["--resume"], &["customer IDs"]),
+    ];
+    for (ids, extra, needles) in refused {
+        let o = wd.export(&sim, &[&["--ids", ids, "--out", "x.csv"], extra].concat());
+        assert_eq!(code(&o), 2, "{ids} {extra:?}: {}", stderr(&o));
+        for needle in needles {
+            let err = stderr(&o);
+            assert!(
+                err.contains(needle),
+                "{ids} {extra:?}: missing {needle:?}: {err}"
+            );
+        }
     }
-    let o = wd.export(
-        &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--resume",
-            "--columns",
-            "content",
-            "--days",
-            "7",
-        ],
-    );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    for needle in ["columns", "content", "query", "days"] {
-        assert!(
-            stderr(&o).contains(needle),
-            "missing {needle:?}: {}",
-            stderr(&o)
-        );
-    }
-    // --dry-run gives the same verdicts as the run it previews.
-    let o = wd.export(
-        &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--resume",
-            "--columns",
-            "content",
-            "--dry-run",
-        ],
-    );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("columns"), "{}", stderr(&o));
-    let o = wd.export(
-        &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--resume",
-            "--dry-run",
-        ],
-    );
+    let o = wd.export_to(&sim, "x.csv", &["--resume", "--dry-run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let plan = String::from_utf8_lossy(&o.stdout);
     assert!(plan.contains("--resume continues it"), "{plan}");
-    wd.ids("other.txt", &list[..10]);
-    let o = wd.export(&sim, &["--ids", "other.txt", "--out", "x.csv", "--resume"]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("customer IDs"), "{}", stderr(&o));
-    // Another service on the same host (another port) is another run.
-    let elsewhere = Sim::healthy();
-    let o = wd.export(
-        &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--resume",
-            "--base-url",
-            &elsewhere.url(),
-        ],
-    );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("base URL"), "{}", stderr(&o));
     assert_eq!(elsewhere.requests(), 0);
     assert_eq!(sim.requests(), before, "a refused run made requests");
 
-    let o = wd.export(
-        &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--restart",
-            "--concurrency",
-            "8",
-        ],
-    );
+    let o = wd.export_to(&sim, "x.csv", &["--restart", "--concurrency", "8"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
 }
@@ -436,7 +389,7 @@ fn a_concurrent_second_run_is_refused() {
     while !wd.path("x.csv.journal").exists() {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv", "--resume"]);
+    let o = wd.export_to(&sim, "x.csv", &["--resume"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("another yuju-export run"),
@@ -543,12 +496,12 @@ fn a_journal_without_its_partial_file_is_stale() {
     let wd = Workdir::new();
     let list = ids(5);
     wd.ids("ids.txt", &list);
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.jsonl"]);
+    let o = wd.export_to(&sim, "x.jsonl", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // Recreate the situation: a journal from that run, its partial gone.
     let fp = r#"{"journal":"yuju-export journal","version":1,"fingerprint":{"ids":"x","query":"x","columns":"x","format":"jsonl","compression":"none","base_url":"x"},"total":5}"#;
     wd.write("x.jsonl.journal", format!("{fp}\n{{\"next\":0,\"out_bytes\":0,\"failed_bytes\":0,\"ok\":0,\"empty\":0,\"failed\":0,\"chats\":0,\"rows\":0}}\n"));
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.jsonl"]);
+    let o = wd.export_to(&sim, "x.jsonl", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!wd.path("x.jsonl.journal").exists());
     assert_eq!(read_jsonl(&wd.path("x.jsonl")), expected_rows(&list));

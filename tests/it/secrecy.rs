@@ -73,26 +73,13 @@ fn usage_errors_do_not_echo_a_pasted_key() {
     let wd = Workdir::new();
     wd.ids("ids.txt", &ids(2));
     let pasted = format!("{}/v1/openapi/chat/record?apiKey={KEY}", sim.url());
-    let out = wd.export(
-        &sim,
-        &["--ids", "ids.txt", "--out", "x.csv", "--base-url", &pasted],
-    );
+    let out = wd.export_to(&sim, "x.csv", &["--base-url", &pasted]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("--base-url"), "{err}");
     assert!(!err.contains(KEY), "the key was echoed: {err}");
     let with_password = sim.url().replace("http://", &format!("http://user:{KEY}@"));
-    let out = wd.export(
-        &sim,
-        &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "x.csv",
-            "--base-url",
-            &with_password,
-        ],
-    );
+    let out = wd.export_to(&sim, "x.csv", &["--base-url", &with_password]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
         !stderr(&out).contains(KEY),
@@ -102,10 +89,7 @@ fn usage_errors_do_not_echo_a_pasted_key() {
 
     // `api_key` is not a config key, and the line is not valid TOML either.
     wd.write("bad.toml", format!("concurrency = 4\napi_key = {KEY}\n"));
-    let out = wd.export(
-        &sim,
-        &["--ids", "ids.txt", "--out", "x.csv", "--config", "bad.toml"],
-    );
+    let out = wd.export_to(&sim, "x.csv", &["--config", "bad.toml"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("bad.toml") && err.contains("line 2"), "{err}");
@@ -132,10 +116,7 @@ fn usage_errors_do_not_echo_a_pasted_key() {
             stderr(&out)
         );
     }
-    let out = wd.export(
-        &sim,
-        &["--ids", "ids.txt", "--out", "x.csv", "--api-key-file", KEY],
-    );
+    let out = wd.export_to(&sim, "x.csv", &["--api-key-file", KEY]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("--api-key-file"), "{err}");

@@ -70,7 +70,7 @@ fn dev_null_stays_a_device() {
     let sim = Sim::healthy();
     let wd = Workdir::new();
     wd.ids("ids.txt", &ids(5));
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "/dev/null"]);
+    let o = wd.export_to(&sim, "/dev/null", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let meta = std::fs::metadata("/dev/null").unwrap();
     assert!(meta.file_type().is_char_device());
@@ -96,14 +96,14 @@ fn a_device_is_streamed_into_and_cannot_be_resumed() {
     }
     let sim = Sim::healthy();
     wd.ids("ids.txt", &ids(4));
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "null"]);
+    let o = wd.export_to(&sim, "null", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(std::fs::metadata(&dev)
         .unwrap()
         .file_type()
         .is_char_device());
     assert_eq!(wd.files(), ["ids.txt", "null"]);
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "null", "--resume"]);
+    let o = wd.export_to(&sim, "null", &["--resume"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
 }
@@ -123,7 +123,7 @@ fn a_fifo_is_streamed_into() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read(fifo).unwrap())
     };
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "pipe"]);
+    let o = wd.export_to(&sim, "pipe", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let bytes = reader.join().unwrap();
     assert_eq!(read_csv_bytes(&bytes), expected_rows(&list));
@@ -138,7 +138,7 @@ fn dev_stdout_writes_to_stdout() {
     let wd = Workdir::new();
     let list = ids(6);
     wd.ids("ids.txt", &list);
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "/dev/stdout"]);
+    let o = wd.export_to(&sim, "/dev/stdout", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(read_csv_bytes(&o.stdout), expected_rows(&list));
 }
@@ -154,7 +154,7 @@ fn an_output_link_is_replaced_not_followed() {
     wd.ids("ids.txt", &list);
     let old = wd.write("old.csv", "yesterday\n");
     std::os::unix::fs::symlink(&old, wd.path("latest.csv")).unwrap();
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "latest.csv"]);
+    let o = wd.export_to(&sim, "latest.csv", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let latest = std::fs::symlink_metadata(wd.path("latest.csv")).unwrap();
     assert!(latest.file_type().is_file(), "the link became the output");
@@ -204,13 +204,10 @@ fn created_files_are_owner_only_unless_widened() {
         "{:?}",
         wd.files()
     );
-    let o = wd.export(
+    let o = wd.export_to(
         &sim,
+        "y.csv",
         &[
-            "--ids",
-            "ids.txt",
-            "--out",
-            "y.csv",
             "--summary",
             "t.json",
             "--metrics",
@@ -224,10 +221,7 @@ fn created_files_are_owner_only_unless_widened() {
         assert_eq!(mode_of(&wd.path(f)), 0o640, "{f}");
     }
     assert_eq!(mode_of(&wd.path("n.prom")), 0o644);
-    let o = wd.export(
-        &sim,
-        &["--ids", "ids.txt", "--out", "z.csv", "--file-mode", "0666"],
-    );
+    let o = wd.export_to(&sim, "z.csv", &["--file-mode", "0666"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
 
@@ -356,7 +350,7 @@ fn a_full_disk_names_the_file_and_counts_only_what_was_committed() {
     assert_eq!(done, journal.checkpoint.next, "{s}");
     assert_eq!(s["rows"].as_u64().unwrap(), journal.checkpoint.tally.rows);
     assert!(done < 300);
-    let o = wd.export(&sim, &["--ids", "ids.txt", "--out", "x.csv", "--resume"]);
+    let o = wd.export_to(&sim, "x.csv", &["--resume"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(read_csv(&wd.path("x.csv")), expected_rows(&list));
 }
