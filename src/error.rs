@@ -1,7 +1,7 @@
 //! Exit codes and the errors a user sees.
 //!
 //! Every way the process can end maps to one [`Exit`]: a run that reports
-//! gets it from the export's ending (`export::summary::exit_for`), and so
+//! gets it from the export's ending (`export::end::exit::exit_for`), and so
 //! does a [`RunError`] (`RunError::exit`, beside it); `main` turns it into
 //! the process's exit code.
 

@@ -86,7 +86,7 @@ async fn run_inner(args: &DemoArgs) -> anyhow::Result<Exit> {
         sim.base_url()
     );
     let report = crate::export::run(config, Shutdown::from_signals()?).await?;
-    report.explain();
+    crate::app::explain::explain(&report, &crate::app::explain::Flags);
     if report.exit == Exit::Success {
         eprintln!("\n{}", next_steps(&out, &ids_path, report.summary.rows));
     }

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod explain;
 pub mod manpage;
 pub mod plan;
 
@@ -126,7 +127,7 @@ async fn export_windows(config: ExportConfig, options: ExportOptions, shutdown: 
 async fn run_one(config: ExportConfig, shutdown: Shutdown) -> Result<export::Report, Exit> {
     match export::run(config, shutdown).await {
         Ok(report) => {
-            report.explain();
+            explain::explain(&report, &explain::Flags);
             Ok(report)
         }
         // Found before any request: worded like every other usage error,

@@ -8,33 +8,30 @@
 //!                                       counts, journal)
 //!                              │ at the end
 //!                              ▼
-//!                        commit (files into place) → summary (status, exit)
+//!                        end: commit (files into place) → exit → state,
+//!                             metrics, summary
 //! ```
 //!
 //! Each part has a file: [`outcome`] (what a customer and a run end as),
 //! [`control`] (stop switches, signals), [`dispatch`] (the reorder window
 //! and its byte budget), [`fetch`] (one customer's attempts), [`health`]
 //! (the platform-down policy), [`writer`] (the output and every count),
-//! [`open`] and [`pending`] (the files at the start), [`commit`] (the files
-//! at the end), [`ending`] (the one decision of how the run ended, and the
-//! state, metrics and summary written from it), [`summary`] (status,
-//! exit code, the report) and [`next`] (whether a resumed `--state` window
-//! goes on to the next one).
+//! [`open`] and [`pending`] (the files at the start), [`end`] (the files
+//! committed, the one decision of how the run ended, and the state,
+//! metrics and summary written from it), and [`next`] (whether a resumed
+//! `--state` window goes on to the next one).
 
-pub mod commit;
 pub mod control;
 pub mod dispatch;
-pub mod ending;
+pub mod end;
 pub mod fetch;
 pub mod fingerprint;
 pub mod health;
-pub mod metrics;
 pub mod next;
 pub mod open;
 pub mod outcome;
 pub mod pending;
 pub mod stats;
-pub mod summary;
 pub mod writer;
 
 use std::sync::Arc;
@@ -57,9 +54,9 @@ use crate::shutdown::Shutdown;
 
 use control::Control;
 use dispatch::Window;
-use ending::RunFacts;
+use end::summary::Summary;
+use end::RunFacts;
 use fetch::Fetcher;
-use summary::Summary;
 use writer::{checkpoint_interval, Writer};
 
 pub use control::GRACE_PERIOD;
@@ -85,21 +82,6 @@ pub struct Report {
     /// The end of the window the run exported, on the wall clock of `--tz`
     /// (an interrupted run's, when it was resumed).
     pub window_end: Option<chrono::NaiveDateTime>,
-}
-
-impl Report {
-    /// Print the error, the summary line and what to do next.
-    pub fn explain(&self) {
-        self.explain_to(summary::Audience::Cli);
-    }
-
-    /// The same, worded for `audience`.
-    pub fn explain_to(&self, audience: summary::Audience) {
-        if let Some(e) = &self.error {
-            tracing::error!("{e:#}");
-        }
-        summary::explain(&self.summary, self.exit, audience);
-    }
 }
 
 /// How a data pipeline's run differs from `export`'s, handed to
@@ -189,7 +171,7 @@ pub async fn run_with(
         stall,
         started,
     };
-    Ok(ending::finish(&config, &fetcher, &control, written, run))
+    Ok(end::finish(&config, &fetcher, &control, written, run))
 }
 
 /// The row format: the pipeline's records, or the `--format` of `config`.

@@ -16,7 +16,7 @@ use super::stream::{self, Framing, CURSOR, KEY, STREAM};
 use super::{message_line, run_sync, write_lines, SyncRequest};
 use crate::api::StopReason;
 use crate::error::{Exit, RunError, UsageError};
-use crate::export::summary::StoppedBecause;
+use crate::export::end::exit::StoppedBecause;
 
 /// An Airbyte source for the Yuju AI (语聚AI) chat records: one stream,
 /// `chat_messages`, incremental by export window.

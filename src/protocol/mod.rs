@@ -181,6 +181,20 @@ pub fn write_lines(lines: &[u8]) -> std::io::Result<()> {
     out.flush()
 }
 
+/// A pipeline operator's words: the config's keys; failed customers are
+/// logged, not listed in a file.
+struct ConfigKeys;
+
+impl crate::app::explain::Vocabulary for ConfigKeys {
+    fn setting(&self, field: &str, value: &str) -> String {
+        format!("{field}: {value}")
+    }
+
+    fn lists_failures(&self) -> bool {
+        false
+    }
+}
+
 /// Run `request` on a runtime of its own, stopped by SIGINT or SIGTERM as
 /// `export` is: the report, if there was a window to export.
 pub fn run_sync(request: SyncRequest) -> Result<Option<Report>, RunError> {
@@ -196,7 +210,7 @@ pub fn run_sync(request: SyncRequest) -> Result<Option<Report>, RunError> {
     runtime.shutdown_background();
     let report = synced?.report;
     if let Some(report) = &report {
-        report.explain_to(crate::export::summary::Audience::Pipeline);
+        crate::app::explain::explain(report, &ConfigKeys);
     }
     Ok(report)
 }

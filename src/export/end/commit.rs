@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::writer::Written;
+use crate::export::writer::Written;
 use crate::output::Target;
 
 /// What the commit left on disk.
@@ -86,7 +86,7 @@ fn complete(written: Written, out: &Target) -> Committed {
             }
         }
         // stdout's reader went away as the run ended.
-        Err(e) if written.reader_gone || super::is_broken_pipe(&e) => Committed {
+        Err(e) if written.reader_gone || crate::export::is_broken_pipe(&e) => Committed {
             failed_file: failed,
             ..Committed::default()
         },
@@ -121,7 +121,7 @@ fn keep(written: Written, mut error: Option<anyhow::Error>, out: &Target) -> Com
     let partial_output = match kept {
         Ok(p) => p,
         // stdout's reader went away (`| head`) while the run stopped.
-        Err(e) if super::is_broken_pipe(&e) => None,
+        Err(e) if crate::export::is_broken_pipe(&e) => None,
         Err(e) => {
             error.get_or_insert(e);
             // The journal still describes what is in it: --resume goes on.

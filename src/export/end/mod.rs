@@ -1,7 +1,10 @@
-//! The end of a run, decided once: commit the files, then the `--state`
-//! watermark, the `--metrics` file and the `--summary`, all from one
-//! decision of [`exit_for`], so the exit code, the status, the state file,
-//! the metrics and the summary always say the same thing.
+//! The end of a run, in one place: commit the files ([`commit`]), decide
+//! the exit ([`exit`]), then write the `--state` watermark, the
+//! `--metrics` file ([`metrics`]) and the `--summary` ([`summary`]), all
+//! from that one decision of [`exit_for`], so the exit code, the status,
+//! the state file, the metrics and the summary always say the same thing.
+//! What the operator is told is worded by the front doors
+//! (`crate::app::explain`).
 //!
 //! The decision depends on whether those files can be written (one that
 //! cannot makes the run exit 4). So the files are written from the
@@ -15,11 +18,18 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::commit::{self, Committed};
+pub mod commit;
+pub mod exit;
+pub mod metrics;
+pub mod summary;
+
+use commit::Committed;
+use exit::{exit_for, Ending};
+use summary::{Customers, Summary};
+
 use super::control::Control;
 use super::fetch::Fetcher;
 use super::outcome::StopCause;
-use super::summary::{exit_for, Customers, Ending, Summary};
 use super::writer::Written;
 use super::Report;
 use crate::config::shard::Shard;
@@ -146,12 +156,12 @@ pub fn conclude(
             ..facts()
         };
         if let (Some(path), false) = (files.metrics, failed.metrics) {
-            let metrics = crate::export::metrics::RunMetrics {
+            let metrics = crate::export::end::metrics::RunMetrics {
                 summary: &summary,
                 shard: files.shard,
                 ended: files.ended,
             };
-            if let Err(e) = crate::export::metrics::write(path, &metrics, FileMode::METRICS) {
+            if let Err(e) = crate::export::end::metrics::write(path, &metrics, FileMode::METRICS) {
                 failed.metrics = true;
                 errors.push(e);
                 continue;
@@ -218,7 +228,7 @@ fn summary_facts(
     let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
     let (api_codes, api_codes_unlisted) = fetcher.stats.codes();
     Summary {
-        status: super::summary::Status::Stopped,
+        status: exit::Status::Stopped,
         exit_code: Exit::OutputError.code(),
         stopped_because: None,
         customers: Customers {
@@ -270,10 +280,10 @@ impl RunError {
 
 #[cfg(test)]
 mod tests {
+    use super::exit::{Status, StoppedBecause};
     use super::*;
     use crate::api::query::Zone;
     use crate::api::StopReason;
-    use crate::export::summary::{Status, StoppedBecause};
     use crate::shutdown::Signal;
     use crate::store::state::KeptBecause;
 

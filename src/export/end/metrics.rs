@@ -18,7 +18,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::config::shard::Shard;
-use crate::export::summary::{Status, Summary};
+use crate::export::end::exit::Status;
+use crate::export::end::summary::Summary;
 use crate::store::safefs::FileMode;
 
 const LAST_SUCCESS: &str = "yuju_export_last_success_timestamp_seconds";
