@@ -124,6 +124,15 @@ impl Shutdown {
     }
 }
 
+/// The runtime a command runs on (the export, a sync, a key check): every
+/// front door builds it here, the same way.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -220,10 +220,11 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
-/// Parse a humantime duration ("30s", "500ms", "2m").
+/// Parse a duration the human way ("30s", "500ms", "2m"), as every
+/// setting does (see [`crate::config::options::HumanDuration`]).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{e} (expected a duration such as 30s, 500ms or 2m)"))
+    s.parse::<crate::config::options::HumanDuration>()
+        .map(|d| d.0)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::config::options::ExportOptions;
 use crate::config::ExportConfig;
 use crate::error::{Exit, RunError};
 use crate::export;
-use crate::shutdown::Shutdown;
+use crate::shutdown::{runtime, Shutdown};
 use crate::simulator::{self, Fault, Scenario};
 
 /// Run the parsed command line to completion.
@@ -141,13 +141,6 @@ async fn run_one(config: ExportConfig, shutdown: Shutdown) -> Result<export::Rep
             Err(e.exit())
         }
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime can be built")
 }
 
 async fn mock(args: MockArgs) -> Exit {

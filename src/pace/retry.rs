@@ -1,37 +1,21 @@
 //! The retry policy: when to retry a transient fault, how long to wait, and
 //! the per-run budget that stops a sick platform from being flooded.
 //!
-//! Numbers, after the AWS SDK "standard" retry mode:
-//! - **Full-jitter exponential backoff**, base 1 s, cap 20 s: retry *n* waits
-//!   a uniform random time in `[0, min(cap, base * 2^(n-1))]`. Full jitter
-//!   spreads the retries of many workers that failed together; 1 s matches
-//!   the platform's per-second limit window, and 20 s keeps one customer's
-//!   five retries under a minute or so.
-//! - **A 429 without `Retry-After` is not backed off.** The shared
-//!   [rate limiter](crate::pace::ratelimit) cuts its pace on every 429 and paces
-//!   every request, retries included, so the retry waits for the limiter's
-//!   next slot only. A backoff on top would not spare the platform a single
-//!   request (the pace sets the rate either way); it would only hold back
-//!   that customer, and at the end of a run that customer is the run.
-//! - **429s are counted apart from faults.** A 429 is how an adaptive
-//!   limiter learns the limit, and a key shared with other clients draws
-//!   them unevenly, so one customer may draw several while the run goes
-//!   well. A customer gives up after [`THROTTLED_PER_RETRY`] times
-//!   `--retries` of them (20 by default), and after `--retries` other
-//!   faults; the retry budget below still pays for both.
-//! - **A `Code` nobody has classified** (see [`crate::api::codes`]) is
-//!   retried once, after a backoff, and a 429 told in the envelope counts
-//!   as a 429.
-//! - **`Retry-After`** (seconds or an HTTP date) is honoured as the wait; when
-//!   it asks for more than `max_retry_after` the customer fails at once
-//!   instead of the run sleeping for hours.
-//! - **A retry budget** of 500 tokens per run: a retry costs 5 (10 after a
-//!   timeout, which ties up a connection for the whole timeout), a success
-//!   refunds what its retries cost, and a first-try success adds 1. With the
-//!   platform healthy the budget stays full; when it fails most requests the
-//!   budget empties after about 100 retries and the run stops (see
-//!   [`crate::export::health`]), keeping retries to a small share of traffic
-//!   as the Google SRE book advises.
+//! - **Backoff**: full-jitter exponential, base 1 s, cap 20 s (the AWS SDK's
+//!   standard mode); a `Retry-After` is honoured, up to `max_retry_after`.
+//! - **No backoff** for a 429 without `Retry-After` (the shared
+//!   [rate limiter](crate::pace::ratelimit) paces the retry) nor for a
+//!   status the platform does not answer with (asked again at once).
+//! - **Allowances**: [`THROTTLED_PER_RETRY`] times `--retries` for 429s,
+//!   `--retries` for other faults, one retry for a `Code` or a status nobody
+//!   classified.
+//! - **A retry budget** of 500 tokens per run (5 a retry, 10 after a
+//!   timeout, refunded on success): a platform that fails most requests
+//!   drains it after about 100 retries and the run stops (see
+//!   [`crate::export::health`]).
+//!
+//! The reasons behind each number are in docs/limits.md ("Rate limits and
+//! retries").
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

@@ -167,10 +167,7 @@ fn check(path: &std::path::Path) -> Exit {
         Ok(client) => client,
         Err(e) => return status(false, Some(format!("{e:#}"))),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime can be built");
+    let runtime = crate::shutdown::runtime();
     match runtime.block_on(client.check_key()) {
         Ok(()) => status(true, None),
         Err(why) => status(false, Some(why)),

@@ -198,10 +198,7 @@ impl crate::app::explain::Vocabulary for ConfigKeys {
 /// Run `request` on a runtime of its own, stopped by SIGINT or SIGTERM as
 /// `export` is: the report, if there was a window to export.
 pub fn run_sync(request: SyncRequest) -> Result<Option<Report>, RunError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime can be built");
+    let runtime = crate::shutdown::runtime();
     let synced = runtime.block_on(async {
         let shutdown = Shutdown::from_signals()
             .map_err(|e| UsageError::invalid(format!("cannot install signal handlers: {e}")))?;

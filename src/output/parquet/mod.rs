@@ -3,34 +3,18 @@
 //! fetch tasks) and knows the schema; [`file`] runs the file's life in the
 //! writer: row groups, trailers, resume and the footer.
 //!
-//! # Layout on disk
-//!
-//! A Parquet file is row groups followed by one footer that lists them, so
-//! it cannot be valid until it is complete. Two files make it resumable:
-//!
-//! - `<out>.partial` holds `PAR1` and the finished row groups. After each
-//!   row group comes a *trailer*: a Parquet footer describing that row
-//!   group alone. Readers never see the trailers (nothing points at them);
-//!   they let a resumed run rebuild the list of row groups by walking back
-//!   from the end of the file, with no side file to keep in step.
-//! - `<out>.staged` holds the rows committed since the last row group, in
-//!   a simple length-prefixed form ([`ParquetEncoder`]), and the same bytes
-//!   are kept in memory. Checkpoints fsync it, so they stay as frequent and
-//!   cheap as with CSV while row groups stay large.
-//!
-//! A row group is closed when the rows waiting reach [`GROUP_ROWS`] rows or
-//! [`GROUP_BYTES`] bytes, after the customer that crossed the bound (so row
-//! groups fall at the same rows in every run, interrupted or not), and the
-//! writer checkpoints at once: the journal records the new length of the
-//! partial file with an empty staged file, and only then is the staged file
-//! emptied. A crash before that journal line resumes from the previous
-//! checkpoint, which still has its staged rows. At the end the last rows
-//! become a row group, the real footer (every row group) is appended, and
-//! the file is renamed into place.
-//!
-//! Column types come from `encode::kind`: `seq` is INT64, text columns are
-//! BYTE_ARRAY with the STRING logical type, dictionary-encoded where the
-//! values repeat.
+//! A Parquet file is valid only once its footer lists every row group, so
+//! two files make it resumable: `<out>.partial` holds the finished row
+//! groups, each followed by a *trailer* (a footer for that row group alone,
+//! which no reader looks at, from which a resumed run rebuilds the list),
+//! and `<out>.staged` holds the rows committed since the last row group
+//! ([`ParquetEncoder`]'s length-prefixed form), fsynced at each checkpoint.
+//! A row group closes after the customer whose rows cross [`GROUP_ROWS`] or
+//! [`GROUP_BYTES`] (so row groups fall at the same rows in every run), and
+//! the writer checkpoints at once before emptying the staged file. At the
+//! end the last rows become a row group, the real footer is appended and
+//! the file is renamed into place. `seq` is INT64; text columns are
+//! BYTE_ARRAY with the STRING logical type, dictionary-encoded.
 
 mod encode;
 mod file;
