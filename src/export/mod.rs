@@ -45,6 +45,7 @@ use crate::config::ExportConfig;
 use crate::error::{Exit, RunError, UsageError};
 use crate::store::input::{read_ids, IdList};
 
+use crate::api::query::Query;
 use crate::console::progress::Progress;
 use crate::output::{encoder, CsvOptions};
 use crate::pace::ratelimit::RateLimiter;
@@ -103,14 +104,25 @@ pub struct PipelineHooks {
 pub async fn run(config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
     let started = Instant::now();
     let ids = read_input(&config, &mut shutdown).await?;
-    run_with(config, ids, shutdown, started, None).await
+    run_with(config, chat_records(), ids, shutdown, started, None).await
 }
 
-/// Run one export of `ids`, read already (a pipeline reads them to check
-/// its state against them), from `started`; `hooks` when a data pipeline
-/// runs it.
+/// What a run fetches, made for the query it sends (a resumed run's may be
+/// the interrupted run's, known once the files are open).
+pub type SourceFor = Box<dyn FnOnce(&Query) -> Box<dyn Source> + Send>;
+
+/// The chat records, the source of `export`.
+pub fn chat_records() -> SourceFor {
+    Box::new(|query| Box::new(ChatRecords::new(query.clone())))
+}
+
+/// Run one export of `ids` from `source` (what is fetched for each ID and
+/// how an answer becomes rows), the IDs read already (a pipeline reads
+/// them to check its state against them), from `started`; `hooks` when a
+/// data pipeline runs it.
 pub async fn run_with(
     mut config: ExportConfig,
+    source: SourceFor,
     ids: IdList,
     shutdown: Shutdown,
     started: Instant,
@@ -132,7 +144,7 @@ pub async fn run_with(
     let resumed_from = opened.start.next as usize;
 
     let buffers = Arc::new(BufPool::new(POOL_BYTES, 4 * config.concurrency + 16));
-    let source = Box::new(ChatRecords::new(config.query.clone()));
+    let source = source(&config.query);
     let customers = ids.len().saturating_sub(resumed_from);
     let fetcher = Arc::new(fetcher(&config, source, encoder, &buffers, customers)?);
     announce(&config, ids.len(), resumed_from);

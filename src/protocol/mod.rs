@@ -107,7 +107,15 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         marks: marks.clone(),
         start,
     };
-    let report = crate::export::run_with(config, ids, shutdown, started, Some(hooks)).await?;
+    let report = crate::export::run_with(
+        config,
+        crate::export::chat_records(),
+        ids,
+        shutdown,
+        started,
+        Some(hooks),
+    )
+    .await?;
     let last = marks.last.lock().expect("marks lock").clone();
     let state = final_state(&report, window_end, bookmark, last.unwrap_or(request.state));
     let mut report = report;
