@@ -6,38 +6,12 @@
 use std::process::Output;
 
 use crate::common::*;
-use yuju_export::simulator::{Calendar, Scenario};
-
-const STATE: &str = "state.json";
-
-fn dated(s: Scenario) -> Scenario {
-    let calendar: Calendar = "2026-03-01..2026-03-11".parse().unwrap();
-    Scenario {
-        calendar: Some(calendar),
-        ..s
-    }
-}
+use crate::state::{dated, night_with, STATE};
+use yuju_export::simulator::Scenario;
 
 /// One scheduled night over `ids`, ending at `end`.
 fn night(wd: &Workdir, sim: &Sim, ids: &str, end: &str, extra: &[&str]) -> Output {
-    let args = [
-        "--ids",
-        ids,
-        "--out",
-        "n-{start}.csv",
-        "--state",
-        STATE,
-        "--start",
-        "2026-03-01",
-        "--end",
-        end,
-        "--tz",
-        "UTC",
-        "--resume",
-        "--summary",
-        "summary.json",
-    ];
-    wd.export(sim, &[&args[..], extra].concat())
+    night_with(wd, sim, ids, "n-{start}.csv", end, extra)
 }
 
 fn state_bytes(wd: &Workdir) -> Vec<u8> {

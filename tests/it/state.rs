@@ -10,14 +10,14 @@ use std::process::Output;
 use crate::common::*;
 use yuju_export::simulator::{Calendar, Fault, Scenario};
 
-const STATE: &str = "state.json";
+pub const STATE: &str = "state.json";
 
 fn calendar() -> Calendar {
     "2026-03-01..2026-03-11".parse().unwrap()
 }
 
 /// The test scenario, with dated chats.
-fn dated(s: Scenario) -> Scenario {
+pub fn dated(s: Scenario) -> Scenario {
     Scenario {
         calendar: Some(calendar()),
         ..s
@@ -31,11 +31,24 @@ fn healthy() -> Sim {
 /// One night as a crontab runs it: the same line every night, only the
 /// end date differs (it would be `today` in the crontab).
 fn night(wd: &Workdir, sim: &Sim, end: &str, extra: &[&str]) -> Output {
+    night_with(wd, sim, "ids.txt", "night-{start}.csv", end, extra)
+}
+
+/// A night of `ids` into `out`, with the state file, the first window's
+/// start, `--tz UTC`, `--resume` and `--summary summary.json`.
+pub fn night_with(
+    wd: &Workdir,
+    sim: &Sim,
+    ids: &str,
+    out: &str,
+    end: &str,
+    extra: &[&str],
+) -> Output {
     let args = [
         "--ids",
-        "ids.txt",
+        ids,
         "--out",
-        "night-{start}.csv",
+        out,
         "--state",
         STATE,
         "--start",
@@ -547,42 +560,25 @@ fn metrics_report_the_run_and_keep_the_last_success() {
 fn a_resumed_window_without_start_in_its_name_waits_for_the_next_run() {
     let wd = Workdir::new();
     wd.ids("ids.txt", &ids(80));
-    let args = |end: &'static str| {
-        vec![
-            "--ids",
-            "ids.txt",
-            "--out",
-            "all.csv",
-            "--state",
-            STATE,
-            "--start",
-            "2026-03-01",
-            "--end",
-            end,
-            "--tz",
-            "UTC",
-            "--resume",
-            "--retries",
-            "0",
-            "--concurrency",
-            "1",
-        ]
+    let night = |sim: &Sim, end: &str| {
+        let slow = ["--retries", "0", "--concurrency", "1"];
+        night_with(&wd, sim, "ids.txt", "all.csv", end, &slow)
     };
     let down = Sim::start(dated(Scenario {
         down_after: Some(10),
         ..scenario()
     }));
-    let o = wd.export(&down, &args("2026-03-03"));
+    let o = night(&down, "2026-03-03");
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let addr = down.sim.addr;
     drop(down);
     let sim = Sim::start_on(addr, dated(scenario()));
-    let o = wd.export(&sim, &args("2026-03-05"));
+    let o = night(&sim, "2026-03-05");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("waits for the next run"), "{err}");
     assert_eq!(state_end(&wd), "2026-03-03T00:00:00Z");
-    let o = wd.export(&sim, &args("2026-03-05"));
+    let o = night(&sim, "2026-03-05");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(state_end(&wd), "2026-03-05T00:00:00Z");
 }
