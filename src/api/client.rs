@@ -5,14 +5,14 @@
 //! [`super::classify::describe_error`]) and `Debug` redacts it.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::classify::{classify_error, classify_status, Verdict};
-use super::endpoint::{ApiKey, Method, Request, CHECK};
+use super::endpoint::{ApiKey, Endpoint, Method, Request, CHECK};
 use super::untrusted::Redactor;
 
 /// Most bytes preallocated from a `Content-Length` header (a lying header
@@ -60,6 +60,9 @@ pub struct ApiClient {
     key: ApiKey,
     /// Keeps the key out of server text shown (see [`Self::shown`]).
     redactor: Redactor,
+    /// The URL (with the key) of the first endpoint requested, kept: a run
+    /// sends every request to one endpoint.
+    url: OnceLock<(Endpoint, reqwest::Url)>,
     max_response_bytes: u64,
     /// Timeout of one request, body included (`--timeout`).
     timeout: Duration,
@@ -106,6 +109,7 @@ impl ApiClient {
             base: base.clone(),
             key: key.clone(),
             redactor: Redactor::new(key),
+            url: OnceLock::new(),
             max_response_bytes: settings.max_response_bytes,
             timeout: settings.timeout,
             large: Arc::new(Semaphore::new(1)),
@@ -162,7 +166,14 @@ impl ApiClient {
         pool: &crate::api::bufpool::BufPool,
     ) -> Result<Answer, Verdict> {
         let endpoint = request.endpoint();
-        let url = endpoint.url(&self.base, &self.key);
+        let url = match self.url.get() {
+            Some((kept, url)) if *kept == endpoint => url.clone(),
+            _ => {
+                let url = endpoint.url(&self.base, &self.key);
+                let _ = self.url.set((endpoint, url.clone()));
+                url
+            }
+        };
         let builder = match endpoint.method {
             Method::Post => self
                 .http
