@@ -89,6 +89,14 @@ pub fn main_with(cli: Cli) -> Exit {
 /// window and finished it, go on with the next window up to `--end`
 /// (see [`export::next`]), with the settings given again in `options`.
 async fn export_windows(config: ExportConfig, options: ExportOptions, shutdown: Shutdown) -> Exit {
+    if let Some(words) = &config.up_to_date {
+        let report = export::end::up_to_date(&config, std::time::Instant::now());
+        if let Some(e) = &report.error {
+            tracing::error!("{e:#}");
+        }
+        tracing::info!("{words}");
+        return report.exit;
+    }
     let configured_end = config.query.end;
     let rereadable = config.files.ids != crate::store::input::Source::Stdin;
     let first = match run_one(config.clone(), shutdown.clone()).await {

@@ -23,6 +23,12 @@ type Lines = Vec<(String, String)>;
 
 /// Print the plan of `config` to `out`; an error means the run would fail.
 pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), UsageError> {
+    if let Some(words) = &config.up_to_date {
+        let text = format!("dry run: no request is made, nothing is written\n  {words}\n");
+        return out
+            .write_all(text.as_bytes())
+            .map_err(|e| UsageError::invalid(format!("cannot print the plan: {e}")));
+    }
     let mut lines = Lines::new();
     let ids = customers(config, &mut lines)?;
     let _locks = test_locks(config)?;

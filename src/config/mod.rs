@@ -99,6 +99,9 @@ pub struct ExportConfig {
     pub shard: Option<Shard>,
     /// Print the plan, make no request.
     pub dry_run: bool,
+    /// A `--state` run whose last completed window ends at or after
+    /// `--end`: nothing to export (why, in words).
+    pub up_to_date: Option<String>,
     /// Take an empty ID list as a run of nothing, not an error.
     pub allow_empty: bool,
     /// CSV: start with a UTF-8 BOM.
@@ -212,6 +215,7 @@ impl ExportConfig {
             },
             shard,
             dry_run: o.dry_run,
+            up_to_date: window.up_to_date,
             allow_empty: o.allow_empty,
             csv_bom: o.csv_bom,
             csv_formula_guard: o.csv_formula_guard,

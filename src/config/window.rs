@@ -19,6 +19,8 @@ pub(super) struct TimeWindow {
     /// The relative `--start`/`--end` as given (see the config field).
     pub(super) relative: String,
     pub(super) relative_bounds: (bool, bool),
+    /// A `--state` run with nothing to export, in words.
+    pub(super) up_to_date: Option<String>,
 }
 
 impl TimeWindow {
@@ -52,10 +54,11 @@ impl TimeWindow {
         let given_start = pick_time(o.start.as_deref(), "--start", zone, now)?;
         let start = from_state.or(given_start);
         let end = pick_time(end_spec, "--end", zone, now)?;
-        if let Some(state) = state {
-            check_state_window(o, state, start, end)?;
-        }
-        if let (Some(s), Some(e)) = (start, end) {
+        let up_to_date = match state {
+            Some(state) => check_state_window(o, state, start, end)?,
+            None => None,
+        };
+        if let (Some(s), Some(e), None) = (start, end, &up_to_date) {
             if s > e {
                 return Err(UsageError::invalid(format!(
                     "--start ({s}) is after --end ({e}): the window is empty"
@@ -100,6 +103,7 @@ impl TimeWindow {
             now,
             relative,
             relative_bounds: (start_relative.is_some(), end_relative.is_some()),
+            up_to_date,
         })
     }
 }
@@ -132,13 +136,14 @@ pub(super) fn state_settings(
 }
 
 /// The window of a `--state` run: no `--days`; a start from the file or,
-/// on the first run, from `--start`; an end after the start.
+/// on the first run, from `--start`. When the last completed window ends
+/// at or after `--end`, the run is up to date: the words that say so.
 pub(super) fn check_state_window(
     o: &ExportOptions,
     state: &StateSettings,
     start: Option<chrono::NaiveDateTime>,
     end: Option<chrono::NaiveDateTime>,
-) -> Result<(), UsageError> {
+) -> Result<Option<String>, UsageError> {
     if o.days.is_some() {
         return Err(UsageError::invalid(
             "--days cannot be used with --state: the state file sets where the window \
@@ -153,11 +158,15 @@ pub(super) fn check_state_window(
         )));
     };
     match end {
-        Some(end) if start >= end && state.recorded.is_some() => Err(UsageError::invalid(format!(
-            "nothing to export: the window would start at {start} ({}) and --end is {end}",
-            state.start_origin()
+        Some(end) if start >= end && state.recorded.is_some() => Ok(Some(format!(
+            "up to date: the last completed window ends at {} (--end is {end}); nothing to \
+             export",
+            state
+                .recorded
+                .map(crate::store::state::rfc3339)
+                .unwrap_or_default()
         ))),
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 

@@ -276,6 +276,10 @@ pub enum KeptBecause {
     /// for many (see [`StateSettings::empty_night`]).
     #[serde(rename = "empty_everywhere")]
     EmptyEverywhere,
+    /// Nothing to export: the last completed window ends at or after
+    /// `--end`.
+    #[serde(rename = "up_to_date")]
+    UpToDate,
 }
 
 /// What became of the watermark, for the summary, the log and the metrics.
@@ -317,10 +321,32 @@ impl fmt::Display for StateReport {
                     KeptBecause::EmptyEverywhere => {
                         "no customer had a chat, which looks like the platform's fault"
                     }
+                    KeptBecause::UpToDate => "up to date: nothing to export",
                 };
                 write!(f, "watermark kept at {at} ({why})")
             }
         }
+    }
+}
+
+/// What became of the watermark in a run with nothing to export: it stays
+/// where the last completed window ended, which is at or after `end`.
+pub fn up_to_date(
+    settings: &StateSettings,
+    start: Option<NaiveDateTime>,
+    end: Option<NaiveDateTime>,
+    zone: Zone,
+) -> StateReport {
+    let at = |t: Option<NaiveDateTime>| t.map(|t| rfc3339(zone.instant(t)));
+    StateReport {
+        file: settings.path.display().to_string(),
+        moved: false,
+        kept_because: Some(KeptBecause::UpToDate),
+        window_start: at(start),
+        window_end: at(end),
+        watermark: settings.recorded.map(rfc3339),
+        watermark_at: settings.recorded.map(|t| t.to_utc()),
+        empty_night: None,
     }
 }
 

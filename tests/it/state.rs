@@ -340,15 +340,55 @@ fn state_usage_errors_exit_2_and_say_what_is_missing() {
     );
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("state.json, line 2"), "{}", stderr(&o));
-    wd.write(STATE, "{\"window_end\": \"2026-03-06T00:00:00Z\"}");
-    let o = wd.export(
-        &sim,
-        &[&base[..], &["--state", STATE, "--end", "2026-03-06"]].concat(),
-    );
-    assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("nothing to export"), "{}", stderr(&o));
     assert_eq!(sim.requests(), 0);
     assert!(!wd.path("x.csv").exists());
+}
+
+/// A rerun of a day already exported (a catch-up after boot, an
+/// operator's second try) is a success that exports nothing: exit 0 with
+/// one line, the metrics of a successful run of no rows, the summary's
+/// `up_to_date`, and the state file unchanged, byte for byte. Its dry run
+/// says so too; `-q` prints nothing.
+#[test]
+fn a_rerun_of_an_exported_day_is_up_to_date() {
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &ids(5));
+    let sim = healthy();
+    let o = night(&wd, &sim, "2026-03-06", &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let state = std::fs::read(wd.path(STATE)).unwrap();
+    let requests = sim.requests();
+    for end in ["2026-03-06", "2026-03-05"] {
+        let o = night(&wd, &sim, end, &["--metrics", "m.prom"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("up to date: the last completed window ends at 2026-03-06T00:00:00Z"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(wd.path(STATE)).unwrap(), state, "{end}");
+        let (samples, _, _) = read_metrics(&wd.path("m.prom"));
+        let sample = |name: &str| samples[&(name.to_string(), String::new())];
+        assert_eq!(sample("yuju_export_last_run_exit_code"), 0.0);
+        assert_eq!(sample("yuju_export_last_run_rows"), 0.0);
+        assert!(sample("yuju_export_last_success_timestamp_seconds") > 0.0);
+        let s = read_summary(&wd.path("summary.json"));
+        assert_eq!(s["status"], "complete");
+        assert_eq!(s["state"]["kept_because"], "up_to_date", "{s}");
+        assert_eq!(s["state"]["watermark"], "2026-03-06T00:00:00Z");
+    }
+    let o = night(&wd, &sim, "2026-03-06", &["-q"]);
+    assert_eq!((code(&o), stderr(&o)), (0, String::new()));
+    let o = night(&wd, &sim, "2026-03-06", &["--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("up to date"));
+    assert_eq!(sim.requests(), requests, "nothing was fetched");
+    assert!(
+        !wd.files().iter().any(|f| f.ends_with(".lock")),
+        "{:?}",
+        wd.files()
+    );
 }
 
 /// A second run on the same --state while the first is alive exits 2 at

@@ -148,12 +148,13 @@ pub fn conclude(
             }
             None => None,
         };
+        let base = facts();
         let summary = Summary {
             status,
             exit_code: exit.code(),
             stopped_because,
-            state,
-            ..facts()
+            state: state.or_else(|| base.state.clone()),
+            ..base
         };
         if let (Some(path), false) = (files.metrics, failed.metrics) {
             let metrics = crate::export::end::metrics::RunMetrics {
@@ -214,6 +215,40 @@ fn run_end<'a>(config: &ExportConfig, committed: &'a Committed, tally: &Tally) -
         rows: tally.rows,
         exit_code: Exit::OutputError.code(),
     }
+}
+
+/// The end of a `--state` run with nothing to export: the last completed
+/// window ends at or after `--end` (a rerun of a night already exported, a
+/// catch-up after boot). A success that exported nothing: the metrics and
+/// the summary say so, the state file is not touched.
+pub fn up_to_date(config: &ExportConfig, started: Instant) -> Report {
+    let state = config.state.as_ref().map(|settings| {
+        crate::store::state::up_to_date(settings, config.query.start, config.query.end, config.zone)
+    });
+    let gathered = Ending {
+        complete: true,
+        failed: 0,
+        stop: None,
+        output_error: false,
+        state_error: false,
+        report_error: false,
+        empty_night: false,
+    };
+    let files = EndFiles {
+        state: None,
+        metrics: config.files.metrics.as_deref(),
+        summary: config.files.summary.as_deref(),
+        mode: config.file_mode,
+        shard: config.shard,
+        ended: chrono::Utc::now(),
+    };
+    let facts = || Summary {
+        state: state.clone(),
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        shard: config.shard.map(|s| s.to_string()),
+        ..Summary::nothing()
+    };
+    conclude(gathered, &files, None, facts)
 }
 
 /// The summary's figures, all but the ending's fields and the state.

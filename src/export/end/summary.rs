@@ -87,6 +87,37 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The summary of a run that exported nothing, before its ending's
+    /// fields are set.
+    pub fn nothing() -> Summary {
+        Summary {
+            status: Status::Complete,
+            exit_code: 0,
+            stopped_because: None,
+            customers: Customers::default(),
+            resumed_from: 0,
+            chats: 0,
+            rows: 0,
+            requests: 0,
+            retries: 0,
+            retries_by_cause: Cause::ALL.iter().map(|c| (c.name(), 0)).collect(),
+            failed_by_kind: BTreeMap::new(),
+            api_codes: Vec::new(),
+            api_codes_unlisted: 0,
+            drift: DriftCounts::default(),
+            throttled_secs: 0.0,
+            reorder_stall_secs: 0.0,
+            settled_rate: None,
+            elapsed_secs: 0.0,
+            output: None,
+            partial_output: None,
+            failed_file: None,
+            resumable: false,
+            shard: None,
+            state: None,
+        }
+    }
+
     /// Write the summary as pretty JSON to `path`.
     pub fn write(
         &self,
