@@ -150,7 +150,11 @@ fn check(path: &std::path::Path) -> Exit {
         Exit::Success
     };
     let checked = PipelineConfig::load(path).and_then(|config| {
-        let start = config.start_date.clone().unwrap_or_else(|| "now".into());
+        let start = config.start_date.clone().ok_or_else(|| {
+            UsageError::invalid(
+                "the config has no start_date: the first sync's window starts there",
+            )
+        })?;
         let plan = super::Plan {
             start,
             end: Some("now".into()),
@@ -212,19 +216,14 @@ fn read(
         let message = match s.stopped_because {
             Some(why) => format!("the sync stopped: {}", stop_message(why)),
             None => format!(
-                "{} of {} customers failed (listed in the log above){}",
-                s.customers.failed,
-                s.customers.total,
-                if report.window_done {
-                    "; the platform's answers are final, so the bookmark moved"
-                } else {
-                    "; the window is exported again by the next sync"
-                }
+                "{} of {} customers failed (listed in the log above); the window is exported \
+                 again by the next sync",
+                s.customers.failed, s.customers.total
             ),
         };
         trace(failure, &message);
     }
-    Ok(report.exit)
+    Ok(super::sync_exit(&report))
 }
 
 /// The TRACE a sync that did not end cleanly gets, if any.
@@ -237,11 +236,9 @@ fn failure_of(report: &crate::export::Report) -> Option<FailureType> {
         Some(Why::PlatformDown | Why::Interrupt | Why::Terminate) => Some(FailureType::Transient),
         Some(Why::OutputClosed) => None,
         Some(Why::OutputError | Why::Internal | Why::StateError) => Some(FailureType::System),
-        None if report.summary.customers.failed > 0 => Some(if report.window_done {
-            FailureType::Config
-        } else {
-            FailureType::Transient
-        }),
+        // Only the platform's final answers: logged, and the sync succeeds.
+        None if report.window_done => None,
+        None if report.summary.customers.failed > 0 => Some(FailureType::Transient),
         None => None,
     }
 }

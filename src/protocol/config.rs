@@ -303,7 +303,7 @@ pub fn settings_schema() -> Value {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "Yuju AI chat records",
         "type": "object",
-        "required": ["api_key"],
+        "required": ["api_key", "start_date"],
         "additionalProperties": false,
         "properties": properties
     })

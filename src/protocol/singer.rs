@@ -98,7 +98,7 @@ fn run(args: TapArgs) -> Result<Exit, RunError> {
         framing: Framing::Singer,
         state_line: Arc::new(state_message),
     };
-    Ok(run_sync(request)?.map_or(Exit::Success, |report| report.exit))
+    Ok(run_sync(request)?.map_or(Exit::Success, |report| super::sync_exit(&report)))
 }
 
 /// A Singer STATE message for the stream's state.
