@@ -46,6 +46,14 @@ pub fn examine(config: &ExportConfig, out: &Path, ids: &IdList) -> Result<Pendin
     let found = match journal::load(&journal_path, out_len, failed_len, staged_len) {
         Ok(None) => return Ok(Pending::Nothing),
         Ok(Some(found)) => found,
+        // An upgrade (or a downgrade) after an interrupted run: the window
+        // starts afresh, whatever --resume says, and the schedule goes on.
+        Err(e) if e.downcast_ref::<journal::OtherVersion>().is_some() => {
+            tracing::warn!(
+                "{e:#}: its window starts afresh (the partial output was never published)"
+            );
+            return Ok(Pending::Discarded(format!("{e:#}")));
+        }
         Err(e) if config.resume == ResumeMode::Restart => {
             return Ok(Pending::Discarded(format!(
                 "a damaged journal is discarded: {e:#}"

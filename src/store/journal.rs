@@ -22,6 +22,43 @@ use crate::store::safefs::{self, Existing, FileMode};
 const MAGIC: &str = "yuju-export journal";
 const VERSION: u32 = 1;
 
+/// The oldest journal format this version continues. A journal of an
+/// older format, or of a newer one (a downgrade), is set aside and its
+/// window starts afresh ([`OtherVersion`]): its partial output was never
+/// published, so nothing is lost. When the format changes, the reader of
+/// the new one keeps reading the old (tests/fixtures/ holds a journal of
+/// each released format, and a test resumes each).
+const OLDEST_READABLE: u32 = 1;
+
+/// A journal of a format this version does not continue.
+#[derive(Debug)]
+pub struct OtherVersion {
+    pub path: std::path::PathBuf,
+    pub version: u32,
+    /// The yuju-export version that wrote it, when it says.
+    pub written_by: Option<String>,
+}
+
+impl std::fmt::Display for OtherVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the journal {} was written by {} (journal format {}), which this version ({}) \
+             does not continue",
+            self.path.display(),
+            self.written_by
+                .as_deref()
+                .map_or("another version of yuju-export".to_string(), |v| format!(
+                    "yuju-export {v}"
+                )),
+            self.version,
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+}
+
+impl std::error::Error for OtherVersion {}
+
 /// What defines a run: resuming is only allowed when all of it is the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
@@ -70,6 +107,10 @@ impl Fingerprint {
 struct Header {
     journal: String,
     version: u32,
+    /// The version of yuju-export that wrote it (since 0.1.0's second
+    /// release; absent before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    written_by: Option<String>,
     fingerprint: Fingerprint,
     total: u64,
 }
@@ -167,6 +208,7 @@ impl Journal {
         let header = Header {
             journal: MAGIC.into(),
             version: VERSION,
+            written_by: Some(env!("CARGO_PKG_VERSION").into()),
             fingerprint: fingerprint.clone(),
             total,
         };
@@ -243,17 +285,38 @@ pub fn load(
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let mut lines = BufReader::new(file).lines();
-    let header: Header = match lines.next() {
-        Some(Ok(line)) => serde_json::from_str(&line).ok(),
-        _ => None,
+    let first = match lines.next() {
+        Some(Ok(line)) => line,
+        _ => String::new(),
+    };
+    // The magic and the format first: a journal of another format need
+    // not parse as this one's header.
+    #[derive(Deserialize)]
+    struct Format {
+        journal: String,
+        version: u32,
+        #[serde(default)]
+        written_by: Option<String>,
     }
-    .filter(|h: &Header| h.journal == MAGIC && h.version == VERSION)
-    .with_context(|| {
-        format!(
-            "{} is not a yuju-export journal (or is damaged)",
-            path.display()
-        )
-    })?;
+    if let Ok(format) = serde_json::from_str::<Format>(&first) {
+        let readable = (OLDEST_READABLE..=VERSION).contains(&format.version);
+        if format.journal == MAGIC && !readable {
+            return Err(anyhow::Error::new(OtherVersion {
+                path: path.to_path_buf(),
+                version: format.version,
+                written_by: format.written_by,
+            }));
+        }
+    }
+    let header: Header = serde_json::from_str(&first)
+        .ok()
+        .filter(|h: &Header| h.journal == MAGIC)
+        .with_context(|| {
+            format!(
+                "{} is not a yuju-export journal (or is damaged)",
+                path.display()
+            )
+        })?;
     let mut best: Option<Checkpoint> = None;
     for line in lines {
         let Ok(line) = line else { break };

@@ -21,3 +21,4 @@ mod security;
 mod skipped;
 mod state;
 mod tls;
+mod upgrade;
