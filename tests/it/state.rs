@@ -3,7 +3,7 @@
 //! a fixed calendar and every run gives absolute `--end` dates, so nothing
 //! here depends on the clock.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::process::Output;
 
@@ -465,6 +465,50 @@ fn read_metrics(path: &Path) -> (Samples, HashSet<String>, HashSet<String>) {
         }
     }
     (samples, help, typed)
+}
+
+/// Every metric the shipped alert rules (deploy/alerts.yaml) use is one a
+/// run writes: a `--state` night with a customer the platform does not
+/// know and one answering a code nobody classified.
+#[test]
+fn every_metric_of_the_alert_rules_is_written() {
+    let wd = Workdir::new();
+    let mut list = ids(4);
+    wd.ids("ids.txt", &list);
+    list.push("unknown-a".into());
+    list.push("code-unknown-a".into());
+    wd.ids("more.txt", &list);
+    let sim = healthy();
+    let metrics = ["--metrics", "m.prom"];
+    let o = night(&wd, &sim, "2026-03-06", &metrics);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = night_with(
+        &wd,
+        &sim,
+        "more.txt",
+        "night-{start}.csv",
+        "2026-03-07",
+        &metrics,
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let (samples, help, _) = read_metrics(&wd.path("m.prom"));
+    let written: HashSet<&str> = samples.keys().map(|(name, _)| name.as_str()).collect();
+    let rules =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/alerts.yaml"))
+            .unwrap();
+    let mut used = BTreeSet::new();
+    for (i, _) in rules.match_indices("yuju_export_") {
+        let name: String = rules[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        used.insert(name);
+    }
+    assert!(used.len() >= 6, "{used:?}");
+    for name in &used {
+        assert!(help.contains(name), "{name} has no HELP line");
+        assert!(written.contains(name.as_str()), "{name} has no sample");
+    }
 }
 
 /// `--metrics` with `--shard`: every sample has the shard label and a

@@ -121,6 +121,12 @@ fn render(run: &RunMetrics, old: Option<&str>) -> String {
             "End of the last completed window, where the next one starts (Unix time).",
             at,
         );
+        out.gauge(
+            "yuju_export_watermark_timestamp_seconds",
+            "The --state watermark: the end of the last completed window (Unix time); \
+             time() minus it is how far the exports lag behind.",
+            at,
+        );
     }
     out.text
 }
