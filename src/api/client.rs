@@ -117,8 +117,21 @@ impl ApiClient {
     }
 
     /// Ask the platform whether the key is valid (`GET /v1/openapi/check`).
-    /// The error says why not, never with the URL.
-    pub async fn check_key(&self) -> Result<(), String> {
+    /// That endpoint's shape comes from a secondary source: when it answers
+    /// anything else (a 404, another body), the key is proved with
+    /// `probe` instead (the record endpoint: 401 is a bad key, any
+    /// envelope a good one). The error says why not, never with the URL.
+    pub async fn check_key(&self, probe: &dyn Request) -> Result<(), String> {
+        match self.ask_check().await? {
+            Some(true) => Ok(()),
+            Some(false) => Err("the platform refused the API key: it is invalid or expired".into()),
+            None => self.prove_key(probe).await,
+        }
+    }
+
+    /// `GET /v1/openapi/check`: `Some(valid)` when it answered as
+    /// documented, `None` when it answered anything else.
+    async fn ask_check(&self) -> Result<Option<bool>, String> {
         let answer = self
             .http
             .get(CHECK.url(&self.base, &self.key))
@@ -134,16 +147,43 @@ impl ApiClient {
         let success = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v.get("success").and_then(|s| s.as_bool()));
-        match (status.as_u16(), success) {
-            (200, Some(true)) => Ok(()),
-            (401, _) | (200, Some(false)) => {
+        Ok(match (status.as_u16(), success) {
+            (200, Some(valid)) => Some(valid),
+            (401, _) => Some(false),
+            (402, _) => return Err("the account's resource package (quota) is exhausted".into()),
+            _ => None,
+        })
+    }
+
+    /// Prove the key with one request of `probe`: 401 is a bad key, 402 an
+    /// exhausted quota, and any envelope the platform's answer to a good
+    /// key.
+    async fn prove_key(&self, probe: &dyn Request) -> Result<(), String> {
+        let pool = crate::api::bufpool::BufPool::new(1 << 20, 1);
+        match self.send(probe, "key-check", &pool).await {
+            Ok(answer) => {
+                let envelope: Result<super::envelope::Envelope<'_, super::Chat<'_>>, _> =
+                    super::classify::classify_body(&answer.body, &super::CodePolicy::default());
+                match envelope {
+                    Ok(_) | Err(Verdict::Code(_)) | Err(Verdict::Unusable { .. }) => Ok(()),
+                    Err(_) => Err("the key check answered neither as documented nor with an \
+                                   envelope: the address may not be the platform's"
+                        .into()),
+                }
+            }
+            Err(Verdict::Stop(super::StopReason::BadKey)) => {
                 Err("the platform refused the API key: it is invalid or expired".into())
             }
-            (402, _) => Err("the account's resource package (quota) is exhausted".into()),
-            (code, _) => Err(format!(
-                "the key check answered HTTP {code}{}",
-                if code == 200 { " without success" } else { "" }
+            Err(Verdict::Stop(super::StopReason::QuotaExhausted)) => {
+                Err("the account's resource package (quota) is exhausted".into())
+            }
+            Err(Verdict::Rejected { status, .. }) => Err(format!(
+                "the platform's address answered HTTP {status}: check base_url"
             )),
+            Err(Verdict::Transient { detail, .. } | Verdict::Certificate { detail }) => Err(
+                format!("the key could not be checked: {}", self.shown(&detail)),
+            ),
+            Err(_) => Err("the key could not be checked".into()),
         }
     }
 

@@ -111,6 +111,10 @@ pub struct MockArgs {
     #[arg(long)]
     pub empty_everywhere: bool,
 
+    /// Answer GET /v1/openapi/check with a 404 (a platform without it).
+    #[arg(long)]
+    pub no_check: bool,
+
     /// Seed of the fault sequence.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

@@ -187,6 +187,7 @@ async fn mock(args: MockArgs) -> Exit {
         calendar: args.chat_dates,
         log_requests: args.log_requests,
         empty_everywhere: args.empty_everywhere,
+        no_check: args.no_check,
         ..Scenario::default()
     };
     let sim = match simulator::start_on(args.addr, scenario).await {

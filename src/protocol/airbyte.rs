@@ -172,7 +172,10 @@ fn check(path: &std::path::Path) -> Exit {
         Err(e) => return status(false, Some(format!("{e:#}"))),
     };
     let runtime = crate::shutdown::runtime();
-    match runtime.block_on(client.check_key()) {
+    let probe = crate::api::chat_record::Records {
+        query: config.query.clone(),
+    };
+    match runtime.block_on(client.check_key(&probe)) {
         Ok(()) => status(true, None),
         Err(why) => status(false, Some(why)),
     }

@@ -90,6 +90,9 @@ pub struct Scenario {
     /// Answer every customer `Code` 2000 with an empty `Data`, as a
     /// platform whose database is down might.
     pub empty_everywhere: bool,
+    /// Answer `GET /v1/openapi/check` with a 404, as a platform without
+    /// that endpoint would (its shape comes from a secondary source).
+    pub no_check: bool,
 }
 
 impl Scenario {
@@ -126,6 +129,7 @@ impl Default for Scenario {
             calendar: None,
             log_requests: false,
             empty_everywhere: false,
+            no_check: false,
         }
     }
 }
@@ -289,6 +293,9 @@ fn code(code: i64, msg: &str) -> Response<Body> {
 /// for any other.
 async fn check(State(shared): State<Arc<Shared>>, Query(params): Query<Params>) -> Response<Body> {
     shared.stats.requests.fetch_add(1, Relaxed);
+    if shared.scenario.no_check {
+        return faults::text(StatusCode::NOT_FOUND, "text/html", "<h1>404 Not Found</h1>");
+    }
     if params.api_key.as_deref() == Some(shared.scenario.api_key.as_str()) {
         json(StatusCode::OK, r#"{"success":true}"#.into())
     } else {

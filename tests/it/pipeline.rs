@@ -633,3 +633,45 @@ fn check_needs_a_start_date_as_read_does() {
     let required = &spec[0]["spec"]["connectionSpecification"]["required"];
     assert!(required.as_array().unwrap().contains(&json!("start_date")));
 }
+
+/// A platform whose `GET /v1/openapi/check` answers 404 (its shape comes
+/// from a secondary source): `check` proves the key with the record
+/// endpoint instead, so a valid key never fails it and a wrong one still
+/// does.
+#[test]
+fn check_proves_the_key_with_the_record_endpoint_when_check_is_missing() {
+    let wd = Workdir::new();
+    let sim = Sim::start(Scenario {
+        no_check: true,
+        ..dated()
+    });
+    let list = ids(2);
+    config(&wd, &sim, &list, "2026-03-05", json!({}));
+    let check = messages(&run(SOURCE, &wd, &["check", "--config", "config.json"]));
+    assert_eq!(
+        check[0]["connectionStatus"]["status"], "SUCCEEDED",
+        "{check:?}"
+    );
+    assert_eq!(
+        sim.stats().requests_for("key-check"),
+        1,
+        "the record endpoint was asked"
+    );
+    config(
+        &wd,
+        &sim,
+        &list,
+        "2026-03-05",
+        json!({"api_key": "wrong-key"}),
+    );
+    let check = messages(&run(SOURCE, &wd, &["check", "--config", "config.json"]));
+    assert_eq!(
+        check[0]["connectionStatus"]["status"], "FAILED",
+        "{check:?}"
+    );
+    let said = check[0]["connectionStatus"]["message"].as_str().unwrap();
+    assert!(
+        said.contains("refused the API key") && !said.contains("wrong-key"),
+        "{said}"
+    );
+}
