@@ -50,6 +50,12 @@ ln -s yuju-export "dist/$name/source-yuju"
 install -m 0644 "$gen/yuju-export.1" "dist/$name/"
 install -m 0644 "$gen"/completions/* "dist/$name/completions/"
 install -m 0644 config/yuju-export.example.toml README.md "$gen/copyright" "dist/$name/"
+# The README's links lead into docs/ (and bench/RESULTS.md, CONTRIBUTING.md).
+install -d "dist/$name/docs" "dist/$name/bench" "dist/$name/deploy"
+install -m 0644 docs/*.md "dist/$name/docs/"
+install -m 0644 bench/RESULTS.md "dist/$name/bench/"
+install -m 0644 deploy/*.yaml "dist/$name/deploy/"
+install -m 0644 CONTRIBUTING.md CHANGELOG.md "dist/$name/"
 tar -C dist --owner=0 --group=0 --numeric-owner --sort=name -czf "dist/$name.tar.gz" "$name"
 (cd dist && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
 

@@ -33,7 +33,8 @@ exe="$root/$name/yuju-export"
 loads=$(ldd "$exe" 2>&1 || true)
 [[ "$loads" == *"not a dynamic executable"* ]] || fail "$exe loads libraries: $loads"
 for file in tap-yuju source-yuju yuju-export.1 completions/yuju-export completions/_yuju-export \
-  completions/yuju-export.fish yuju-export.example.toml README.md copyright; do
+  completions/yuju-export.fish yuju-export.example.toml README.md copyright \
+  docs/reference.md docs/scheduling.md bench/RESULTS.md deploy/alerts.yaml; do
   [[ -e "$root/$name/$file" ]] || fail "the archive lacks $file"
 done
 echo "127.0.0.1 localhost yuju-sim.test" > "$root/etc/hosts"

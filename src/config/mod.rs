@@ -176,6 +176,21 @@ impl ExportConfig {
         let resume = resume_mode(&o, &files.out)?;
         let base_url = network::base_url(&o)?;
         let mut notices = Vec::new();
+        if let (Some(_), Some(out)) = (&state, files.out.file()) {
+            let named = o
+                .out
+                .as_deref()
+                .and_then(|p| p.to_str())
+                .unwrap_or_default();
+            if !named.contains("{start}") {
+                notices.push(format!(
+                    "--state with --out {}: every window is written to that one file, so each \
+                     run replaces the last one's export; name it after the window, such as \
+                     --out 'chats-{{start}}.parquet'",
+                    out.display()
+                ));
+            }
+        }
         let api_key = match known_key {
             Some(key) => key,
             None => read_key(&files, key_file_flag.as_deref(), &o, &env, &mut notices)?,

@@ -654,6 +654,11 @@ fn a_resumed_window_without_start_in_its_name_waits_for_the_next_run() {
     }));
     let o = night(&down, "2026-03-03");
     assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("each run replaces the last one's export"),
+        "a fixed --out with --state is warned of: {}",
+        stderr(&o)
+    );
     let addr = down.sim.addr;
     drop(down);
     let sim = Sim::start_on(addr, dated(scenario()));
