@@ -299,6 +299,42 @@ fn completions_and_man_page() {
     assert!(text.contains("yuju\\-export"));
 }
 
+/// The shipped CronJob's memory limit holds its largest answer by the rule
+/// docs/scheduling.md gives ("Memory": about 32 MiB plus 5 times
+/// `--max-response-bytes`), so one large answer cannot get the pod
+/// OOM-killed night after night.
+#[test]
+fn shipped_cronjob_memory_limit_fits_its_largest_answer() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/cronjob.yaml"))
+            .unwrap();
+    let mib = |text: &str| -> u64 {
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        let unit = &text[digits.len()..];
+        assert!(unit == "Mi" || unit == "MiB", "{text}: give it in MiB");
+        digits.parse().unwrap()
+    };
+    let arg = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- --max-response-bytes="))
+        .expect("the manifest bounds answers");
+    let limit = manifest
+        .lines()
+        .find_map(|l| l.split("limits: { memory: ").nth(1))
+        .map(|rest| rest.trim_end_matches([' ', '}']))
+        .expect("the manifest limits memory");
+    let (answer, limit) = (mib(arg), mib(limit));
+    assert!(
+        32 + 5 * answer <= limit,
+        "--max-response-bytes={answer}MiB needs {} MiB; the limit is {limit} MiB",
+        32 + 5 * answer
+    );
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scheduling.md"))
+        .unwrap();
+    let docs = docs.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(docs.contains("32 MiB plus 5 ×"), "the rule is documented");
+}
+
 /// The arguments of the shipped Kubernetes CronJob work as written: run
 /// as index 2 of 4 (with `/data` in a temporary directory), the pod
 /// exports its shard into the templated, compressed file.
