@@ -100,11 +100,39 @@ retry_once apt-get install -y -qq "./$deb" > "$work/apt.log" 2>&1 || { cat "$wor
 [[ "$(tap-yuju --about --format json)" == *'"name":"tap-yuju"'* ]] || fail "tap-yuju from PATH"
 [[ "$(source-yuju spec)" == *'"type":"SPEC"'* ]] || fail "source-yuju from PATH"
 man -w yuju-export > /dev/null 2>&1 || [[ -e /usr/share/man/man1/yuju-export.1.gz ]] || fail "no man page"
-if command -v systemd-analyze > /dev/null; then
-  systemd-analyze verify /lib/systemd/system/yuju-export.service /lib/systemd/system/yuju-export.timer
-else
-  echo "note: no systemd-analyze on this machine; the units are not verified"
+units=(/usr/lib/systemd/system/yuju-export.service /usr/lib/systemd/system/yuju-export.timer)
+if ! command -v systemd-analyze > /dev/null; then
+  retry_once env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd > "$work/apt-systemd.log" 2>&1 \
+    || { cat "$work/apt-systemd.log"; fail "apt-get install systemd"; }
 fi
+systemd-analyze verify "${units[@]}" || fail "systemd-analyze verify of the units"
+grep -q '^OnCalendar=.* Asia/Shanghai$' "${units[1]}" || fail "the timer does not name its zone"
+grep -q '^ExecStart=.* --config /etc/yuju-export/yuju-export.toml --api-key-file [^ ]*$' "${units[0]}" \
+  || fail "the service forces settings besides --config and the key"
+grep -q '^ReadWritePaths=-/var/lib/node_exporter/textfile_collector$' "${units[0]}" \
+  || fail "the service cannot write node_exporter's textfile directory"
+# The packaged config names what the unit forces (a unit test parses it).
+grep -q -- "--api-key-file" /etc/yuju-export/yuju-export.toml || fail "the config does not name what the unit forces"
+
+# An upgrade: a higher version over this one keeps the admin's conffile and
+# the state, and reloads the units.
+mkdir -p /var/lib/yuju-export
+echo '{"window_end": "2026-11-26T00:00:00+08:00"}' > /var/lib/yuju-export/state.json
+echo '# an admin was here' >> /etc/yuju-export/yuju-export.toml
+upgrade_dir=$(mktemp -d)
+cargo deb --no-build --target x86_64-unknown-linux-gnu --deb-version 0.1.0-99 --output "$upgrade_dir/" > "$work/deb-upgrade.log" 2>&1 \
+  || { cat "$work/deb-upgrade.log"; fail "cargo deb of the upgrade"; }
+dpkg-deb -e "$upgrade_dir"/yuju-export_0.1.0-99_amd64.deb "$upgrade_dir/control"
+grep -q "daemon-reload" "$upgrade_dir/control/postinst" || fail "the postinst does not reload the units"
+grep -q "deb-systemd-invoke stop yuju-export.timer" "$upgrade_dir/control/prerm" || fail "the prerm does not stop the timer"
+grep -q "deb-systemd-helper purge" "$upgrade_dir/control/postrm" || fail "the postrm does not forget the units on purge"
+DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i "$upgrade_dir"/yuju-export_0.1.0-99_amd64.deb > "$work/upgrade.log" 2>&1 \
+  || { cat "$work/upgrade.log"; fail "dpkg -i of the upgrade"; }
+[[ "$(dpkg-query -W -f '${Version}' yuju-export)" == "0.1.0-99" ]] || fail "the upgrade is not installed"
+grep -q '# an admin was here' /etc/yuju-export/yuju-export.toml || fail "the upgrade replaced the admin's conffile"
+[[ -s /var/lib/yuju-export/state.json ]] || fail "the upgrade lost the state"
+rm -rf "$upgrade_dir"
+
 dpkg -L yuju-export > "$work/files"
 dpkg -r yuju-export > /dev/null
 while read -r f; do
@@ -116,9 +144,12 @@ while read -r f; do
   fi
 done < "$work/files"
 for link in /usr/bin/tap-yuju /usr/bin/source-yuju; do [[ ! -e "$link" ]] || fail "dpkg -r left $link"; done
+[[ -s /var/lib/yuju-export/state.json ]] || fail "dpkg -r removed the state"
 dpkg -P yuju-export > /dev/null
 [[ ! -e /etc/yuju-export/yuju-export.toml ]] || fail "dpkg -P left the conffile"
-echo "package ok: installed, ran from PATH, removed, purged"
+[[ -s /var/lib/yuju-export/state.json ]] || fail "dpkg -P removed the state, which is the admin's"
+rm -rf /var/lib/yuju-export
+echo "package ok: installed, units verified, ran from PATH, upgraded over (conffile and state kept), removed, purged"
 
 echo "--- the image, built offline"
 if ! command -v buildah > /dev/null; then

@@ -564,6 +564,21 @@ mod tests {
         assert_eq!(get("ids"), None);
     }
 
+    /// The Debian package's config parses as the service runs it, with
+    /// the settings the service needs set.
+    #[test]
+    fn the_packaged_config_parses() {
+        let text = include_str!("../../../packaging/yuju-export.toml");
+        let parsed: ExportOptions = toml::from_str(text).unwrap();
+        assert!(parsed.state.is_some() && parsed.resume && parsed.quiet);
+        assert_eq!(parsed.tz.as_deref(), Some("Asia/Shanghai"));
+        let timer = include_str!("../../../packaging/systemd/yuju-export.timer");
+        assert!(
+            timer.contains("OnCalendar=*-*-* 03:10:00 Asia/Shanghai"),
+            "the timer fires in the config's zone"
+        );
+    }
+
     /// The example config file parses once uncommented, and names every
     /// setting a file may hold.
     #[test]
