@@ -85,6 +85,8 @@ pub struct ExportConfig {
     pub query: Query,
     /// Columns to write, in order.
     pub columns: Vec<Column>,
+    /// `--mask`: the classes of personal data rewritten in message text.
+    pub mask: Option<crate::record::mask::Masker>,
     /// The `--state` file and what it recorded: where the window starts.
     pub state: Option<StateSettings>,
     /// Permission bits of the files the run creates.
@@ -219,6 +221,7 @@ impl ExportConfig {
             codes,
             query: window.query,
             columns,
+            mask: mask(&o)?,
             state,
             file_mode,
             notices,
@@ -296,6 +299,19 @@ fn pacing(o: &ExportOptions) -> Result<Pacing, UsageError> {
         retry,
         codes,
     })
+}
+
+/// `--mask` and `--mask-style`.
+fn mask(o: &ExportOptions) -> Result<Option<crate::record::mask::Masker>, UsageError> {
+    match (&o.mask, o.mask_style) {
+        (Some(list), style) => crate::record::mask::Masker::parse(list, style.unwrap_or_default())
+            .map(Some)
+            .map_err(UsageError::invalid),
+        (None, Some(_)) => Err(UsageError::invalid(
+            "--mask-style needs --mask: name the classes to mask (or pii)",
+        )),
+        (None, None) => Ok(None),
+    }
 }
 
 fn file_mode(o: &ExportOptions) -> Result<FileMode, UsageError> {

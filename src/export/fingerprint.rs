@@ -63,6 +63,11 @@ impl Fingerprint {
                 let u = &config.base_url;
                 format!("{}{}", crate::api::endpoint::origin(u), u.path())
             },
+            mask: config
+                .mask
+                .as_ref()
+                .map(|m| m.describe())
+                .unwrap_or_default(),
         }
     }
 

@@ -104,16 +104,17 @@ pub struct PipelineHooks {
 pub async fn run(config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
     let started = Instant::now();
     let ids = read_input(&config, &mut shutdown).await?;
-    run_with(config, chat_records(), ids, shutdown, started, None).await
+    let source = chat_records(config.mask.clone());
+    run_with(config, source, ids, shutdown, started, None).await
 }
 
 /// What a run fetches, made for the query it sends (a resumed run's may be
 /// the interrupted run's, known once the files are open).
 pub type SourceFor = Box<dyn FnOnce(&Query) -> Box<dyn Source> + Send>;
 
-/// The chat records, the source of `export`.
-pub fn chat_records() -> SourceFor {
-    Box::new(|query| Box::new(ChatRecords::new(query.clone())))
+/// The chat records, the source of `export`, masked by `mask`.
+pub fn chat_records(mask: Option<crate::record::mask::Masker>) -> SourceFor {
+    Box::new(move |query| Box::new(ChatRecords::new(query.clone(), mask)))
 }
 
 /// Run one export of `ids` from `source` (what is fetched for each ID and

@@ -263,6 +263,9 @@ impl Writer {
                 t.ok += 1;
                 t.chats += encoded.chats;
                 t.rows += encoded.rows;
+                for (class, n) in encoded.masked {
+                    *t.masked.entry(class).or_default() += n;
+                }
             }
             Outcome::Empty { chats, drift } => {
                 self.release_held()?;
@@ -410,6 +413,7 @@ mod tests {
                 chats: 1,
                 rows: text.lines().count() as u64,
                 drift: Default::default(),
+                masked: Default::default(),
             },
         }
     }

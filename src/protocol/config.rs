@@ -18,8 +18,10 @@ use crate::error::UsageError;
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// The settings of `export` a sync takes, under their field names.
-pub const SYNC_SETTINGS: [&str; 22] = [
+pub const SYNC_SETTINGS: [&str; 24] = [
     "allow_empty",
+    "mask",
+    "mask_style",
     "shard",
     "tz",
     "chat_source",
@@ -424,6 +426,7 @@ mod schema_tests {
                 Some("boolean") => json!(false),
                 Some("integer") => json!(p["minimum"].as_u64().unwrap_or(1).max(1)),
                 Some("number") => json!(1.0),
+                _ if p["enum"].is_array() => p["enum"][0].clone(),
                 _ if key == "shard" => json!("0/2"),
                 _ if own.contains(&key.as_str()) => json!("x"),
                 _ => json!("1s"),

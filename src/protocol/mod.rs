@@ -107,15 +107,9 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         marks: marks.clone(),
         start,
     };
-    let report = crate::export::run_with(
-        config,
-        crate::export::chat_records(),
-        ids,
-        shutdown,
-        started,
-        Some(hooks),
-    )
-    .await?;
+    let source = crate::export::chat_records(config.mask.clone());
+    let report =
+        crate::export::run_with(config, source, ids, shutdown, started, Some(hooks)).await?;
     let last = marks.last.lock().expect("marks lock").clone();
     let state = final_state(&report, window_end, bookmark, last.unwrap_or(request.state));
     let mut report = report;

@@ -1,25 +1,71 @@
 //! The chat records as rows: each message of each chat one row, in the
 //! order the API gave them, `seq` its place in its chat.
 
+use std::borrow::Cow;
+
+use super::mask::{MaskCounts, Masker};
 use super::{Encoded, Row, RowEncoder, Source};
 use crate::api::chat_record::Records;
 use crate::api::classify::classify_body;
+use crate::api::json::{Extra, List};
 use crate::api::query::Query;
+use crate::api::Field;
 use crate::api::{Chat, ChatAnswer, CodePolicy, Request, Verdict};
 use crate::record::drift::CustomerDrift;
 
-/// The chat records of each customer, in the run's window and filters.
+/// The chat records of each customer, in the run's window and filters,
+/// with `--mask` applied to the text.
 #[derive(Debug, Clone)]
 pub struct ChatRecords {
     request: Records,
+    mask: Option<Masker>,
 }
 
 impl ChatRecords {
-    pub fn new(query: Query) -> ChatRecords {
+    pub fn new(query: Query, mask: Option<Masker>) -> ChatRecords {
         ChatRecords {
             request: Records { query },
+            mask,
         }
     }
+}
+
+/// Rewrite the personal data `mask` finds in every message's content and
+/// in the string values of the undocumented fields.
+fn mask_answer(answer: &mut ChatAnswer<'_>, mask: &Masker) -> MaskCounts {
+    let mut counts = MaskCounts::new();
+    let field = |f: &mut Field<'_>, counts: &mut MaskCounts| match f {
+        Field::Text(text) => {
+            if let Cow::Owned(masked) = mask.mask(text, counts) {
+                *text = Cow::Owned(masked);
+            }
+        }
+        Field::Json(json) => {
+            if let Cow::Owned(masked) = mask.mask_json(json, counts) {
+                *json = Cow::Owned(masked);
+            }
+        }
+        Field::Absent => {}
+    };
+    let extra = |extra: &mut Extra<'_>, counts: &mut MaskCounts| {
+        for (_, json) in extra.iter_mut() {
+            if let Cow::Owned(masked) = mask.mask_json(json, counts) {
+                *json = Cow::Owned(masked);
+            }
+        }
+    };
+    if let List::Items(chats) = &mut answer.data {
+        for chat in chats {
+            extra(&mut chat.extra, &mut counts);
+            if let List::Items(messages) = &mut chat.messages {
+                for m in messages {
+                    field(&mut m.content, &mut counts);
+                    extra(&mut m.extra, &mut counts);
+                }
+            }
+        }
+    }
+    counts
 }
 
 impl Source for ChatRecords {
@@ -35,8 +81,15 @@ impl Source for ChatRecords {
         encoder: &dyn RowEncoder,
         out: &mut Vec<u8>,
     ) -> Result<Encoded, Verdict> {
-        let answer = classify_body::<Chat>(body, codes)?;
-        Ok(encode_customer(encoder, customer_id, &answer, out))
+        let mut answer = classify_body::<Chat>(body, codes)?;
+        let masked = match &self.mask {
+            Some(mask) => mask_answer(&mut answer, mask),
+            None => MaskCounts::new(),
+        };
+        Ok(Encoded {
+            masked,
+            ..encode_customer(encoder, customer_id, &answer, out)
+        })
     }
 }
 
@@ -65,5 +118,6 @@ pub fn encode_customer(
         chats: chats.len() as u64,
         rows,
         drift: CustomerDrift::of(envelope),
+        masked: MaskCounts::new(),
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod chat;
 pub mod drift;
+pub mod mask;
 
 use std::borrow::Cow;
 
@@ -189,6 +190,8 @@ pub struct Encoded {
     pub rows: u64,
     /// How the answer strayed from the documentation.
     pub drift: CustomerDrift,
+    /// `--mask` matches per class.
+    pub masked: mask::MaskCounts,
 }
 
 #[cfg(test)]

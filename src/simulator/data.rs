@@ -151,6 +151,59 @@ fn message(rng: &mut SplitMix) -> Value {
     })
 }
 
+/// Personal data planted in messages, in each form `--mask` accepts:
+/// none of these may reach a masked output.
+pub const PII_PLANTED: [&str; 12] = [
+    "13812340000",
+    "+86 139 1234 5678",
+    "0086-13712345678",
+    "150-1234-5678",
+    "11010519491231002X",
+    "4111111111111111",
+    "4111 1111 1111 1111",
+    "6011-1111-1111-1117",
+    "zhang.san@example.com",
+    "li_si+chat@mail.example.cn",
+    "18612345678",
+    "wang@example.org",
+];
+
+/// Decoys next to them, which masking must leave as they are.
+pub const PII_DECOYS: [&str; 8] = [
+    "202611260001234",
+    "1764115200",
+    "¥1380.00",
+    "123456789012",
+    "12345678901234",
+    "913812345678",
+    "https://shop.example.com/@store/13600001111x",
+    "4111111111111112",
+];
+
+/// The chats of a `pii…` customer: every planted value and every decoy in
+/// message text, and a planted value in an undocumented string field (a
+/// number stays a number).
+pub fn pii_data() -> String {
+    let text = |values: &[&str]| -> String {
+        values
+            .iter()
+            .map(|v| format!("见 {v} 。"))
+            .collect::<Vec<_>>()
+            .join("")
+    };
+    let messages: Vec<serde_json::Value> = PII_PLANTED
+        .iter()
+        .chain(PII_DECOYS.iter())
+        .map(|v| json!({"content": text(&[v]), "message_type": "人工对话", "sender_type": "用户"}))
+        .chain([
+            json!({"content": text(&PII_PLANTED[..3]), "message_type": "人工对话",
+            "sender_type": "用户", "note": format!("回电 {}", PII_PLANTED[10]),
+            "phone": 13912345678u64}),
+        ])
+        .collect();
+    json!([{"chat_id": "pii-chat", "contact": PII_PLANTED[11], "messages": messages}]).to_string()
+}
+
 /// The `Data` of a `drift…` customer: answers that stray from the
 /// documentation as API.md ("What is not known") warns they may. Written
 /// as text, not built as a `Value`, to control key order and whitespace:
@@ -295,7 +348,9 @@ pub fn success_body_in(
     if customer_id == EXAMPLE_CUSTOMER {
         return EXAMPLE_RESPONSE.to_string();
     }
-    let data = if customer_id.starts_with("drift") {
+    let data = if customer_id.starts_with("pii") {
+        Some(pii_data())
+    } else if customer_id.starts_with("drift") {
         Some(drift_data(customer_id))
     } else if customer_id.starts_with("shape-data") {
         Some(r#"{"chat_id": "c1", "messages": [{"content": "你好"}]}"#.to_string())

@@ -71,6 +71,10 @@ pub struct Fingerprint {
     pub compression: String,
     /// Scheme, host, port and path of the API (never the key).
     pub base_url: String,
+    /// `--mask`'s classes and style (empty without it): a resumed run
+    /// must mask as the interrupted one did.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mask: String,
     /// Relative `--start`/`--end` expressions (`start="-24h" in UTC`), and
     /// the times they were resolved to, as sent: resuming with the same
     /// expressions keeps these times rather than resolving them anew.
@@ -99,6 +103,7 @@ impl Fingerprint {
         cmp("format", &self.format, &journal.format);
         cmp("compression", &self.compression, &journal.compression);
         cmp("base URL", &self.base_url, &journal.base_url);
+        cmp("--mask", &self.mask, &journal.mask);
         out
     }
 }
@@ -139,6 +144,9 @@ pub struct Tally {
     /// any is counted, the `--state` watermark does not move.
     #[serde(default)]
     pub failed_not_definitive: u64,
+    /// `--mask` matches per class, of the committed customers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masked: BTreeMap<String, u64>,
 }
 
 /// A consistent point of the run.
@@ -354,6 +362,7 @@ mod tests {
             format: "csv".into(),
             compression: "none".into(),
             base_url: "https://x/".into(),
+            mask: String::new(),
             relative_window: String::new(),
             start_time: String::new(),
             end_time: String::new(),

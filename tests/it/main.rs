@@ -11,6 +11,7 @@ mod faults;
 mod hostile;
 mod input;
 mod limits;
+mod mask;
 mod parquet_output;
 mod pipeline;
 mod progress;

@@ -10,6 +10,7 @@ use super::values::{ByteSize, HumanDuration};
 use crate::console::logging::LogFormat;
 use crate::console::progress::ProgressMode;
 use crate::output::{Compression, Format};
+use crate::record::mask::MaskStyle;
 
 /// How one field takes part in the layering: whether a layer gives it, how
 /// a higher layer's value covers a lower one's, and how a default is shown.
@@ -111,4 +112,4 @@ macro_rules! show_value_enum {
         }
     )*};
 }
-show_value_enum!(Format, Compression, ProgressMode, LogFormat);
+show_value_enum!(Format, Compression, ProgressMode, LogFormat, MaskStyle);

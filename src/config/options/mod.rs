@@ -175,6 +175,22 @@ export_options! {
     #[serde(default)]
     pub csv_formula_guard: bool,
 
+    /// Mask personal data in message text: mobile, id-card, bank-card,
+    /// email, or pii for all.
+    ///
+    /// Comma-separated. Matches inside `content` and inside the string
+    /// values of extra and chat_extra are rewritten before anything is
+    /// written (see --mask-style); the summary and the metrics count them.
+    #[arg(help_heading = "Output and formats", long, value_name = "CLASSES")]
+    pub mask: Option<String>,
+
+    /// How --mask writes a match.
+    ///
+    /// tag: [MOBILE], [ID_CARD], [BANK_CARD], [EMAIL]; partial: the
+    /// customary visible parts, 138****5678.
+    #[arg(help_heading = "Output and formats", long, value_enum)]
+    pub mask_style: Option<crate::record::mask::MaskStyle>,
+
     /// Where to list failed customers [default: <out>.failed.csv; none for
     /// --out -].
     ///

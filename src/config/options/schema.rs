@@ -14,6 +14,7 @@ use super::ExportOptions;
 use crate::console::logging::LogFormat;
 use crate::console::progress::ProgressMode;
 use crate::output::{Compression, Format};
+use crate::record::mask::MaskStyle;
 
 /// The JSON Schema type of a setting's value.
 pub trait JsonType {
@@ -70,7 +71,7 @@ macro_rules! json_enums {
         }
     )*};
 }
-json_enums!(Format, Compression, ProgressMode, LogFormat);
+json_enums!(Format, Compression, ProgressMode, LogFormat, MaskStyle);
 
 /// The schema of each of `fields` (settings of `export`, by field name),
 /// with its description, default and range, keyed by field name.

@@ -166,6 +166,7 @@ mod tests {
             format: "csv".into(),
             compression: "none".into(),
             base_url: String::new(),
+            mask: String::new(),
             relative_window: String::new(),
             start_time: String::new(),
             end_time: String::new(),

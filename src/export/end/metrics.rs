@@ -190,6 +190,16 @@ fn counts(out: &mut Metrics, s: &Summary) {
         "Answers of the last run with a Code other than 2000, by code and by the class it was taken for.",
         &codes,
     );
+    let masked: Vec<(String, f64)> = s
+        .masked
+        .iter()
+        .map(|(class, n)| (format!("class=\"{}\"", label_value(class)), *n as f64))
+        .collect();
+    out.labelled(
+        "yuju_export_last_run_masked",
+        "Matches --mask rewrote in the last run (over its resumes), by class.",
+        &masked,
+    );
 }
 
 /// A label value escaped as the text format wants (`\\`, `\"`, `\n`).

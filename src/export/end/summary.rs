@@ -57,6 +57,9 @@ pub struct Summary {
     pub api_codes: Vec<CodeSeen>,
     /// Answers whose code was not listed in `api_codes` (past its bound).
     pub api_codes_unlisted: u64,
+    /// `--mask` matches per class (absent without matches).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub masked: BTreeMap<String, u64>,
     /// How the exported answers strayed from the API's documentation:
     /// values of an unexpected type per field, undocumented field names.
     pub drift: DriftCounts,
@@ -104,6 +107,7 @@ impl Summary {
             failed_by_kind: BTreeMap::new(),
             api_codes: Vec::new(),
             api_codes_unlisted: 0,
+            masked: BTreeMap::new(),
             drift: DriftCounts::default(),
             throttled_secs: 0.0,
             reorder_stall_secs: 0.0,
@@ -179,6 +183,14 @@ impl fmt::Display for Summary {
                 .map(|c| format!("{} {}: {}", c.code, c.class.name(), c.answers))
                 .collect();
             write!(f, "; API codes ({})", codes.join(", "))?;
+        }
+        if !self.masked.is_empty() {
+            let masked: Vec<String> = self
+                .masked
+                .iter()
+                .map(|(class, n)| format!("{class}: {n}"))
+                .collect();
+            write!(f, "; masked ({})", masked.join(", "))?;
         }
         if !self.drift.is_empty() {
             write!(f, "; drift ({})", self.drift.brief())?;
