@@ -60,6 +60,29 @@ fn masked_outputs_hold_no_planted_value_and_every_decoy() {
     }
 }
 
+/// Parquet too: its pages are compressed, so its rows are read back.
+#[test]
+fn masked_parquet_holds_no_planted_value() {
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    wd.ids("ids.txt", &list());
+    let o = wd.export_to(&sim, "m.parquet", &["--mask", "pii"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text: String = crate::parquet_output::read_parquet(&wd.path("m.parquet"))
+        .into_iter()
+        .map(|r| r.content + "\n")
+        .collect();
+    for planted in PII_PLANTED {
+        assert!(
+            !text.contains(planted),
+            "{planted} is in the Parquet output"
+        );
+    }
+    for decoy in PII_DECOYS {
+        assert!(text.contains(decoy), "the decoy {decoy} is gone");
+    }
+}
+
 /// `--mask-style partial` keeps the customary visible parts; without
 /// `--mask` every value is written as the platform sent it, and the
 /// summary has no `masked` key.
