@@ -87,6 +87,8 @@ pub struct ExportConfig {
     pub columns: Vec<Column>,
     /// `--mask`: the classes of personal data rewritten in message text.
     pub mask: Option<crate::record::mask::Masker>,
+    /// `--pseudonymize`: customer IDs written as keyed pseudonyms.
+    pub pseudonym: Option<crate::record::pseudonym::Pseudonymizer>,
     /// The `--state` file and what it recorded: where the window starts.
     pub state: Option<StateSettings>,
     /// Permission bits of the files the run creates.
@@ -222,6 +224,7 @@ impl ExportConfig {
             query: window.query,
             columns,
             mask: mask(&o)?,
+            pseudonym: pseudonym(&o)?,
             state,
             file_mode,
             notices,
@@ -311,6 +314,22 @@ fn mask(o: &ExportOptions) -> Result<Option<crate::record::mask::Masker>, UsageE
             "--mask-style needs --mask: name the classes to mask (or pii)",
         )),
         (None, None) => Ok(None),
+    }
+}
+
+/// `--pseudonymize` and its key file.
+fn pseudonym(
+    o: &ExportOptions,
+) -> Result<Option<crate::record::pseudonym::Pseudonymizer>, UsageError> {
+    match (o.pseudonymize, &o.pseudonym_key_file) {
+        (true, Some(path)) => crate::record::pseudonym::Pseudonymizer::from_file(path).map(Some),
+        (true, None) => Err(UsageError::invalid(
+            "--pseudonymize needs --pseudonym-key-file PATH: the key of the pseudonyms",
+        )),
+        (false, Some(_)) => Err(UsageError::invalid(
+            "--pseudonym-key-file is the key of --pseudonymize: pass both, or neither",
+        )),
+        (false, None) => Ok(None),
     }
 }
 

@@ -63,11 +63,17 @@ impl Fingerprint {
                 let u = &config.base_url;
                 format!("{}{}", crate::api::endpoint::origin(u), u.path())
             },
-            mask: config
-                .mask
-                .as_ref()
-                .map(|m| m.describe())
-                .unwrap_or_default(),
+            mask: [
+                config.mask.as_ref().map(|m| m.describe()),
+                config
+                    .pseudonym
+                    .as_ref()
+                    .map(|p| format!("pseudonyms {}", p.describe())),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; "),
         }
     }
 

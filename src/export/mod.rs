@@ -104,7 +104,7 @@ pub struct PipelineHooks {
 pub async fn run(config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
     let started = Instant::now();
     let ids = read_input(&config, &mut shutdown).await?;
-    let source = chat_records(config.mask.clone());
+    let source = chat_records(config.mask.clone(), config.pseudonym.clone());
     run_with(config, source, ids, shutdown, started, None).await
 }
 
@@ -112,9 +112,13 @@ pub async fn run(config: ExportConfig, mut shutdown: Shutdown) -> Result<Report,
 /// the interrupted run's, known once the files are open).
 pub type SourceFor = Box<dyn FnOnce(&Query) -> Box<dyn Source> + Send>;
 
-/// The chat records, the source of `export`, masked by `mask`.
-pub fn chat_records(mask: Option<crate::record::mask::Masker>) -> SourceFor {
-    Box::new(move |query| Box::new(ChatRecords::new(query.clone(), mask)))
+/// The chat records, the source of `export`, masked by `mask`, the IDs
+/// written as pseudonyms by `pseudonym`.
+pub fn chat_records(
+    mask: Option<crate::record::mask::Masker>,
+    pseudonym: Option<crate::record::pseudonym::Pseudonymizer>,
+) -> SourceFor {
+    Box::new(move |query| Box::new(ChatRecords::new(query.clone(), mask, pseudonym)))
 }
 
 /// Run one export of `ids` from `source` (what is fetched for each ID and

@@ -18,10 +18,12 @@ use crate::error::UsageError;
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// The settings of `export` a sync takes, under their field names.
-pub const SYNC_SETTINGS: [&str; 24] = [
+pub const SYNC_SETTINGS: [&str; 26] = [
     "allow_empty",
     "mask",
     "mask_style",
+    "pseudonymize",
+    "pseudonym_key_file",
     "shard",
     "tz",
     "chat_source",

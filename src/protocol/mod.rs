@@ -107,7 +107,7 @@ pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, Ru
         marks: marks.clone(),
         start,
     };
-    let source = crate::export::chat_records(config.mask.clone());
+    let source = crate::export::chat_records(config.mask.clone(), config.pseudonym.clone());
     let report =
         crate::export::run_with(config, source, ids, shutdown, started, Some(hooks)).await?;
     let last = marks.last.lock().expect("marks lock").clone();

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use super::mask::{MaskCounts, Masker};
+use super::pseudonym::Pseudonymizer;
 use super::{Encoded, Row, RowEncoder, Source};
 use crate::api::chat_record::Records;
 use crate::api::classify::classify_body;
@@ -14,18 +15,24 @@ use crate::api::{Chat, ChatAnswer, CodePolicy, Request, Verdict};
 use crate::record::drift::CustomerDrift;
 
 /// The chat records of each customer, in the run's window and filters,
-/// with `--mask` applied to the text.
+/// with `--mask` applied to the text and `--pseudonymize` to the IDs.
 #[derive(Debug, Clone)]
 pub struct ChatRecords {
     request: Records,
     mask: Option<Masker>,
+    pseudonym: Option<Pseudonymizer>,
 }
 
 impl ChatRecords {
-    pub fn new(query: Query, mask: Option<Masker>) -> ChatRecords {
+    pub fn new(
+        query: Query,
+        mask: Option<Masker>,
+        pseudonym: Option<Pseudonymizer>,
+    ) -> ChatRecords {
         ChatRecords {
             request: Records { query },
             mask,
+            pseudonym,
         }
     }
 }
@@ -86,9 +93,13 @@ impl Source for ChatRecords {
             Some(mask) => mask_answer(&mut answer, mask),
             None => MaskCounts::new(),
         };
+        let written_id = match &self.pseudonym {
+            Some(p) => Cow::Owned(p.pseudonym(customer_id)),
+            None => Cow::Borrowed(customer_id),
+        };
         Ok(Encoded {
             masked,
-            ..encode_customer(encoder, customer_id, &answer, out)
+            ..encode_customer(encoder, &written_id, &answer, out)
         })
     }
 }

@@ -9,6 +9,7 @@
 pub mod chat;
 pub mod drift;
 pub mod mask;
+pub mod pseudonym;
 
 use std::borrow::Cow;
 

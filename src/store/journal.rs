@@ -71,8 +71,9 @@ pub struct Fingerprint {
     pub compression: String,
     /// Scheme, host, port and path of the API (never the key).
     pub base_url: String,
-    /// `--mask`'s classes and style (empty without it): a resumed run
-    /// must mask as the interrupted one did.
+    /// `--mask`'s classes and style and `--pseudonymize`'s key check
+    /// (empty without them): a resumed run must mask as the interrupted
+    /// one did.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mask: String,
     /// Relative `--start`/`--end` expressions (`start="-24h" in UTC`), and
@@ -103,7 +104,7 @@ impl Fingerprint {
         cmp("format", &self.format, &journal.format);
         cmp("compression", &self.compression, &journal.compression);
         cmp("base URL", &self.base_url, &journal.base_url);
-        cmp("--mask", &self.mask, &journal.mask);
+        cmp("--mask / --pseudonymize", &self.mask, &journal.mask);
         out
     }
 }

@@ -138,3 +138,44 @@ fn partial_style_and_no_mask() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("unknown class"), "{}", stderr(&o));
 }
+
+/// `--pseudonymize`: every row's customer_id is the keyed pseudonym of
+/// the real one, the same in a second run; the failed file keeps the real
+/// IDs; a key file others can read is refused.
+#[cfg(unix)]
+#[test]
+fn customer_ids_become_keyed_pseudonyms() {
+    use std::os::unix::fs::PermissionsExt;
+    use yuju_export::record::pseudonym::Pseudonymizer;
+    let sim = Sim::healthy();
+    let wd = Workdir::new();
+    let mut list = ids(5);
+    list.push("unknown-1".into());
+    wd.ids("ids.txt", &list);
+    let key = wd.write("pkey", "a-secret-of-more-than-sixteen-bytes\n");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let p = Pseudonymizer::new(b"a-secret-of-more-than-sixteen-bytes").unwrap();
+    let args = ["--pseudonymize", "--pseudonym-key-file", "pkey"];
+    for out in ["a.csv", "b.csv"] {
+        let o = wd.export_to(&sim, out, &args);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+    }
+    let rows = read_csv(&wd.path("a.csv"));
+    let expected: Vec<Row> = expected_rows(&list[..5])
+        .into_iter()
+        .map(|r| Row {
+            customer_id: p.pseudonym(&r.customer_id),
+            ..r
+        })
+        .collect();
+    assert_eq!(rows, expected);
+    assert_eq!(read_csv(&wd.path("b.csv")), rows, "the same in every run");
+    let text = std::fs::read_to_string(wd.path("a.csv")).unwrap();
+    assert!(list[..5].iter().all(|id| !text.contains(id.as_str())));
+    assert_eq!(read_failed(&wd.path("a.csv.failed.csv"))[0].0, "unknown-1");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = wd.export_to(&sim, "c.csv", &args);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("a-secret"), "{}", stderr(&o));
+}

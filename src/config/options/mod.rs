@@ -191,6 +191,20 @@ export_options! {
     #[arg(help_heading = "Output and formats", long, value_enum)]
     pub mask_style: Option<crate::record::mask::MaskStyle>,
 
+    /// Write every customer_id as HMAC-SHA256(key, id), 32 hex characters.
+    ///
+    /// Needs --pseudonym-key-file. The same key gives the same pseudonym in
+    /// every run, so joins keep working; without the key nobody can go back
+    /// to the ID. The failed file keeps the real IDs, to retry them.
+    #[arg(help_heading = "Output and formats", long)]
+    #[serde(default)]
+    pub pseudonymize: bool,
+
+    /// The key of --pseudonymize: the first line of this file (16 bytes or
+    /// more), which other users must not be able to read.
+    #[arg(help_heading = "Output and formats", long, value_name = "PATH")]
+    pub pseudonym_key_file: Option<PathBuf>,
+
     /// Where to list failed customers [default: <out>.failed.csv; none for
     /// --out -].
     ///
