@@ -104,6 +104,19 @@ impl Fetcher {
     /// Fetch customer `id` until it succeeds, fails or the run stops.
     /// `first` is the in-flight permit of the first request.
     pub async fn fetch(&self, control: &Control, id: &str, first: OwnedSemaphorePermit) -> Outcome {
+        match self.attempts(control, id, first).await {
+            // A failure's text may quote the platform's Msg: it is scrubbed
+            // as the rows are (`--mask`) before the failed file sees it.
+            Outcome::Failed(mut failure) => {
+                failure.message = self.source.scrub(&failure.message);
+                Outcome::Failed(failure)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// The attempts of customer `id`, to its outcome.
+    async fn attempts(&self, control: &Control, id: &str, first: OwnedSemaphorePermit) -> Outcome {
         let mut attempts = Attempts {
             first: Some(first),
             retry: 0,

@@ -102,6 +102,13 @@ impl Source for ChatRecords {
             ..encode_customer(encoder, &written_id, &answer, out)
         })
     }
+
+    fn scrub(&self, text: &str) -> String {
+        match &self.mask {
+            Some(mask) => mask.mask(text, &mut MaskCounts::new()).into_owned(),
+            None => text.to_string(),
+        }
+    }
 }
 
 /// Flatten a successful answer into rows, in API order, and encode them.
@@ -130,5 +137,23 @@ pub fn encode_customer(
         rows,
         drift: CustomerDrift::of(envelope),
         masked: MaskCounts::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::mask::MaskStyle;
+
+    /// A failure's text is scrubbed by the run's mask, and left as it is
+    /// without one.
+    #[test]
+    fn failure_text_is_scrubbed_by_the_mask() {
+        let query = Query::default();
+        let mask = Masker::parse("pii", MaskStyle::Tag).unwrap();
+        let masked = ChatRecords::new(query.clone(), Some(mask), None);
+        let said = "API Code 4001: 用户 13812345678 不存在";
+        assert_eq!(masked.scrub(said), "API Code 4001: 用户 [MOBILE] 不存在");
+        assert_eq!(ChatRecords::new(query, None, None).scrub(said), said);
     }
 }

@@ -607,6 +607,39 @@ mod tests {
         ));
     }
 
+    /// Properties, over many random texts of digits, separators, `@`,
+    /// letters and Chinese: masking is idempotent, leaves text without a
+    /// digit or `@` alone (borrowed), and never grows a match's count on
+    /// a second pass.
+    #[test]
+    fn masking_properties_hold_on_random_text() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let alphabet: Vec<char> = "0123456789138645 -+@.xX_abz中文。".chars().collect();
+        for style in [MaskStyle::Tag, MaskStyle::Partial] {
+            let m = Masker::parse("pii", style).unwrap();
+            for _ in 0..5000 {
+                let len = rng.random_range(0..60);
+                let text: String = (0..len)
+                    .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                    .collect();
+                let mut counts = MaskCounts::new();
+                let once = m.mask(&text, &mut counts).into_owned();
+                let mut again = MaskCounts::new();
+                let twice = m.mask(&once, &mut again).into_owned();
+                if style == MaskStyle::Tag {
+                    assert_eq!(twice, once, "{text:?}");
+                    assert!(again.is_empty(), "{text:?}");
+                }
+                let plain: String = text
+                    .chars()
+                    .filter(|c| !c.is_ascii_digit() && *c != '@')
+                    .collect();
+                assert!(matches!(m.mask(&plain, &mut counts), Cow::Borrowed(_)));
+            }
+        }
+    }
+
     #[test]
     fn json_is_masked_in_string_values_only() {
         let m = Masker::parse("mobile", MaskStyle::Tag).unwrap();

@@ -36,6 +36,13 @@ pub trait Source: Send + Sync {
         encoder: &dyn RowEncoder,
         out: &mut Vec<u8>,
     ) -> Result<Encoded, Verdict>;
+
+    /// Text about an item that leaves the run (a failure's message, which
+    /// may quote the platform), with what the rows would not carry
+    /// removed; as it is by default.
+    fn scrub(&self, text: &str) -> String {
+        text.to_string()
+    }
 }
 
 /// One output column.
