@@ -179,22 +179,9 @@ impl ExportConfig {
         let (format, compression) = format::output_format(&o, &files.out)?;
         let resume = resume_mode(&o, &files.out)?;
         let base_url = network::base_url(&o)?;
-        let mut notices = Vec::new();
-        if let (Some(_), Some(out)) = (&state, files.out.file()) {
-            let named = o
-                .out
-                .as_deref()
-                .and_then(|p| p.to_str())
-                .unwrap_or_default();
-            if !named.contains("{start}") {
-                notices.push(format!(
-                    "--state with --out {}: every window is written to that one file, so each \
-                     run replaces the last one's export; name it after the window, such as \
-                     --out 'chats-{{start}}.parquet'",
-                    out.display()
-                ));
-            }
-        }
+        let mut notices: Vec<String> = fixed_out_notice(&o, &files, state.is_some())
+            .into_iter()
+            .collect();
         let api_key = match known_key {
             Some(key) => key,
             None => read_key(&files, key_file_flag.as_deref(), &o, &env, &mut notices)?,
@@ -206,7 +193,6 @@ impl ExportConfig {
             retry,
             codes,
         } = pacing(&o)?;
-        let file_mode = file_mode(&o)?;
         let (columns, parquet_row_group_rows) = format::layout(&o, format)?;
 
         Ok(ExportConfig {
@@ -226,7 +212,7 @@ impl ExportConfig {
             mask: mask(&o)?,
             pseudonym: pseudonym(&o)?,
             state,
-            file_mode,
+            file_mode: file_mode(&o)?,
             notices,
             progress: o.progress.unwrap_or_else(|| defaulted("progress")),
             progress_interval: limits::progress_interval(&o)?,
@@ -251,6 +237,26 @@ impl ExportConfig {
     pub fn partial_path(&self) -> Option<PathBuf> {
         self.files.out.file().map(crate::store::paths::partial)
     }
+}
+
+/// A `--state` run whose `--out` names no `{start}` writes every window
+/// to one file, each run replacing the last one's export: said as a
+/// warning (in the run and in `--dry-run`).
+fn fixed_out_notice(o: &ExportOptions, files: &FilePlan, state: bool) -> Option<String> {
+    let out = files.out.file().filter(|_| state)?;
+    let named = o
+        .out
+        .as_deref()
+        .and_then(|p| p.to_str())
+        .unwrap_or_default();
+    (!named.contains("{start}")).then(|| {
+        format!(
+            "--state with --out {}: every window is written to that one file, so each run \
+             replaces the last one's export; name it after the window, such as --out \
+             'chats-{{start}}.parquet'",
+            out.display()
+        )
+    })
 }
 
 /// The key, by its precedence (see [`key::api_key`]); `--ids -` and

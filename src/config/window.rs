@@ -28,17 +28,7 @@ impl TimeWindow {
         o: &ExportOptions,
         state: Option<&StateSettings>,
     ) -> Result<TimeWindow, UsageError> {
-        if let (Some(days), None) = (o.days, state) {
-            let other = [("--start", &o.start), ("--end", &o.end)]
-                .into_iter()
-                .find_map(|(flag, v)| v.as_ref().map(|_| flag));
-            if let Some(flag) = other {
-                return Err(UsageError::invalid(format!(
-                    "--days {days} and {flag} both set the window, and the platform would be \
-                     sent both: give --days N alone (the last N days), or --start and --end"
-                )));
-            }
-        }
+        check_days_alone(o, state)?;
         let name = o.tz.as_deref().unwrap_or_else(|| defaulted("tz"));
         let zone = Zone::parse(name).map_err(|e| UsageError::invalid(format!("--tz: {e}")))?;
         let now = zone.wall(chrono::Utc::now());
@@ -65,25 +55,7 @@ impl TimeWindow {
                 )));
             }
         }
-        // Relative bounds, as given: a resume keeps what they resolved to.
-        // A --state run's end always counts as relative: a resume keeps
-        // the interrupted run's window, whatever --end says this time.
-        let start_relative = start_spec.filter(|s| is_relative(s));
-        let end_relative = end_spec.filter(|s| is_relative(s) || state.is_some());
-        let mut relative = Vec::new();
-        if let Some(s) = start_relative {
-            relative.push(format!("start={:?}", s.trim()));
-        }
-        match (state, end_relative) {
-            (Some(_), _) => relative.push("end=<the interrupted --state run's>".to_string()),
-            (None, Some(s)) => relative.push(format!("end={:?}", s.trim())),
-            (None, None) => {}
-        }
-        let relative = if relative.is_empty() {
-            String::new()
-        } else {
-            format!("{} in {}", relative.join(" "), zone.name())
-        };
+        let (relative, relative_bounds) = relative_window(start_spec, end_spec, state, zone);
         let days = match o.days {
             Some(0) => return Err(UsageError::invalid("--days must be at least 1")),
             Some(d) => Some(d),
@@ -102,10 +74,57 @@ impl TimeWindow {
             zone,
             now,
             relative,
-            relative_bounds: (start_relative.is_some(), end_relative.is_some()),
+            relative_bounds,
             up_to_date,
         })
     }
+}
+
+/// `--days` sets the window alone: with `--start` or `--end` the platform
+/// would be sent both (a `--state` run refuses `--days` by itself).
+fn check_days_alone(o: &ExportOptions, state: Option<&StateSettings>) -> Result<(), UsageError> {
+    let (Some(days), None) = (o.days, state) else {
+        return Ok(());
+    };
+    let other = [("--start", &o.start), ("--end", &o.end)]
+        .into_iter()
+        .find_map(|(flag, v)| v.as_ref().map(|_| flag));
+    match other {
+        Some(flag) => Err(UsageError::invalid(format!(
+            "--days {days} and {flag} both set the window, and the platform would be sent \
+             both: give --days N alone (the last N days), or --start and --end"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The relative bounds as given (`start="-24h" in UTC`), and which of the
+/// two are relative: a resume keeps what they resolved to. A `--state`
+/// run's end always counts as relative: a resume keeps the interrupted
+/// run's window, whatever `--end` says this time.
+fn relative_window(
+    start_spec: Option<&str>,
+    end_spec: Option<&str>,
+    state: Option<&StateSettings>,
+    zone: Zone,
+) -> (String, (bool, bool)) {
+    let start_relative = start_spec.filter(|s| is_relative(s));
+    let end_relative = end_spec.filter(|s| is_relative(s) || state.is_some());
+    let mut relative = Vec::new();
+    if let Some(s) = start_relative {
+        relative.push(format!("start={:?}", s.trim()));
+    }
+    match (state, end_relative) {
+        (Some(_), _) => relative.push("end=<the interrupted --state run's>".to_string()),
+        (None, Some(s)) => relative.push(format!("end={:?}", s.trim())),
+        (None, None) => {}
+    }
+    let text = if relative.is_empty() {
+        String::new()
+    } else {
+        format!("{} in {}", relative.join(" "), zone.name())
+    };
+    (text, (start_relative.is_some(), end_relative.is_some()))
 }
 
 /// `--state` and `--lookback`: the state path (which may hold `{shard}`

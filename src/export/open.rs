@@ -33,6 +33,30 @@ pub struct Opened {
     pub locks: Vec<OutputLock>,
 }
 
+impl Opened {
+    /// A file output's files, starting at `start` (its locks are added by
+    /// [`open`]).
+    fn file(
+        sink: Sink,
+        failed: FailedFile,
+        journal: Journal,
+        start: Checkpoint,
+        query: Query,
+    ) -> Opened {
+        Opened {
+            files: Files {
+                sink,
+                failed,
+                journal: Some(journal),
+                marks: None,
+            },
+            start,
+            query,
+            locks: Vec::new(),
+        }
+    }
+}
+
 /// Open the output, the failed file and the journal of `config`.
 pub fn open(
     config: &ExportConfig,
@@ -207,17 +231,13 @@ fn file_output(
         config.file_mode,
     )
     .map_err(usage)?;
-    Ok(Opened {
-        files: Files {
-            sink,
-            failed,
-            journal: Some(journal),
-            marks: None,
-        },
-        start: first,
-        query: config.query.clone(),
-        locks: Vec::new(),
-    })
+    Ok(Opened::file(
+        sink,
+        failed,
+        journal,
+        first,
+        config.query.clone(),
+    ))
 }
 
 /// Reopen the interrupted run of `out` that `found` describes, with the
@@ -226,7 +246,7 @@ fn resumed(
     config: &ExportConfig,
     out: &Path,
     found: &journal::Found,
-    query: crate::api::query::Query,
+    query: Query,
 ) -> Result<Opened, UsageError> {
     let usage = |e: anyhow::Error| UsageError::invalid(format!("{e:#}"));
     let cp = &found.checkpoint;
@@ -261,15 +281,5 @@ fn resumed(
             found.fingerprint.end_time
         );
     }
-    Ok(Opened {
-        files: Files {
-            sink,
-            failed,
-            journal: Some(journal),
-            marks: None,
-        },
-        start: cp.clone(),
-        query,
-        locks: Vec::new(),
-    })
+    Ok(Opened::file(sink, failed, journal, cp.clone(), query))
 }

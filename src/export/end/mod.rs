@@ -327,29 +327,7 @@ mod tests {
         Summary {
             status: Status::Stopped,
             exit_code: 99,
-            stopped_because: None,
-            customers: Customers::default(),
-            resumed_from: 0,
-            chats: 0,
-            rows: 0,
-            requests: 0,
-            retries: 0,
-            retries_by_cause: Default::default(),
-            failed_by_kind: Default::default(),
-            api_codes: Vec::new(),
-            api_codes_unlisted: 0,
-            masked: Default::default(),
-            drift: Default::default(),
-            throttled_secs: 0.0,
-            reorder_stall_secs: 0.0,
-            settled_rate: None,
-            elapsed_secs: 0.0,
-            output: None,
-            partial_output: None,
-            failed_file: None,
-            resumable: false,
-            shard: None,
-            state: None,
+            ..Summary::nothing()
         }
     }
 
