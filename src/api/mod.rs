@@ -1,5 +1,6 @@
 //! Talking to the platform: the envelope of every answer ([`envelope`]),
-//! read tolerantly ([`json`]), the chat records ([`chat_record`]), what each answer
+//! read tolerantly ([`json`]), the chat records ([`chat_record`]), the contact
+//! list ([`contacts`]), what each answer
 //! means ([`classify`], and a non-2000 `Code` in [`codes`]), where requests go and the key they carry
 //! ([`endpoint`]), the HTTP client that keeps the key secret
 //! ([`client`]), the request's window and filters ([`query`]) and the pool
@@ -10,6 +11,7 @@ pub mod chat_record;
 pub mod classify;
 pub mod client;
 pub mod codes;
+pub mod contacts;
 pub mod endpoint;
 pub mod envelope;
 pub mod json;

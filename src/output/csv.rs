@@ -113,6 +113,7 @@ impl RowEncoder for CsvEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::ChatRow;
 
     fn encode(columns: &[Column], texts: &[&str]) -> Vec<u8> {
         encode_with(columns, texts, CsvOptions::default())
@@ -121,15 +122,17 @@ mod tests {
     fn encode_with(columns: &[Column], texts: &[&str], options: CsvOptions) -> Vec<u8> {
         let enc = CsvEncoder::new(columns, options);
         let mut out = Vec::new();
-        let mut rows = texts.iter().map(|t| Row {
-            customer_id: "c",
-            chat_id: "x",
-            seq: 7,
-            sender_type: "用户",
-            message_type: "AI对话",
-            content: t,
-            extra: &[],
-            chat_extra: &[],
+        let mut rows = texts.iter().map(|t| {
+            Row::Chat(ChatRow {
+                customer_id: "c",
+                chat_id: "x",
+                seq: 7,
+                sender_type: "用户",
+                message_type: "AI对话",
+                content: t,
+                extra: &[],
+                chat_extra: &[],
+            })
         });
         enc.rows(&mut rows, &mut out);
         out
@@ -233,7 +236,7 @@ mod tests {
             CsvOptions::default(),
         );
         let mut out = Vec::new();
-        let row = Row {
+        let row = Row::Chat(ChatRow {
             customer_id: "c",
             chat_id: "x",
             seq: 3,
@@ -242,7 +245,7 @@ mod tests {
             content: "",
             extra: &extra,
             chat_extra: &[],
-        };
+        });
         enc.rows(&mut std::iter::once(row), &mut out);
         let mut r = csv::ReaderBuilder::new()
             .has_headers(false)

@@ -199,11 +199,12 @@ pub fn escape_line_separators(out: &mut Vec<u8>, from: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::ChatRow;
     use std::borrow::Cow;
 
     fn encode(framing: Framing, selected: &[&'static str]) -> Value {
         let extra = [(Cow::from("time"), Cow::from("\"1715665855\""))];
-        let row = Row {
+        let row = Row::Chat(ChatRow {
             customer_id: "c1",
             chat_id: "x",
             seq: 3,
@@ -212,7 +213,7 @@ mod tests {
             content: "a \"quote\"\n",
             extra: &extra,
             chat_extra: &[],
-        };
+        });
         let enc = RecordEncoder::new(
             framing,
             selected,

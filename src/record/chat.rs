@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::mask::{MaskCounts, Masker};
 use super::pseudonym::Pseudonymizer;
-use super::{Encoded, Row, RowEncoder, Source};
+use super::{ChatRow, Encoded, Row, RowEncoder, Source};
 use crate::api::chat_record::Records;
 use crate::api::classify::classify_body;
 use crate::api::json::{Extra, List};
@@ -120,15 +120,17 @@ pub fn encode_customer(
 ) -> Encoded {
     let chats = envelope.chats();
     let mut rows = chats.iter().flat_map(|chat| {
-        chat.messages().iter().enumerate().map(move |(seq, m)| Row {
-            customer_id,
-            chat_id: chat.id(),
-            seq,
-            sender_type: m.sender_type.as_str(),
-            message_type: m.message_type.as_str(),
-            content: m.content.as_str(),
-            extra: &m.extra,
-            chat_extra: &chat.extra,
+        chat.messages().iter().enumerate().map(move |(seq, m)| {
+            Row::Chat(ChatRow {
+                customer_id,
+                chat_id: chat.id(),
+                seq,
+                sender_type: m.sender_type.as_str(),
+                message_type: m.message_type.as_str(),
+                content: m.content.as_str(),
+                extra: &m.extra,
+                chat_extra: &chat.extra,
+            })
         })
     });
     let rows = encoder.rows(&mut rows, out);

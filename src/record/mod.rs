@@ -3,10 +3,12 @@
 //! what each column holds in it ([`Cell`]), the one trait every format
 //! implements ([`RowEncoder`]), and what the engine fetches for each item
 //! of its list and how an answer becomes rows ([`Source`]). [`chat`] is
-//! the chat records' source; [`drift`] counts how answers strayed from
+//! the chat records' source, [`contact`] the contact list's ([`Table`]
+//! says which a run writes); [`drift`] counts how answers strayed from
 //! the documentation.
 
 pub mod chat;
+pub mod contact;
 pub mod drift;
 pub mod mask;
 pub mod pseudonym;
@@ -45,7 +47,7 @@ pub trait Source: Send + Sync {
     }
 }
 
-/// One output column.
+/// One output column, of either table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
     CustomerId,
@@ -54,43 +56,48 @@ pub enum Column {
     SenderType,
     MessageType,
     Content,
-    /// The message's undocumented fields, as a JSON object.
+    /// The message's (or the contact's) undocumented fields, as a JSON
+    /// object.
     Extra,
     /// The chat's undocumented fields, as a JSON object.
     ChatExtra,
+    /// A contact's `id` (the chat records' `customer_id`).
+    Id,
+    Name,
+    /// Personal data: written only when `--columns` names it.
+    Mobile,
+    /// Personal data: written only when `--columns` names it.
+    Email,
 }
 
-impl Column {
+/// What a run writes rows of: the chat records, or the contact list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Chats,
+    Contacts,
+}
+
+impl Table {
     /// The default columns, in their default order.
-    pub const ALL: [Column; 6] = [
-        Column::CustomerId,
-        Column::ChatId,
-        Column::Seq,
-        Column::SenderType,
-        Column::MessageType,
-        Column::Content,
-    ];
-
-    /// Columns written only when `--columns` names them.
-    pub const OPTIONAL: [Column; 2] = [Column::Extra, Column::ChatExtra];
-
-    /// The column's name in headers and JSON keys.
-    pub fn name(self) -> &'static str {
+    pub fn defaults(self) -> &'static [Column] {
         match self {
-            Column::CustomerId => "customer_id",
-            Column::ChatId => "chat_id",
-            Column::Seq => "seq",
-            Column::SenderType => "sender_type",
-            Column::MessageType => "message_type",
-            Column::Content => "content",
-            Column::Extra => "extra",
-            Column::ChatExtra => "chat_extra",
+            Table::Chats => &Column::ALL,
+            Table::Contacts => &Column::CONTACTS,
         }
     }
 
-    /// Parse a `--columns` list: names, comma-separated, each at most once.
-    pub fn parse_list(list: &str) -> Result<Vec<Column>, String> {
-        let known = || Column::ALL.into_iter().chain(Column::OPTIONAL);
+    /// Columns written only when `--columns` names them.
+    pub fn optional(self) -> &'static [Column] {
+        match self {
+            Table::Chats => &Column::OPTIONAL,
+            Table::Contacts => &Column::CONTACTS_OPTIONAL,
+        }
+    }
+
+    /// Parse a `--columns` list for this table: names, comma-separated,
+    /// each at most once.
+    pub fn parse_columns(self, list: &str) -> Result<Vec<Column>, String> {
+        let known = || self.defaults().iter().chain(self.optional()).copied();
         let mut out = Vec::new();
         for name in list.split(',').map(str::trim) {
             let col = known().find(|c| c.name() == name).ok_or_else(|| {
@@ -108,9 +115,62 @@ impl Column {
     }
 }
 
+impl Column {
+    /// The chat records' default columns, in their default order.
+    pub const ALL: [Column; 6] = [
+        Column::CustomerId,
+        Column::ChatId,
+        Column::Seq,
+        Column::SenderType,
+        Column::MessageType,
+        Column::Content,
+    ];
+
+    /// Chat columns written only when `--columns` names them.
+    pub const OPTIONAL: [Column; 2] = [Column::Extra, Column::ChatExtra];
+
+    /// The contact list's default columns: no personal data.
+    pub const CONTACTS: [Column; 2] = [Column::Id, Column::Name];
+
+    /// Contact columns written only when `--columns` names them: the
+    /// personal data, and the fields the documentation does not name.
+    pub const CONTACTS_OPTIONAL: [Column; 3] = [Column::Mobile, Column::Email, Column::Extra];
+
+    /// The column's name in headers and JSON keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::CustomerId => "customer_id",
+            Column::ChatId => "chat_id",
+            Column::Seq => "seq",
+            Column::SenderType => "sender_type",
+            Column::MessageType => "message_type",
+            Column::Content => "content",
+            Column::Extra => "extra",
+            Column::ChatExtra => "chat_extra",
+            Column::Id => "id",
+            Column::Name => "name",
+            Column::Mobile => "mobile",
+            Column::Email => "email",
+        }
+    }
+
+    /// Parse a `--columns` list of the chat records (see
+    /// [`Table::parse_columns`]).
+    pub fn parse_list(list: &str) -> Result<Vec<Column>, String> {
+        Table::Chats.parse_columns(list)
+    }
+}
+
+/// One row, of either table.
+#[derive(Debug, Clone, Copy)]
+pub enum Row<'a> {
+    Chat(ChatRow<'a>),
+    Contact(ContactRow<'a>),
+}
+
 /// One flattened message.
 #[derive(Debug, Clone, Copy)]
-pub struct Row<'a> {
+pub struct ChatRow<'a> {
     pub customer_id: &'a str,
     pub chat_id: &'a str,
     /// 0-based position of the message in its chat.
@@ -122,6 +182,17 @@ pub struct Row<'a> {
     pub extra: &'a [(Cow<'a, str>, Cow<'a, str>)],
     /// The chat's undocumented fields (name, JSON text), in order.
     pub chat_extra: &'a [(Cow<'a, str>, Cow<'a, str>)],
+}
+
+/// One contact of the list.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactRow<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub mobile: &'a str,
+    pub email: &'a str,
+    /// The contact's undocumented fields (name, JSON text), in order.
+    pub extra: &'a [(Cow<'a, str>, Cow<'a, str>)],
 }
 
 /// What a column holds in one row.
@@ -136,18 +207,30 @@ pub enum Cell<'a> {
 }
 
 impl<'a> Row<'a> {
-    /// What `column` holds in this row.
+    /// What `column` holds in this row (a column of the other table holds
+    /// empty text; the configuration never asks for one).
     #[inline]
     pub fn cell(&self, column: Column) -> Cell<'a> {
-        match column {
-            Column::CustomerId => Cell::Text(self.customer_id),
-            Column::ChatId => Cell::Text(self.chat_id),
-            Column::Seq => Cell::Seq(self.seq),
-            Column::SenderType => Cell::Text(self.sender_type),
-            Column::MessageType => Cell::Text(self.message_type),
-            Column::Content => Cell::Text(self.content),
-            Column::Extra => Cell::Object(self.extra),
-            Column::ChatExtra => Cell::Object(self.chat_extra),
+        match self {
+            Row::Chat(row) => match column {
+                Column::CustomerId => Cell::Text(row.customer_id),
+                Column::ChatId => Cell::Text(row.chat_id),
+                Column::Seq => Cell::Seq(row.seq),
+                Column::SenderType => Cell::Text(row.sender_type),
+                Column::MessageType => Cell::Text(row.message_type),
+                Column::Content => Cell::Text(row.content),
+                Column::Extra => Cell::Object(row.extra),
+                Column::ChatExtra => Cell::Object(row.chat_extra),
+                Column::Id | Column::Name | Column::Mobile | Column::Email => Cell::Text(""),
+            },
+            Row::Contact(row) => match column {
+                Column::Id => Cell::Text(row.id),
+                Column::Name => Cell::Text(row.name),
+                Column::Mobile => Cell::Text(row.mobile),
+                Column::Email => Cell::Text(row.email),
+                Column::Extra => Cell::Object(row.extra),
+                _ => Cell::Text(""),
+            },
         }
     }
 }
@@ -173,7 +256,8 @@ pub trait RowEncoder: Send + Sync {
     fn columns(&self) -> &[Column];
     /// Bytes that open the file (a header row), if any.
     fn header(&self, out: &mut Vec<u8>);
-    /// Append the rows of one customer; returns how many rows were written.
+    /// Append the rows of one item (a customer's messages, the contact
+    /// list); returns how many rows were written.
     fn rows(&self, rows: &mut dyn Iterator<Item = Row<'_>>, out: &mut Vec<u8>) -> u64;
 }
 
@@ -220,5 +304,19 @@ mod tests {
         );
         let err = Column::parse_list("nope").unwrap_err();
         assert!(err.ends_with("content,extra,chat_extra"), "{err}");
+        assert!(Column::parse_list("mobile").is_err(), "a contact column");
+    }
+
+    #[test]
+    fn contact_columns_keep_personal_data_optional() {
+        assert_eq!(Table::Contacts.defaults(), &[Column::Id, Column::Name]);
+        assert_eq!(
+            Table::Contacts
+                .parse_columns("id,mobile,email,extra")
+                .unwrap(),
+            vec![Column::Id, Column::Mobile, Column::Email, Column::Extra]
+        );
+        let err = Table::Contacts.parse_columns("content").unwrap_err();
+        assert!(err.ends_with("id,name,mobile,email,extra"), "{err}");
     }
 }

@@ -36,6 +36,10 @@ pub(super) fn kind(column: Column) -> Kind {
         // extra and chat_extra hold JSON text (a STRING column: every
         // reader takes it, and DuckDB's json functions read it).
         Column::Content | Column::Extra | Column::ChatExtra => Kind::Text { dictionary: false },
+        // A contact's fields are distinct from row to row.
+        Column::Id | Column::Name | Column::Mobile | Column::Email => {
+            Kind::Text { dictionary: false }
+        }
     }
 }
 

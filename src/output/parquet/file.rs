@@ -400,11 +400,11 @@ fn read_row_groups(
 mod tests {
     use super::*;
     use crate::output::parquet::{ParquetEncoder, GROUP_ROWS};
-    use crate::record::{Column, Row, RowEncoder};
+    use crate::record::{ChatRow, Column, Row, RowEncoder};
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     fn row(customer: &'static str, seq: usize, content: &'static str) -> Row<'static> {
-        Row {
+        Row::Chat(ChatRow {
             customer_id: customer,
             chat_id: "chat",
             seq,
@@ -413,7 +413,7 @@ mod tests {
             content,
             extra: &[],
             chat_extra: &[],
-        }
+        })
     }
 
     fn staged(columns: &[Column], rows: &[Row<'_>]) -> Vec<u8> {
