@@ -109,8 +109,12 @@ pub enum RunError {
     Usage(#[from] UsageError),
     /// A signal came before any request (while reading `--ids -`): exit
     /// 130 or 143.
-    #[error("interrupted ({0:?}) while reading the customer IDs: nothing was fetched or written")]
+    #[error("interrupted ({0:?}) while reading the customer IDs: no chat was fetched and nothing was written")]
     Interrupted(crate::shutdown::Signal),
+    /// The contact list (`--all-contacts`) stopped the run before any
+    /// chat was asked for: refused, failed, empty or short. Exit 3.
+    #[error("{0}")]
+    ContactList(String),
     /// After a second signal the output still took no data: the run ends
     /// without its summary (what the journal committed is kept).
     #[error(

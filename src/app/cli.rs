@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Fetch the chat records of a list of customers and write them as rows.
     Export(Box<ExportOptions>),
+    /// Write the platform's contact list (the customers, their IDs and
+    /// names) as rows.
+    Contacts(Box<ExportOptions>),
     /// Serve a simulator of the API on loopback, for trying the tool and for tests.
     Mock(Box<MockArgs>),
     /// Run a real export against an in-process simulator: no key, no network.
@@ -115,6 +118,30 @@ pub struct MockArgs {
     #[arg(long)]
     pub no_check: bool,
 
+    /// Contacts in the contact list (`POST /v1/openapi/contacts`).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub contacts: usize,
+
+    /// How the contact list behaves: normal; flaky (503 twice, then the
+    /// list); empty; undocumented (extra fields on every contact);
+    /// changing (from the second call, half the list is other contacts);
+    /// shrinking (from the second call, a third of the list).
+    #[arg(long, value_enum, default_value_t, value_name = "MODE")]
+    pub contacts_mode: crate::simulator::ContactsMode,
+
+    /// Answer every window with every chat (a platform that ignores
+    /// start_time, end_time and days).
+    #[arg(long)]
+    pub ignore_window: bool,
+
+    /// The Code of a successful chat-record answer.
+    #[arg(long, default_value_t = 2000, value_name = "CODE")]
+    pub record_code: i64,
+
+    /// Give every message undocumented fields (a time and an id).
+    #[arg(long)]
+    pub undocumented_fields: bool,
+
     /// Seed of the fault sequence.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -172,7 +199,23 @@ pub fn command() -> clap::Command {
                 .after_help(KEY_NOTE)
                 .after_long_help(format!("{KEY_NOTE}\n\n{}", exit_status()))
         })
+        .mut_subcommand("contacts", |contacts| {
+            let mut contacts = with_defaults(contacts, &shown)
+                .override_usage(CONTACTS_USAGE)
+                .after_help(KEY_NOTE)
+                .after_long_help(format!("{KEY_NOTE}\n\n{}", exit_status()));
+            for name in crate::config::options::CHAT_ONLY {
+                contacts = contacts.mut_arg(name, |arg| arg.hide(true));
+            }
+            contacts.mut_arg("columns", |arg| {
+                arg.help("Columns to write, comma-separated: a subset and order of id,name, plus the personal data mobile and email, and extra (the fields the documentation does not name)")
+                    .long_help(None::<&str>)
+            })
+        })
 }
+
+/// `contacts`' usage line.
+const CONTACTS_USAGE: &str = "yuju-export contacts --out <PATH> [OPTIONS]";
 
 /// `export`'s usage line: the two settings every run needs first.
 const EXPORT_USAGE: &str = "yuju-export export --ids <PATH> --out <PATH> [OPTIONS]";

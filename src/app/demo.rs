@@ -11,18 +11,9 @@ use crate::config::options::{ExportOptions, HumanDuration};
 use crate::config::ExportConfig;
 use crate::error::Exit;
 use crate::shutdown::Shutdown;
-use crate::simulator::{self, data::SplitMix, Fault, Scenario, EXAMPLE_CUSTOMER};
+use crate::simulator::{self, Fault, Scenario};
 
-/// Sample customer IDs: the documented example first, then 32-hex IDs.
-pub fn sample_ids(n: usize) -> Vec<String> {
-    let mut rng = SplitMix(2026);
-    let mut ids = vec![EXAMPLE_CUSTOMER.to_string()];
-    while ids.len() < n {
-        ids.push(format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64()));
-    }
-    ids.truncate(n);
-    ids
-}
+pub use crate::simulator::contacts::sample_ids;
 
 /// Run the demo.
 pub async fn run(args: DemoArgs) -> Exit {

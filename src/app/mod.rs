@@ -5,6 +5,7 @@
 //! page ([`manpage`]).
 
 pub mod cli;
+pub mod contacts;
 pub mod demo;
 pub mod explain;
 pub mod manpage;
@@ -62,6 +63,7 @@ pub fn main_with(cli: Cli) -> Exit {
             rt.shutdown_background();
             exit
         }
+        Command::Contacts(args) => contacts(*args),
         Command::Mock(args) => {
             crate::console::logging::init(&Default::default());
             runtime().block_on(mock(*args))
@@ -83,6 +85,40 @@ pub fn main_with(cli: Cli) -> Exit {
             }
         },
     }
+}
+
+/// `yuju-export contacts` with the settings `options`.
+fn contacts(options: ExportOptions) -> Exit {
+    let env = |k: &str| std::env::var(k).ok();
+    let config = match ExportConfig::for_contacts(options, env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("yuju-export: error: {e}");
+            return Exit::Usage;
+        }
+    };
+    crate::console::logging::init(&config.log);
+    for notice in &config.notices {
+        tracing::warn!("{notice}");
+    }
+    if config.dry_run {
+        return match contacts::print_plan(&config, &mut std::io::stdout().lock()) {
+            Ok(()) => Exit::Success,
+            Err(e) => {
+                eprintln!("yuju-export: error: cannot print the plan: {e}");
+                Exit::OutputError
+            }
+        };
+    }
+    runtime().block_on(async move {
+        match Shutdown::from_signals() {
+            Ok(shutdown) => contacts::run(config, shutdown).await,
+            Err(e) => {
+                tracing::error!("cannot install signal handlers: {e}");
+                Exit::Usage
+            }
+        }
+    })
 }
 
 /// Run the export of `config`; when it resumed an interrupted `--state`
@@ -188,6 +224,13 @@ async fn mock(args: MockArgs) -> Exit {
         log_requests: args.log_requests,
         empty_everywhere: args.empty_everywhere,
         no_check: args.no_check,
+        contacts: crate::simulator::ContactBook {
+            count: args.contacts,
+            mode: args.contacts_mode,
+        },
+        ignore_window: args.ignore_window,
+        record_code: args.record_code,
+        undocumented_fields: args.undocumented_fields,
         ..Scenario::default()
     };
     let sim = match simulator::start_on(args.addr, scenario).await {
@@ -198,7 +241,7 @@ async fn mock(args: MockArgs) -> Exit {
         }
     };
     eprintln!(
-        "simulator listening on {} (Ctrl-C to stop). Try:\n  YUJU_API_KEY={} yuju-export export --base-url {} --ids ids.txt --out chats.csv",
+        "simulator listening on {} (Ctrl-C to stop). Try:\n  YUJU_API_KEY={} yuju-export export --base-url {} --all-contacts --out chats.csv",
         sim.addr,
         args.key,
         sim.base_url()

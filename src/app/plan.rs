@@ -36,7 +36,12 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
     window(config, &mut lines)?;
     output(config, &ids, &mut lines)?;
     side_files(config, &mut lines)?;
-    lines.push(("estimate".into(), estimate(config, ids.len())));
+    let estimate = if ids.is_empty() && config.files.ids == Source::Contacts {
+        "known once the contact list is fetched".to_string()
+    } else {
+        estimate(config, ids.len())
+    };
+    lines.push(("estimate".into(), estimate));
 
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut text = String::from("dry run: no request is made, nothing is written\n");
@@ -49,6 +54,9 @@ pub fn print_plan(config: &ExportConfig, out: &mut dyn Write) -> Result<(), Usag
 
 /// Read the IDs (an error is the run's), keep the shard's, describe them.
 fn customers(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageError> {
+    if config.files.ids == Source::Contacts {
+        return contact_list(config, lines);
+    }
     let mut ids = read_ids(&config.files.ids)?;
     crate::store::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
     let distinct = ids.len();
@@ -59,6 +67,7 @@ fn customers(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageEr
         Source::Stdin => "stdin".to_string(),
         Source::File(p) => p.display().to_string(),
         Source::Inline(_) => "the config's customer_ids".to_string(),
+        Source::Contacts => "the contact list".to_string(),
     };
     let mut customers = format!("{distinct} distinct from {source}");
     if ids.duplicates > 0 {
@@ -70,6 +79,54 @@ fn customers(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageEr
     lines.push(("customers".into(), customers));
     lines.push(("invalid lines".into(), "none".into()));
     Ok(ids)
+}
+
+/// `--all-contacts`: the list's request, and the list an interrupted run
+/// kept (the IDs a resume goes on with), if any.
+fn contact_list(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, UsageError> {
+    use crate::api::Request as _;
+    let request = &config.contacts.request;
+    let url = request.endpoint().shown_url(&config.base_url);
+    let body = String::from_utf8_lossy(&request.body("")).into_owned();
+    lines.push((
+        "customers".into(),
+        format!(
+            "the contact list, fetched when the run starts: POST {url}?apiKey=<redacted> {body}"
+        ),
+    ));
+    let mut guards = vec![if config.contacts.allow_empty {
+        "an empty list is a run of nothing".to_string()
+    } else {
+        "an empty list stops the run (exit 3)".to_string()
+    }];
+    if let Some(min) = config.contacts.min {
+        guards.push(format!("fewer than {min} contacts stop it"));
+    }
+    lines.push(("list guards".into(), guards.join("; ")));
+    let kept = config
+        .files
+        .out
+        .file()
+        .map(crate::store::paths::contact_list)
+        .filter(|kept| kept.exists() && config.resume != crate::config::ResumeMode::Restart);
+    match kept {
+        Some(kept) => {
+            let mut ids = read_ids(&Source::File(kept.clone()))?;
+            lines.push((
+                "kept list".into(),
+                format!(
+                    "{} ({} contacts, of the interrupted run)",
+                    kept.display(),
+                    ids.len()
+                ),
+            ));
+            if let Some(shard) = config.shard {
+                ids.retain(|id| shard.contains(id));
+            }
+            Ok(ids)
+        }
+        None => Ok(IdList::default()),
+    }
 }
 
 /// The request as it would be sent, the key redacted.

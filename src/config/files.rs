@@ -35,11 +35,19 @@ impl FilePlan {
             }
         };
         let ids = match o.ids.clone() {
+            Some(_) if o.all_contacts => {
+                return Err(UsageError::invalid(
+                    "--ids and --all-contacts exclude each other: give the IDs, or take \
+                     them from the contact list",
+                ))
+            }
+            _ if o.all_contacts => Source::Contacts,
             Some(p) if p.as_os_str() == "-" => Source::Stdin,
             Some(p) => Source::File(p),
             None => {
                 return Err(UsageError::invalid(
-                    "--ids is required: a file of customer IDs, or - for stdin",
+                    "--ids is required: a file of customer IDs, or - for stdin (or \
+                     --all-contacts, to take them from the platform's contact list)",
                 ))
             }
         };

@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::config::options::ExportOptions;
 use crate::error::UsageError;
 use crate::output::{Compression, Format, Target};
-use crate::record::Column;
+use crate::record::{Column, Table};
 
 use super::defaulted;
 
@@ -46,10 +46,14 @@ pub(super) fn output_format(
 
 /// The columns, the Parquet row-group size, and the format-only options
 /// checked against `format`.
-pub(super) fn layout(o: &ExportOptions, format: Format) -> Result<(Vec<Column>, u64), UsageError> {
+pub(super) fn layout(
+    o: &ExportOptions,
+    format: Format,
+    table: Table,
+) -> Result<(Vec<Column>, u64), UsageError> {
     let columns = match o.columns.as_deref() {
-        Some(list) => Column::parse_list(list).map_err(UsageError::invalid)?,
-        None => Column::ALL.to_vec(),
+        Some(list) => table.parse_columns(list).map_err(UsageError::invalid)?,
+        None => table.defaults().to_vec(),
     };
     let group_rows = super::limits::ROW_GROUP_ROWS.check(
         o.parquet_row_group_rows

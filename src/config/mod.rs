@@ -7,6 +7,7 @@
 //! format and layout ([`format`]), the key ([`key`]), the numeric limits
 //! ([`limits`]) and the API's address ([`network`]).
 
+mod contacts;
 mod files;
 mod format;
 mod key;
@@ -36,11 +37,12 @@ use crate::console::progress::ProgressMode;
 use crate::error::UsageError;
 use crate::output::{Compression, Format, Target};
 use crate::pace::retry::RetryPolicy;
-use crate::record::Column;
+use crate::record::{Column, Table};
 use crate::store::input::Source;
 use crate::store::safefs::FileMode;
 use crate::store::state::StateSettings;
 
+pub use contacts::{ContactsPlan, ListFacts};
 use window::TimeWindow;
 
 /// What to do with an interrupted run of the same output.
@@ -125,6 +127,11 @@ pub struct ExportConfig {
     pub relative_bounds: (bool, bool),
     /// Log settings.
     pub log: LogSettings,
+    /// What the run writes rows of: the chat records, or the contact list.
+    pub table: Table,
+    /// The contact list's filters and guards (`--all-contacts`, and the
+    /// `contacts` command).
+    pub contacts: ContactsPlan,
 }
 
 impl ExportConfig {
@@ -135,7 +142,18 @@ impl ExportConfig {
         given: ExportOptions,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, UsageError> {
-        Self::build(given, env, None)
+        Self::build(given, env, None, Table::Chats)
+    }
+
+    /// The settings of the `contacts` command: `export`'s, less those
+    /// that have no meaning for the contact list (refused on its command
+    /// line, ignored in a shared `--config` file).
+    pub fn for_contacts(
+        given: ExportOptions,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError> {
+        contacts::refuse_chat_settings(&given)?;
+        Self::build(given, env, None, Table::Contacts)
     }
 
     /// The settings of the window after this run's, for a `--state` run
@@ -148,19 +166,24 @@ impl ExportConfig {
         given: ExportOptions,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, UsageError> {
-        Self::build(given, env, Some(self.api_key.clone()))
+        Self::build(given, env, Some(self.api_key.clone()), self.table)
     }
 
     fn build(
         given: ExportOptions,
         env: impl Fn(&str) -> Option<String>,
         known_key: Option<ApiKey>,
+        table: Table,
     ) -> Result<Self, UsageError> {
         // The key's precedence has the environment between the layers:
         // --api-key-file on the command line, then YUJU_API_KEY, then the
         // file's api-key-file.
         let key_file_flag = given.api_key_file.clone();
-        let o = given.layered()?;
+        let mut o = given.layered()?;
+        if table == Table::Contacts {
+            o = o.without_chat_settings();
+            o.all_contacts = true;
+        }
 
         let shard = o
             .shard
@@ -193,7 +216,8 @@ impl ExportConfig {
             retry,
             codes,
         } = pacing(&o)?;
-        let (columns, parquet_row_group_rows) = format::layout(&o, format)?;
+        let (columns, parquet_row_group_rows) = format::layout(&o, format, table)?;
+        let contacts = contacts::plan(&o, table)?;
 
         Ok(ExportConfig {
             files,
@@ -230,6 +254,8 @@ impl ExportConfig {
             zone: window.zone,
             relative_window: window.relative,
             relative_bounds: window.relative_bounds,
+            table,
+            contacts,
         })
     }
 

@@ -18,9 +18,11 @@
 //! (the platform-down policy), [`writer`] (the output and every count),
 //! [`open`] and [`pending`] (the files at the start), [`end`] (the files
 //! committed, the one decision of how the run ended, and the state,
-//! metrics and summary written from it), and [`next`] (whether a resumed
-//! `--state` window goes on to the next one).
+//! metrics and summary written from it), [`next`] (whether a resumed
+//! `--state` window goes on to the next one) and [`contact_list`] (the
+//! IDs of `--all-contacts`, and the `contacts` command's one request).
 
+pub mod contact_list;
 pub mod control;
 pub mod dispatch;
 pub mod end;
@@ -101,9 +103,14 @@ pub struct PipelineHooks {
 }
 
 /// Run one export. Errors found before any request are `RunError::Usage`.
-pub async fn run(config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
+pub async fn run(mut config: ExportConfig, mut shutdown: Shutdown) -> Result<Report, RunError> {
     let started = Instant::now();
-    let ids = read_input(&config, &mut shutdown).await?;
+    let ids = match config.files.ids {
+        crate::store::input::Source::Contacts => {
+            contact_list::ids_for_run(&mut config, &mut shutdown).await?
+        }
+        _ => read_input(&config, &mut shutdown).await?,
+    };
     let source = chat_records(config.mask.clone(), config.pseudonym.clone());
     run_with(config, source, ids, shutdown, started, None).await
 }
@@ -208,7 +215,7 @@ fn row_encoder(config: &ExportConfig, hooks: Option<&PipelineHooks>) -> Box<dyn 
 
 /// The fetch tasks' shared machinery for `customers` to fetch from
 /// `source`: the client, the limiter, the retries and the health verdicts.
-fn fetcher(
+pub(crate) fn fetcher(
     config: &ExportConfig,
     source: Box<dyn Source>,
     encoder: Box<dyn RowEncoder>,
@@ -297,11 +304,15 @@ fn announce(config: &ExportConfig, total: usize, resumed_from: usize) {
             state.start_origin()
         );
     }
+    let from = match &config.contacts.fetched {
+        Some(list) => format!(" (the contact list's {} contacts)", list.contacts),
+        None => String::new(),
+    };
     tracing::info!(
         customers = total,
         concurrency = config.concurrency,
         rate = config.rate,
-        "exporting {total} customers to {}",
+        "exporting {total} customers{from} to {}",
         config.files.out.describe()
     );
 }

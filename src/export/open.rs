@@ -222,6 +222,9 @@ fn file_output(
             .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?,
         ..Checkpoint::default()
     };
+    if config.files.ids == crate::store::input::Source::Contacts {
+        super::contact_list::keep_list(out, ids, config.file_mode).map_err(usage)?;
+    }
     let fingerprint = Fingerprint::of(config, ids);
     let journal = Journal::create(
         &journal_path,

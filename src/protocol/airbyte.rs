@@ -89,7 +89,9 @@ pub fn main() -> Exit {
         Err(e) => {
             let failure = match &e {
                 RunError::Usage(_) => FailureType::Config,
-                RunError::Interrupted(_) | RunError::Abandoned(_) => FailureType::Transient,
+                RunError::Interrupted(_) | RunError::Abandoned(_) | RunError::ContactList(_) => {
+                    FailureType::Transient
+                }
             };
             trace(failure, &e.to_string());
             e.exit()

@@ -48,8 +48,18 @@ pub const SYNC_SETTINGS: [&str; 26] = [
 ];
 
 /// The settings of `export` a sync leaves out on purpose, with the reason.
-pub const LEFT_OUT: [(&str, &str); 26] = [
+pub const LEFT_OUT: [(&str, &str); 30] = [
     ("ids", "the customers are customer_ids or ids_file"),
+    ("all_contacts", "the customers are customer_ids or ids_file"),
+    (
+        "contact_filters",
+        "the customers are customer_ids or ids_file",
+    ),
+    (
+        "allow_empty_contacts",
+        "the customers are customer_ids or ids_file",
+    ),
+    ("min_contacts", "the customers are customer_ids or ids_file"),
     ("config", "this JSON file is the config"),
     ("out", "records go to stdout as protocol messages"),
     ("format", "records go to stdout as protocol messages"),

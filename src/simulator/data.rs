@@ -390,6 +390,31 @@ pub fn success_body_in(
     .to_string()
 }
 
+/// A success body answered with another success `Code` (a platform that
+/// answers 0, as its contact list does) and, when `undocumented`, with
+/// the fields the older GET variant gives every message: a Unix `time`
+/// (a JSON string, as that variant sends it) and an `id`.
+pub fn restyled(body: String, code: i64, undocumented: bool) -> String {
+    if code == crate::api::envelope::CODE_OK && !undocumented {
+        return body;
+    }
+    let Ok(mut answer) = serde_json::from_str::<Value>(&body) else {
+        return body;
+    };
+    answer["Code"] = json!(code);
+    if undocumented {
+        let chats = answer["Data"].as_array_mut().into_iter().flatten();
+        for (c, chat) in chats.enumerate() {
+            let messages = chat["messages"].as_array_mut().into_iter().flatten();
+            for (m, message) in messages.enumerate() {
+                message["time"] = json!(format!("{}", 1_715_665_855 + 60 * (c * 100 + m)));
+                message["id"] = json!(format!("m{c}-{m}"));
+            }
+        }
+    }
+    answer.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,8 +12,10 @@
 //! `shape-data…` and `shape-messages…` answer with `Data` an object and
 //! `messages` a string ([`data::success_body`]); [`envelope`] lists the
 //! IDs answered with faults inside a 200's envelope, [`hostile`] the IDs
-//! of answers a hostile server might send.
+//! of answers a hostile server might send. [`contacts`] answers the
+//! contact list.
 
+pub mod contacts;
 pub mod data;
 pub mod envelope;
 pub mod faults;
@@ -35,6 +37,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use contacts::{ContactBook, ContactsMode};
 use data::SplitMix;
 pub use data::{Calendar, DataProfile, EXAMPLE_CUSTOMER};
 use faults::text;
@@ -93,6 +96,16 @@ pub struct Scenario {
     /// Answer `GET /v1/openapi/check` with a 404, as a platform without
     /// that endpoint would (its shape comes from a secondary source).
     pub no_check: bool,
+    /// The contact list and how it behaves.
+    pub contacts: ContactBook,
+    /// Answer every window with every chat, as a platform that ignores
+    /// `start_time`, `end_time` and `days` would.
+    pub ignore_window: bool,
+    /// The `Code` of a successful chat-record answer (2000 as documented).
+    pub record_code: i64,
+    /// Give every message fields the documentation does not name (`time`,
+    /// `id`), as the platform's older GET variant does.
+    pub undocumented_fields: bool,
 }
 
 impl Scenario {
@@ -130,6 +143,10 @@ impl Default for Scenario {
             log_requests: false,
             empty_everywhere: false,
             no_check: false,
+            contacts: ContactBook::default(),
+            ignore_window: false,
+            record_code: crate::api::envelope::CODE_OK,
+            undocumented_fields: false,
         }
     }
 }
@@ -151,6 +168,8 @@ pub struct SimStats {
     pub quota_exceeded: AtomicU64,
     /// Requests past the key and rate-limit checks.
     pub admitted: AtomicU64,
+    /// Calls of the contact list (past the key check).
+    pub contact_calls: AtomicU64,
     /// Sum of the latencies slept, in microseconds.
     pub latency_us: AtomicU64,
     /// When each request past the rate limit came, since the first request.
@@ -242,6 +261,7 @@ pub async fn start_on(addr: SocketAddr, scenario: Scenario) -> std::io::Result<S
     let app = Router::new()
         .route("/v1/openapi/chat/record", post(handle))
         .route("/v1/openapi/check", axum::routing::get(check))
+        .route("/v1/openapi/contacts", post(contact_list))
         .with_state(shared);
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -305,6 +325,28 @@ async fn check(State(shared): State<Arc<Shared>>, Query(params): Query<Params>) 
             r#"{"Code":401,"Msg":"apiKey无效或已过期"}"#.into(),
         )
     }
+}
+
+/// `POST /v1/openapi/contacts`: past the key check, the rate limit and
+/// the quota, the list as [`contacts::answer`] gives it.
+async fn contact_list(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<Params>,
+    body: Bytes,
+) -> Response<Body> {
+    shared.stats.requests.fetch_add(1, Relaxed);
+    let arrived = tokio::time::Instant::now();
+    if let Some(refused) = admit(&shared, params.api_key.as_deref(), "", arrived).await {
+        return refused;
+    }
+    let call = shared.stats.contact_calls.load(Relaxed);
+    let (status, body) = contacts::answer(
+        shared.scenario.contacts,
+        call,
+        &body,
+        &shared.stats.contact_calls,
+    );
+    json(status, body)
 }
 
 /// One request: parse and record it, let it through the key check, the
@@ -483,7 +525,7 @@ async fn answer(
             format!(r#"{{"Code": 2000, "Data": [], "Msg": "成功", "RequestId": "sim-{n:08}"}}"#),
         );
     }
-    let span = match &sc.calendar {
+    let span = match sc.calendar.as_ref().filter(|_| !sc.ignore_window) {
         Some(calendar) => {
             match calendar.span(&request.days, &request.start_time, &request.end_time) {
                 Ok(span) => Some((calendar, span)),
@@ -505,7 +547,10 @@ async fn answer(
         None => {}
     }
     stats.ok.fetch_add(1, Relaxed);
-    json(StatusCode::OK, good)
+    json(
+        StatusCode::OK,
+        data::restyled(good, sc.record_code, sc.undocumented_fields),
+    )
 }
 
 fn sample_latency(sc: &Scenario, rng: &mut SplitMix) -> Duration {

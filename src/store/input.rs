@@ -19,6 +19,8 @@ pub enum Source {
     File(PathBuf),
     /// IDs given in a pipeline's config (`customer_ids`), one per line.
     Inline(String),
+    /// The platform's contact list (`--all-contacts`): fetched, not read.
+    Contacts,
 }
 
 impl fmt::Display for Source {
@@ -27,6 +29,7 @@ impl fmt::Display for Source {
             Source::Stdin => f.write_str("<stdin>"),
             Source::File(p) => write!(f, "{}", p.display()),
             Source::Inline(_) => f.write_str("the config's customer_ids"),
+            Source::Contacts => f.write_str("the contact list"),
         }
     }
 }
@@ -191,6 +194,9 @@ pub fn read_ids(source: &Source) -> Result<IdList, UsageError> {
     match source {
         Source::Stdin => read_from(std::io::stdin(), &name),
         Source::Inline(text) => read_from(Cursor::new(text.as_bytes()), &name),
+        Source::Contacts => Err(UsageError::invalid(
+            "the contact list is fetched from the platform, not read from a file",
+        )),
         Source::File(path) => {
             let file = std::fs::File::open(path).map_err(|source| UsageError::Read {
                 path: path.clone(),

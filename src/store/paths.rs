@@ -17,6 +17,8 @@ const JOURNAL: &str = ".journal";
 const LOCK: &str = ".lock";
 /// The default failed-customers file of an output.
 const FAILED: &str = ".failed.csv";
+/// The contact list an `--all-contacts` run took its IDs from.
+const CONTACTS: &str = ".contacts";
 /// A file written whole, then renamed over the real one.
 const TEMP: &str = ".tmp";
 
@@ -50,6 +52,12 @@ pub fn lock(out: &Path) -> PathBuf {
 /// `<out>.failed.csv`: the failed file when `--failed` is not given.
 pub fn default_failed(out: &Path) -> PathBuf {
     append_ext(out, FAILED)
+}
+
+/// `<out>.contacts`: the contact list of an interrupted `--all-contacts`
+/// run, for `--resume`.
+pub fn contact_list(out: &Path) -> PathBuf {
+    append_ext(out, CONTACTS)
 }
 
 /// `<path>.tmp`: a file written whole, then renamed onto `path`.

@@ -41,6 +41,9 @@ pub struct StateSettings {
     pub lookback: Duration,
     /// `--accept-empty`: take a night with no chat anywhere as real.
     pub accept_empty: bool,
+    /// How many contacts the last completed `--all-contacts` window's
+    /// list held.
+    pub last_contacts: Option<u64>,
 }
 
 /// Customers a window asked, and how many of them had chats.
@@ -71,6 +74,7 @@ impl StateSettings {
             path,
             recorded: recorded.map(|r| r.end),
             last_share: recorded.and_then(|r| r.share),
+            last_contacts: recorded.and_then(|r| r.contacts),
             lookback,
             accept_empty: false,
         })
@@ -148,6 +152,10 @@ struct Record<'a> {
     /// later night that is empty everywhere from a quiet one.
     customers: u64,
     customers_with_chats: u64,
+    /// How many contacts the list held (`--all-contacts` only): what tells
+    /// a list cut short from one that shrank.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contacts: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +165,8 @@ struct ReadBack {
     customers: Option<u64>,
     #[serde(default)]
     customers_with_chats: Option<u64>,
+    #[serde(default)]
+    contacts: Option<u64>,
 }
 
 /// What a state file records, as runs read it back.
@@ -166,6 +176,8 @@ pub struct Recorded {
     pub end: DateTime<FixedOffset>,
     /// Its customers and how many had chats, when the file says.
     pub share: Option<Share>,
+    /// How many contacts its list held, when it took the contact list.
+    pub contacts: Option<u64>,
 }
 
 /// The recorded window end in `path`, or `None` when there is no file.
@@ -232,7 +244,13 @@ pub fn load_record(path: &Path) -> Result<Option<Recorded>, UsageError> {
         _ => None,
     };
     DateTime::parse_from_rfc3339(back.window_end.trim())
-        .map(|end| Some(Recorded { end, share }))
+        .map(|end| {
+            Some(Recorded {
+                end,
+                share,
+                contacts: back.contacts,
+            })
+        })
         .map_err(|_| {
             // The line of the key, for the message (the file is small).
             let text = String::from_utf8_lossy(&bytes);
@@ -372,6 +390,8 @@ pub struct RunEnd<'a> {
     pub output: Option<&'a Path>,
     pub rows: u64,
     pub exit_code: u8,
+    /// How many contacts the run's list held (`--all-contacts`).
+    pub contacts: Option<u64>,
 }
 
 impl RunEnd<'_> {
@@ -435,6 +455,7 @@ pub fn settle(
         exit_code: run.exit_code,
         customers: run.share.customers,
         customers_with_chats: run.share.with_chats,
+        contacts: run.contacts,
     };
     let mut json = serde_json::to_vec_pretty(&record).expect("the state serialises");
     json.push(b'\n');
@@ -481,6 +502,7 @@ mod tests {
             output: Some(Path::new("chats.csv")),
             rows: 12,
             exit_code: 0,
+            contacts: None,
         }
     }
 

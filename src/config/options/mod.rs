@@ -89,7 +89,7 @@ export_options! {
     /// File of customer IDs, one per line (or a CSV with a `customer_id`
     /// column).
     ///
-    /// `-` reads stdin.
+    /// `-` reads stdin. --all-contacts takes them from the platform instead.
     #[arg(help_heading = "Input", long, value_name = "PATH")]
     pub ids: Option<PathBuf>,
 
@@ -102,6 +102,40 @@ export_options! {
     #[arg(help_heading = "Input", long)]
     #[serde(default)]
     pub allow_empty: bool,
+
+    /// Take the customer IDs from the platform's contact list instead of
+    /// --ids.
+    ///
+    /// The list is fetched once, at the start of the run, and kept beside
+    /// the partial output (`<out>.contacts`), so --resume goes on with the
+    /// same IDs. A list that cannot be fetched, or comes back empty, stops
+    /// the run before any chat is asked for.
+    #[arg(help_heading = "Input", long, conflicts_with = "ids")]
+    #[serde(default)]
+    pub all_contacts: bool,
+
+    /// Narrow the contact list: FIELD:CONDITION:VALUE, such as
+    /// name:equal:访客290. Repeatable.
+    ///
+    /// Each becomes one condition of the list's filter; the platform
+    /// documents `equal` on `name`. A filter it rejects is exit 2.
+    #[arg(help_heading = "Input", long = "contact-filter", value_name = "FILTER")]
+    #[serde(default, rename = "contact-filter")]
+    pub contact_filters: Vec<String>,
+
+    /// Accept a contact list with no contact in it.
+    ///
+    /// Without it an empty list is exit 3: no paging is documented, and an
+    /// empty answer is more often a fault than a company without contacts.
+    #[arg(help_heading = "Input", long)]
+    #[serde(default)]
+    pub allow_empty_contacts: bool,
+
+    /// Stop (exit 3) when the contact list holds fewer than N contacts.
+    ///
+    /// A guard against a list the platform capped or cut short.
+    #[arg(help_heading = "Input", long, value_name = "N")]
+    pub min_contacts: Option<u64>,
 
     /// A TOML file with the same settings (keys are the long flag names).
     ///
@@ -429,7 +463,49 @@ export_options! {
 
 }
 
+/// The settings of `export` that have no meaning for the contact list
+/// (`yuju-export contacts`): refused on its command line, ignored in a
+/// `--config` file it shares with `export`.
+pub const CHAT_ONLY: [&str; 17] = [
+    "ids",
+    "allow_empty",
+    "all_contacts",
+    "shard",
+    "failed",
+    "resume",
+    "restart",
+    "days",
+    "start",
+    "end",
+    "chat_source",
+    "chat_robot",
+    "seat_member",
+    "state",
+    "accept_empty",
+    "lookback",
+    "concurrency",
+];
+
 impl ExportOptions {
+    /// The settings of [`CHAT_ONLY`] this layer gives, as flags
+    /// (`--days`).
+    pub fn chat_only_given(&self) -> Vec<String> {
+        self.given()
+            .into_iter()
+            .filter(|name| CHAT_ONLY.contains(name))
+            .map(|name| format!("--{}", name.replace('_', "-")))
+            .collect()
+    }
+
+    /// These layered settings with those of [`CHAT_ONLY`] back at their
+    /// defaults.
+    pub fn without_chat_settings(mut self) -> ExportOptions {
+        for name in CHAT_ONLY {
+            self.forget(name);
+        }
+        self.over(ExportOptions::defaults())
+    }
+
     /// The defaults: the bottom layer, and what `--help` shows.
     pub fn defaults() -> ExportOptions {
         let retry = RetryPolicy::default();
@@ -636,8 +712,8 @@ mod tests {
         use clap::Args as _;
         let cmd = ExportOptions::augment_args(clap::Command::new("export"));
         for arg in cmd.get_arguments() {
-            let key = arg.get_id().as_str().replace('_', "-");
-            if key != "config" {
+            let key = arg.get_long().unwrap_or_default().to_string();
+            if key != "config" && !key.is_empty() {
                 assert!(keys.contains(&key), "{key} is not in the example config");
             }
         }

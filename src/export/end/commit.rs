@@ -29,7 +29,7 @@ pub fn commit(mut written: Written, total: usize, out: &Target) -> Committed {
     if written.done() == total && error.is_none() {
         complete(written, out)
     } else if written.done() == 0 && error.is_none() && !written.reader_gone {
-        discard(written)
+        discard(written, out)
     } else {
         keep(written, error, out)
     }
@@ -38,7 +38,7 @@ pub fn commit(mut written: Written, total: usize, out: &Target) -> Committed {
 /// The run stopped before any customer was committed (a bad key, a wrong
 /// address, a signal at the start): nothing is worth resuming, so the
 /// partial files and the journal go, and the next run needs no --resume.
-fn discard(written: Written) -> Committed {
+fn discard(written: Written, out: &Target) -> Committed {
     let files = written.files;
     let mut error = None;
     if let Err(e) = files.sink.discard() {
@@ -47,15 +47,27 @@ fn discard(written: Written) -> Committed {
     if let Err(e) = files.failed.discard() {
         error.get_or_insert(e);
     }
-    if let Some(journal) = files.journal {
-        if let Err(e) = journal.remove() {
-            tracing::warn!("{e:#} (the next run discards it as stale)");
-        }
-    }
+    remove_journal(files.journal, out);
     if let Some(e) = &error {
         tracing::warn!("{e:#}");
     }
     Committed::default()
+}
+
+/// Remove the journal, and the contact list kept beside it: nothing is
+/// left to resume.
+fn remove_journal(journal: Option<crate::store::journal::Journal>, out: &Target) {
+    if let Some(journal) = journal {
+        if let Err(e) = journal.remove() {
+            tracing::warn!("{e:#} (the next run discards it as stale)");
+        }
+    }
+    if let Some(out) = out.file() {
+        let kept = crate::store::paths::contact_list(out);
+        if let Err(e) = crate::store::safefs::remove_if_present(&kept) {
+            tracing::warn!("{e:#}");
+        }
+    }
 }
 
 /// Put the files in place. The failed file first: once the output is in
@@ -70,11 +82,7 @@ fn complete(written: Written, out: &Target) -> Committed {
     };
     match files.sink.commit() {
         Ok(()) => {
-            if let Some(journal) = files.journal {
-                if let Err(e) = journal.remove() {
-                    tracing::warn!("{e:#} (the next run discards it as stale)");
-                }
-            }
+            remove_journal(files.journal, out);
             Committed {
                 complete: true,
                 output: match out {

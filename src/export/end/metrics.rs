@@ -114,6 +114,13 @@ fn render(run: &RunMetrics, old: Option<&str>) -> String {
         Some(s.rows as f64),
     );
     counts(&mut out, s);
+    if let Some(list) = &s.contact_list {
+        out.gauge(
+            "yuju_export_contacts",
+            "Contacts the last run's contact list held (--all-contacts).",
+            Some(list.contacts as f64),
+        );
+    }
     if let Some(state) = &s.state {
         let at = state.watermark_at.map(seconds);
         out.gauge(
@@ -216,14 +223,22 @@ fn label_value(text: &str) -> String {
     out
 }
 
-struct Metrics {
-    text: String,
+pub(super) struct Metrics {
+    pub(super) text: String,
     shard: Option<String>,
 }
 
 impl Metrics {
+    /// An empty file's text, every sample labelled with `shard`.
+    pub(super) fn new(shard: Option<String>) -> Metrics {
+        Metrics {
+            text: String::new(),
+            shard,
+        }
+    }
+
     /// A metric of one sample (none when `value` is unknown).
-    fn gauge(&mut self, name: &str, help: &str, value: Option<f64>) {
+    pub(super) fn gauge(&mut self, name: &str, help: &str, value: Option<f64>) {
         self.head(name, help);
         if let Some(value) = value {
             self.sample(name, None, value);

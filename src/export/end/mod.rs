@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 pub mod commit;
+pub mod contacts;
 pub mod exit;
 pub mod metrics;
 pub mod summary;
@@ -214,6 +215,7 @@ fn run_end<'a>(config: &ExportConfig, committed: &'a Committed, tally: &Tally) -
         output: committed.output.as_deref(),
         rows: tally.rows,
         exit_code: Exit::OutputError.code(),
+        contacts: config.contacts.fetched.as_ref().map(|f| f.contacts),
     }
 }
 
@@ -298,6 +300,7 @@ fn summary_facts(
         resumable: !committed.complete && committed.partial_output.is_some(),
         shard: config.shard.map(|s| s.to_string()),
         state: None,
+        contact_list: config.contacts.fetched.clone(),
     }
 }
 
@@ -307,6 +310,7 @@ impl RunError {
     pub fn exit(&self) -> Exit {
         match self {
             RunError::Usage(_) => Exit::Usage,
+            RunError::ContactList(_) => Exit::StoppedByApi,
             RunError::Interrupted(signal) | RunError::Abandoned(signal) => {
                 exit_for(Ending::stopped(StopCause::Signal(*signal))).0
             }
@@ -362,6 +366,7 @@ mod tests {
             last_share: None,
             lookback: Duration::ZERO,
             accept_empty: false,
+            last_contacts: None,
         };
         let wall = |s| {
             chrono::NaiveDateTime::parse_from_str(s, crate::api::query::WIRE_TIME_FORMAT).unwrap()
@@ -378,6 +383,7 @@ mod tests {
             start: Some(wall("2026-11-25 00:00:00")),
             end: Some(wall("2026-11-26 00:00:00")),
             zone: Zone::parse("UTC").unwrap(),
+            contacts: None,
             output: None,
             rows: 0,
             exit_code: 0,

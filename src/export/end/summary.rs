@@ -87,6 +87,9 @@ pub struct Summary {
     /// The `--state` watermark: this run's window, whether it moved and
     /// why not (null without `--state`).
     pub state: Option<crate::store::state::StateReport>,
+    /// What the contact list held (`--all-contacts` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_list: Option<crate::config::ListFacts>,
 }
 
 impl Summary {
@@ -119,6 +122,7 @@ impl Summary {
             resumable: false,
             shard: None,
             state: None,
+            contact_list: None,
         }
     }
 
@@ -212,6 +216,12 @@ impl fmt::Display for Summary {
         write!(f, "; {:.1}s", self.elapsed_secs)?;
         if let Some(state) = &self.state {
             write!(f, "; {state}")?;
+        }
+        if let Some(list) = &self.contact_list {
+            write!(f, "; contact list: {} contacts", list.contacts)?;
+            if let Some(warning) = &list.warning {
+                write!(f, " (warning: {warning})")?;
+            }
         }
         Ok(())
     }
