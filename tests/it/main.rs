@@ -2,6 +2,7 @@
 //! simulator over loopback HTTP; outputs parsed back with csv and serde_json.
 
 mod common;
+mod contacts;
 mod cron;
 mod docs;
 mod drift;
