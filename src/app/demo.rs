@@ -1,8 +1,8 @@
-//! `yuju-export demo`: a real export over HTTP against an in-process
+//! `yuju-export demo`: a real run over HTTP against an in-process
 //! simulator, with a sprinkle of transient faults, so a newcomer sees the
-//! progress bar, the retries and the summary without a key or a network.
+//! contact list, the progress bar, the retries and the summary without a
+//! key or a network: `contacts`, then `export --all-contacts`.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -42,56 +42,72 @@ async fn run_inner(args: &DemoArgs) -> anyhow::Result<Exit> {
             Fault::Reset,
             Fault::Truncated,
         ],
+        contacts: crate::simulator::ContactBook {
+            count: args.customers.max(1),
+            mode: crate::simulator::ContactsMode::Normal,
+        },
         ..Scenario::default()
     })
     .await?;
 
     std::fs::create_dir_all(&args.dir)?;
-    let ids_path = args.dir.join("ids.txt");
-    let mut text = String::from("# sample customer IDs for the yuju-export demo\n");
-    for id in sample_ids(args.customers.max(1)) {
-        writeln!(text, "{id}").expect("writing to a String");
-    }
-    std::fs::write(&ids_path, text)?;
     let out = args.dir.join("chats.csv");
+    let contacts = args.dir.join("contacts.csv");
 
     // The demo's settings go through the same layering and checks as a
     // real run's; only what differs from the defaults is named.
-    let options = ExportOptions {
-        ids: Some(ids_path.clone()),
-        out: Some(out.clone()),
-        restart: true,
+    let env = |name: &str| (name == "YUJU_API_KEY").then(|| key.clone());
+    let common = ExportOptions {
         base_url: Some(sim.base_url()),
-        concurrency: Some(16),
         timeout: Some(HumanDuration(Duration::from_secs(10))),
         connect_timeout: Some(HumanDuration(Duration::from_secs(5))),
         retry_base: Some(HumanDuration(Duration::from_millis(200))),
         progress: Some(args.progress),
         ..ExportOptions::default()
     };
-    let config = ExportConfig::from_options(options, |name| {
-        (name == "YUJU_API_KEY").then(|| key.clone())
-    })?;
     eprintln!(
         "demo: a simulator of the API is listening on {} (3% of its answers are faults, retried)",
         sim.base_url()
     );
+    let table = ExportConfig::for_contacts(
+        ExportOptions {
+            out: Some(contacts.clone()),
+            ..common.clone()
+        },
+        env,
+    )?;
+    let exit = crate::app::contacts::run(table, Shutdown::from_signals()?).await;
+    if exit != Exit::Success {
+        return Ok(exit);
+    }
+    let config = ExportConfig::from_options(
+        ExportOptions {
+            all_contacts: true,
+            out: Some(out.clone()),
+            restart: true,
+            concurrency: Some(16),
+            ..common
+        },
+        env,
+    )?;
     let report = crate::export::run(config, Shutdown::from_signals()?).await?;
     crate::app::explain::explain(&report, &crate::app::explain::Flags);
     if report.exit == Exit::Success {
-        eprintln!("\n{}", next_steps(&out, &ids_path, report.summary.rows));
+        eprintln!("\n{}", next_steps(&out, &contacts, report.summary.rows));
     }
     Ok(report.exit)
 }
 
-fn next_steps(out: &Path, ids: &Path, rows: u64) -> String {
+fn next_steps(out: &Path, contacts: &Path, rows: u64) -> String {
     format!(
-        "Wrote {rows} rows to {out}. Against the real API:\n\n  \
+        "Wrote the contact list to {contacts} and {rows} rows of its chats to {out}. \
+         Against the real API:\n\n  \
          export YUJU_API_KEY=<your key>\n  \
-         {me} export --ids {ids} --out chats.csv\n\n\
+         {me} doctor\n  \
+         {me} export --all-contacts --out chats.csv\n\n\
          (`{me} export --help` lists every flag.)",
         out = out.display(),
-        ids = ids.display(),
+        contacts = contacts.display(),
         me = command_name(),
     )
 }
