@@ -50,6 +50,16 @@ pub struct Answer {
     _large: Option<OwnedSemaphorePermit>,
 }
 
+/// Which request proved a key good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyProof {
+    /// `GET /v1/openapi/check` answered `{"success":true}`.
+    CheckEndpoint,
+    /// That endpoint answered otherwise; the probe's answer was an
+    /// envelope.
+    Probe,
+}
+
 /// Sends one item's request to an endpoint and returns the raw answer.
 pub struct ApiClient {
     http: reqwest::Client,
@@ -121,11 +131,11 @@ impl ApiClient {
     /// anything else (a 404, another body), the key is proved with
     /// `probe` instead (the record endpoint: 401 is a bad key, any
     /// envelope a good one). The error says why not, never with the URL.
-    pub async fn check_key(&self, probe: &dyn Request) -> Result<(), String> {
+    pub async fn check_key(&self, probe: &dyn Request) -> Result<KeyProof, String> {
         match self.ask_check().await? {
-            Some(true) => Ok(()),
+            Some(true) => Ok(KeyProof::CheckEndpoint),
             Some(false) => Err("the platform refused the API key: it is invalid or expired".into()),
-            None => self.prove_key(probe).await,
+            None => self.prove_key(probe).await.map(|()| KeyProof::Probe),
         }
     }
 

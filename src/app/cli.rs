@@ -30,6 +30,8 @@ pub enum Command {
     /// Write the platform's contact list (the customers, their IDs and
     /// names) as rows.
     Contacts(Box<ExportOptions>),
+    /// Check, with a handful of requests, that the platform behaves as the tool assumes.
+    Doctor(Box<DoctorArgs>),
     /// Serve a simulator of the API on loopback, for trying the tool and for tests.
     Mock(Box<MockArgs>),
     /// Run a real export against an in-process simulator: no key, no network.
@@ -172,6 +174,38 @@ pub struct MockArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON, for a support ticket (the key redacted,
+    /// no personal data).
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub options: ExportOptions,
+}
+
+/// The settings of `export` that `doctor` takes: where the platform is,
+/// the key, TLS, timeouts, the contact list's filters, the zone, the code
+/// classes and the log.
+pub const DOCTOR_SETTINGS: [&str; 15] = [
+    "base_url",
+    "api_key_file",
+    "allow_insecure_http",
+    "ca_cert",
+    "timeout",
+    "connect_timeout",
+    "max_response_bytes",
+    "config",
+    "contact_filters",
+    "tz",
+    "definitive_codes",
+    "transient_codes",
+    "verbose",
+    "quiet",
+    "log_format",
+];
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Number of sample customers.
     #[arg(long, default_value_t = 300, value_name = "N")]
@@ -199,6 +233,7 @@ pub fn command() -> clap::Command {
                 .after_help(KEY_NOTE)
                 .after_long_help(format!("{KEY_NOTE}\n\n{}", exit_status()))
         })
+        .mut_subcommand("doctor", doctor_help)
         .mut_subcommand("contacts", |contacts| {
             let mut contacts = with_defaults(contacts, &shown)
                 .override_usage(CONTACTS_USAGE)
@@ -212,6 +247,20 @@ pub fn command() -> clap::Command {
                     .long_help(None::<&str>)
             })
         })
+}
+
+/// `doctor` shows the settings it takes.
+fn doctor_help(doctor: clap::Command) -> clap::Command {
+    let hidden: Vec<String> = doctor
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .filter(|id| id != "json" && id != "help" && !DOCTOR_SETTINGS.contains(&id.as_str()))
+        .collect();
+    let mut doctor = doctor.after_help(KEY_NOTE);
+    for id in hidden {
+        doctor = doctor.mut_arg(id, |arg| arg.hide(true));
+    }
+    doctor
 }
 
 /// `contacts`' usage line.

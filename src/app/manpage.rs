@@ -98,6 +98,11 @@ const FILES: &[(&str, &str)] = &[
         "Which customers are committed and where the partial files were consistent.",
     ),
     (
+        "OUT.contacts",
+        "With --all-contacts: the contact list the run took its IDs from, for --resume; \
+         removed with the journal.",
+    ),
+    (
         "OUT.staged",
         "Parquet: the rows committed since the last row group, until the run completes.",
     ),
@@ -121,14 +126,28 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// A first dump, a nightly schedule, and a retry of the failed customers.
+/// A first check, a first dump, the contact table, a nightly schedule,
+/// and a retry of the failed customers.
 const EXAMPLES: &[(&str, &str)] = &[
     (
-        "yuju-export export --ids customers.txt --out chats.csv",
-        "A first dump of the last 30 days, with the key in YUJU_API_KEY.",
+        "yuju-export doctor",
+        "Check, with a few requests, that the platform behaves as the tool assumes.",
     ),
     (
-        "yuju-export export --ids customers.txt --state state.json --start 2026-11-01 --end today \
+        "yuju-export export --all-contacts --out chats.csv",
+        "A first dump of the last 30 days of every contact's chats, with the key in YUJU_API_KEY.",
+    ),
+    (
+        "yuju-export contacts --out contacts.csv",
+        "The contact table (id, name) to join the chats to; --columns id,name,mobile adds the \
+         personal data.",
+    ),
+    (
+        "yuju-export export --ids customers.txt --out chats.csv",
+        "The chats of a list of customer IDs.",
+    ),
+    (
+        "yuju-export export --all-contacts --state state.json --start 2026-11-01 --end today \
          --tz Asia/Shanghai --out 'chats-{start}.parquet' --metrics yuju.prom --resume -q",
         "Nightly from cron: each window starts where the last completed one ended, into its own \
          file; silent unless something went wrong.",

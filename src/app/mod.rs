@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod contacts;
 pub mod demo;
+pub mod doctor;
 pub mod explain;
 pub mod manpage;
 pub mod plan;
@@ -64,6 +65,7 @@ pub fn main_with(cli: Cli) -> Exit {
             exit
         }
         Command::Contacts(args) => contacts(*args),
+        Command::Doctor(args) => doctor(*args),
         Command::Mock(args) => {
             crate::console::logging::init(&Default::default());
             runtime().block_on(mock(*args))
@@ -85,6 +87,40 @@ pub fn main_with(cli: Cli) -> Exit {
             }
         },
     }
+}
+
+/// `yuju-export doctor`: the settings it takes (see
+/// [`cli::DOCTOR_SETTINGS`]), then the report.
+fn doctor(args: cli::DoctorArgs) -> Exit {
+    let refused: Vec<String> = args
+        .options
+        .given_settings()
+        .into_iter()
+        .filter(|name| !cli::DOCTOR_SETTINGS.contains(name))
+        .map(|name| format!("--{}", name.replace('_', "-")))
+        .collect();
+    if !refused.is_empty() {
+        eprintln!(
+            "yuju-export: error: doctor takes no {}: it checks the platform, and writes nothing",
+            refused.join(", ")
+        );
+        return Exit::Usage;
+    }
+    let mut options = args.options;
+    options.out = Some("-".into());
+    let env = |k: &str| std::env::var(k).ok();
+    let config = match ExportConfig::for_contacts(options, env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("yuju-export: error: {e}");
+            return Exit::Usage;
+        }
+    };
+    crate::console::logging::init(&config.log);
+    for notice in &config.notices {
+        tracing::warn!("{notice}");
+    }
+    runtime().block_on(doctor::run(config, args.json))
 }
 
 /// `yuju-export contacts` with the settings `options`.

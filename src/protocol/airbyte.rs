@@ -178,7 +178,7 @@ fn check(path: &std::path::Path) -> Exit {
         query: config.query.clone(),
     };
     match runtime.block_on(client.check_key(&probe)) {
-        Ok(()) => status(true, None),
+        Ok(_) => status(true, None),
         Err(why) => status(false, Some(why)),
     }
 }

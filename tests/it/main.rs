@@ -5,6 +5,7 @@ mod common;
 mod contacts;
 mod cron;
 mod docs;
+mod doctor;
 mod drift;
 mod envelope;
 mod export;

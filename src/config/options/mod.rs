@@ -487,6 +487,11 @@ pub const CHAT_ONLY: [&str; 17] = [
 ];
 
 impl ExportOptions {
+    /// The settings this layer gives, by field name.
+    pub fn given_settings(&self) -> Vec<&'static str> {
+        self.given()
+    }
+
     /// The settings of [`CHAT_ONLY`] this layer gives, as flags
     /// (`--days`).
     pub fn chat_only_given(&self) -> Vec<String> {
