@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
 use super::config::{read_json, settings_schema, PipelineConfig};
+use super::contacts;
 use super::state::StreamState;
 use super::stream::{self, Framing, CURSOR, KEY, STREAM};
 use super::{message_line, run_sync, write_lines, SyncRequest};
@@ -138,6 +139,12 @@ pub fn catalog() -> Value {
         "default_cursor_field": [CURSOR],
         "source_defined_primary_key": KEY.iter().map(|k| vec![*k]).collect::<Vec<_>>(),
         "is_resumable": true,
+    }, {
+        "name": contacts::NAME,
+        "json_schema": contacts::schema(),
+        "supported_sync_modes": ["full_refresh"],
+        "source_defined_primary_key": [contacts::KEY],
+        "is_resumable": false,
     }]})
 }
 
@@ -194,8 +201,21 @@ fn read(
     let streams = catalog["streams"]
         .as_array()
         .ok_or_else(|| UsageError::invalid("the catalog has no streams list"))?;
+    if let Some(entry) = streams
+        .iter()
+        .find(|s| s["stream"]["name"] == contacts::NAME)
+    {
+        let properties = entry["stream"]["json_schema"]["properties"].as_object();
+        let selected =
+            contacts::selected(|p| properties.is_some_and(|props| props.contains_key(p)));
+        contacts::run(&config, &selected, Framing::Airbyte)?;
+        emit(json!({"type": "STATE", "state": {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": contacts::NAME}, "stream_state": {}},
+        }}));
+    }
     let Some(entry) = streams.iter().find(|s| s["stream"]["name"] == STREAM) else {
-        tracing::info!("the catalog does not select {STREAM}: nothing to read");
+        tracing::info!("the catalog does not select {STREAM}: nothing more to read");
         return Ok(Exit::Success);
     };
     let properties = entry["stream"]["json_schema"]["properties"].as_object();

@@ -18,8 +18,12 @@ use crate::error::UsageError;
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// The settings of `export` a sync takes, under their field names.
-pub const SYNC_SETTINGS: [&str; 26] = [
+pub const SYNC_SETTINGS: [&str; 30] = [
     "allow_empty",
+    "all_contacts",
+    "contact_filters",
+    "allow_empty_contacts",
+    "min_contacts",
     "mask",
     "mask_style",
     "pseudonymize",
@@ -48,18 +52,11 @@ pub const SYNC_SETTINGS: [&str; 26] = [
 ];
 
 /// The settings of `export` a sync leaves out on purpose, with the reason.
-pub const LEFT_OUT: [(&str, &str); 30] = [
-    ("ids", "the customers are customer_ids or ids_file"),
-    ("all_contacts", "the customers are customer_ids or ids_file"),
+pub const LEFT_OUT: [(&str, &str); 26] = [
     (
-        "contact_filters",
-        "the customers are customer_ids or ids_file",
+        "ids",
+        "the customers are customer_ids, ids_file or all_contacts",
     ),
-    (
-        "allow_empty_contacts",
-        "the customers are customer_ids or ids_file",
-    ),
-    ("min_contacts", "the customers are customer_ids or ids_file"),
     ("config", "this JSON file is the config"),
     ("out", "records go to stdout as protocol messages"),
     ("format", "records go to stdout as protocol messages"),
@@ -125,7 +122,7 @@ fn own_keys() -> Map<String, Value> {
     keys.insert(
         "customer_ids".into(),
         json!({"type": "array", "items": {"type": "string"},
-               "description": "The customers to export (or ids_file: exactly one of the two)."}),
+               "description": "The customers to export (or ids_file, or all_contacts: exactly one of the three)."}),
     );
     keys.insert(
         "ids_file".into(),
@@ -241,12 +238,20 @@ impl PipelineConfig {
         if self.api_key.as_deref().is_none_or(|k| k.trim().is_empty()) {
             return Err(UsageError::invalid("the config has no api_key"));
         }
+        if self.export.all_contacts && (self.customer_ids.is_some() || self.ids_file.is_some()) {
+            return Err(UsageError::invalid(
+                "the config gives all_contacts and customer_ids or ids_file: give one way of \
+                 naming the customers",
+            ));
+        }
         match (&self.customer_ids, &self.ids_file) {
+            (None, None) if self.export.all_contacts => Ok(()),
             (Some(_), Some(_)) => Err(UsageError::invalid(
                 "the config gives both customer_ids and ids_file: give one of them",
             )),
             (None, None) => Err(UsageError::invalid(
-                "the config gives no customers: set customer_ids (a list) or ids_file (a path)",
+                "the config gives no customers: set customer_ids (a list), ids_file (a path) \
+                 or all_contacts (true: the platform's contact list)",
             )),
             (Some(ids), None) => match ids.iter().position(|id| id.contains(['\n', '\r'])) {
                 Some(i) => Err(UsageError::invalid(format!(

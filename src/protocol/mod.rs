@@ -3,11 +3,12 @@
 //! engine as `export` — its concurrency, rate limiter, retries, drift
 //! handling and redaction — with rows written as protocol records on
 //! stdout and the progress as state messages ([`sync`]). What they share:
-//! the JSON config ([`config`]), the one stream ([`stream`]) and the state
-//! ([`state`]).
+//! the JSON config ([`config`]), the stream of chat messages ([`stream`])
+//! and its state ([`state`]), and the contact list's stream ([`contacts`]).
 
 pub mod airbyte;
 pub mod config;
+pub mod contacts;
 mod log;
 pub mod singer;
 pub mod state;
@@ -61,12 +62,17 @@ pub(crate) struct Plan {
 
 /// Run one sync: the export of the window the state calls for, its
 /// records and state messages on stdout, and the final state.
-pub async fn sync(request: SyncRequest, shutdown: Shutdown) -> Result<Synced, RunError> {
+pub async fn sync(request: SyncRequest, mut shutdown: Shutdown) -> Result<Synced, RunError> {
     let plan = plan(&request)?;
-    let config = export_config(&request.config, &plan)?;
+    let mut config = export_config(&request.config, &plan)?;
     let started = std::time::Instant::now();
-    let ids = read_ids(&config.files.ids)?;
-    crate::store::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
+    let ids = if config.files.ids == Source::Contacts {
+        crate::export::contact_list::ids_for_run(&mut config, &mut shutdown).await?
+    } else {
+        let ids = read_ids(&config.files.ids)?;
+        crate::store::input::require_ids(&ids, &config.files.ids, config.allow_empty)?;
+        ids
+    };
     let fingerprint = Fingerprint::of(&config, &ids);
     let had_resume = plan.resume.is_some();
     let resume = plan

@@ -9,13 +9,14 @@ use clap::Parser;
 use serde_json::{json, Value};
 
 use super::config::{read_json, PipelineConfig};
+use super::contacts;
 use super::state::StreamState;
 use super::stream::{self, Framing, CURSOR, KEY, STREAM};
 use super::{message_line, run_sync, write_lines, SyncRequest};
 use crate::error::{Exit, RunError, UsageError};
 
-/// A Singer tap for the Yuju AI (语聚AI) chat records: one stream,
-/// `chat_messages`, incremental by export window.
+/// A Singer tap for the Yuju AI (语聚AI) chat records: `chat_messages`,
+/// incremental by export window, and `contacts`, the contact list.
 #[derive(Debug, Parser)]
 #[command(name = "tap-yuju", version)]
 pub struct TapArgs {
@@ -74,8 +75,18 @@ fn run(args: TapArgs) -> Result<Exit, RunError> {
         Some(path) => Some(read_json::<Value>(&path, "catalog")?),
         None => None,
     };
+    if let Some(properties) = contacts_selection(catalog.as_ref())? {
+        let schema = json!({
+            "type": "SCHEMA",
+            "stream": contacts::NAME,
+            "schema": contacts::schema_of(&properties),
+            "key_properties": contacts::KEY,
+        });
+        let _ = write_lines(&message_line(&schema));
+        contacts::run(&config, &properties, Framing::Singer)?;
+    }
     let Some(selection) = Selection::of(catalog.as_ref())? else {
-        tracing::info!("the catalog does not select {STREAM}: nothing to sync");
+        tracing::info!("the catalog does not select {STREAM}: nothing more to sync");
         return Ok(Exit::Success);
     };
     let state = match &args.state {
@@ -121,6 +132,50 @@ fn read_state(value: Value) -> Result<StreamState, UsageError> {
             "the state's bookmarks is not an object",
         )),
     }
+}
+
+/// The properties of `contacts` a catalog selects; `None` when it does not
+/// select the stream (nor does a sync without a catalog, as before the
+/// stream existed). A property is selected when its metadata says so, or
+/// says nothing and is selected by default (all but the personal data).
+fn contacts_selection(catalog: Option<&Value>) -> Result<Option<Vec<&'static str>>, UsageError> {
+    let Some(catalog) = catalog else {
+        return Ok(None);
+    };
+    let streams = catalog["streams"]
+        .as_array()
+        .ok_or_else(|| UsageError::invalid("the catalog has no streams list"))?;
+    let Some(entry) = streams
+        .iter()
+        .find(|s| s["tap_stream_id"] == contacts::NAME || s["stream"] == contacts::NAME)
+    else {
+        return Ok(None);
+    };
+    let empty = Vec::new();
+    let metadata = entry["metadata"].as_array().unwrap_or(&empty);
+    let at = |breadcrumb: Value| {
+        metadata
+            .iter()
+            .find(|m| m["breadcrumb"] == breadcrumb)
+            .map(|m| &m["metadata"])
+    };
+    let chosen = |m: Option<&Value>, default: bool| {
+        m.and_then(|m| {
+            m["selected"]
+                .as_bool()
+                .or(m["selected-by-default"].as_bool())
+        })
+        .unwrap_or(default)
+    };
+    if !chosen(at(json!([])), false) {
+        return Ok(None);
+    }
+    Ok(Some(contacts::selected(|p| {
+        chosen(
+            at(json!(["properties", p])),
+            !contacts::PERSONAL.contains(&p),
+        )
+    })))
 }
 
 /// What a catalog asks of the stream.
@@ -210,7 +265,38 @@ pub fn catalog() -> Value {
         "replication_key": CURSOR,
         "replication_method": "INCREMENTAL",
         "metadata": metadata,
-    }]})
+    }, contacts_entry()]})
+}
+
+/// The `contacts` stream in the catalog: full table, not selected by
+/// default, its personal data not selected by default either.
+fn contacts_entry() -> Value {
+    let mut metadata = vec![json!({
+        "breadcrumb": [],
+        "metadata": {
+            "inclusion": "available",
+            "selected-by-default": false,
+            "table-key-properties": contacts::KEY,
+            "forced-replication-method": "FULL_TABLE",
+        }
+    })];
+    for p in contacts::PROPERTIES {
+        metadata.push(json!({
+            "breadcrumb": ["properties", p],
+            "metadata": {
+                "inclusion": if contacts::KEY.contains(&p) { "automatic" } else { "available" },
+                "selected-by-default": !contacts::PERSONAL.contains(&p),
+            }
+        }));
+    }
+    json!({
+        "tap_stream_id": contacts::NAME,
+        "stream": contacts::NAME,
+        "schema": contacts::schema(),
+        "key_properties": contacts::KEY,
+        "replication_method": "FULL_TABLE",
+        "metadata": metadata,
+    })
 }
 
 /// `--about`: JSON (Meltano reads it) or Markdown.
@@ -228,7 +314,8 @@ fn about(format: Option<&str>) -> Result<String, UsageError> {
         None | Some("markdown") => {
             let mut text = format!(
                 "# tap-yuju {}\n\nChat records of the Yuju AI (语聚AI) platform, by \
-                 customer: one stream, `{STREAM}`.\n\nCapabilities: catalog, discover, state, \
+                 customer: the streams `{STREAM}` (incremental) and `contacts` (full \
+                 table).\n\nCapabilities: catalog, discover, state, \
                  about.\n\n## Settings\n\n| setting | type | description |\n| --- | --- | --- |\n",
                 env!("CARGO_PKG_VERSION")
             );

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::output::jsonl::{write_members, Empty};
-use crate::record::{Column, Row, RowEncoder};
+use crate::record::{Column, Row, RowEncoder, Table};
 
 /// The stream's name.
 pub const STREAM: &str = "chat_messages";
@@ -93,8 +93,8 @@ pub struct RecordEncoder {
 }
 
 impl RecordEncoder {
-    /// Records of the `selected` properties for the window from `start` to
-    /// `end` (RFC 3339), extracted at `extracted`.
+    /// Records of `chat_messages`' `selected` properties for the window
+    /// from `start` to `end` (RFC 3339), extracted at `extracted`.
     pub fn new(
         framing: Framing,
         selected: &[&'static str],
@@ -102,38 +102,53 @@ impl RecordEncoder {
         end: &str,
         extracted: chrono::DateTime<chrono::Utc>,
     ) -> RecordEncoder {
-        let columns: Vec<Column> = Column::ALL
-            .into_iter()
-            .chain(Column::OPTIONAL)
-            .filter(|c| selected.contains(&c.name()))
-            .collect();
-        let keys = columns
-            .iter()
-            .map(|&c| (c, format!("\"{}\":", c.name())))
-            .collect();
         let mut window = String::new();
         for (name, value) in [("window_start", start), ("window_end", end)] {
             if selected.contains(&name) {
                 window.push_str(&format!(",\"{name}\":{}", json!(value)));
             }
         }
+        RecordEncoder::of(framing, STREAM, Table::Chats, selected, window, extracted)
+    }
+
+    /// Records of `stream`, rows of `table`: its `selected` columns, then
+    /// `trailer` (properties already encoded, each starting with a comma).
+    pub fn of(
+        framing: Framing,
+        stream: &str,
+        table: Table,
+        selected: &[&'static str],
+        trailer: String,
+        extracted: chrono::DateTime<chrono::Utc>,
+    ) -> RecordEncoder {
+        let columns: Vec<Column> = table
+            .defaults()
+            .iter()
+            .chain(table.optional())
+            .copied()
+            .filter(|c| selected.contains(&c.name()))
+            .collect();
+        let keys = columns
+            .iter()
+            .map(|&c| (c, format!("\"{}\":", c.name())))
+            .collect();
         let (head, tail) = match framing {
             Framing::Singer => (
-                format!("{{\"type\":\"RECORD\",\"stream\":\"{STREAM}\",\"record\":"),
+                format!("{{\"type\":\"RECORD\",\"stream\":\"{stream}\",\"record\":"),
                 format!(
                     ",\"time_extracted\":{}}}\n",
                     json!(extracted.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 ),
             ),
             Framing::Airbyte => (
-                format!("{{\"type\":\"RECORD\",\"record\":{{\"stream\":\"{STREAM}\",\"data\":"),
+                format!("{{\"type\":\"RECORD\",\"record\":{{\"stream\":\"{stream}\",\"data\":"),
                 format!(",\"emitted_at\":{}}}}}\n", extracted.timestamp_millis()),
             ),
         };
         RecordEncoder {
             columns,
             keys,
-            window,
+            window: trailer,
             head,
             tail,
         }

@@ -16,6 +16,7 @@ mod limits;
 mod mask;
 mod parquet_output;
 mod pipeline;
+mod pipeline_contacts;
 mod progress;
 mod request;
 mod resume;

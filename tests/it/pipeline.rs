@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use crate::common::*;
 use yuju_export::simulator::{Calendar, Scenario};
 
-const TAP: &str = env!("CARGO_BIN_EXE_tap-yuju");
-const SOURCE: &str = env!("CARGO_BIN_EXE_source-yuju");
+pub(crate) const TAP: &str = env!("CARGO_BIN_EXE_tap-yuju");
+pub(crate) const SOURCE: &str = env!("CARGO_BIN_EXE_source-yuju");
 
-fn dated() -> Scenario {
+pub(crate) fn dated() -> Scenario {
     Scenario {
         calendar: Some("2026-03-01..2026-03-11".parse::<Calendar>().unwrap()),
         ..scenario()
@@ -24,7 +24,13 @@ fn dated() -> Scenario {
 }
 
 /// A pipeline config for `ids` against `sim`.
-fn config(wd: &Workdir, sim: &Sim, ids: &[String], end: &str, extra: Value) -> std::path::PathBuf {
+pub(crate) fn config(
+    wd: &Workdir,
+    sim: &Sim,
+    ids: &[String],
+    end: &str,
+    extra: Value,
+) -> std::path::PathBuf {
     let mut c = json!({
         "api_key": KEY,
         "customer_ids": ids,
@@ -39,7 +45,7 @@ fn config(wd: &Workdir, sim: &Sim, ids: &[String], end: &str, extra: Value) -> s
     wd.write("config.json", c.to_string())
 }
 
-fn run(exe: &str, wd: &Workdir, args: &[&str]) -> Output {
+pub(crate) fn run(exe: &str, wd: &Workdir, args: &[&str]) -> Output {
     Command::new(exe)
         .current_dir(wd.dir.path())
         .env_clear()
@@ -73,7 +79,7 @@ fn read(wd: &Workdir, extra: &[&str]) -> Output {
 }
 
 /// Every stdout line, parsed; a line that is not JSON fails the test.
-fn messages(out: &Output) -> Vec<Value> {
+pub(crate) fn messages(out: &Output) -> Vec<Value> {
     String::from_utf8(out.stdout.clone())
         .unwrap()
         .lines()
@@ -82,9 +88,9 @@ fn messages(out: &Output) -> Vec<Value> {
 }
 
 /// A record's data by its key, window fields left out.
-type Table = BTreeMap<(String, String, u64), Value>;
+pub(crate) type Table = BTreeMap<(String, String, u64), Value>;
 
-fn keyed(data: &Value) -> ((String, String, u64), Value) {
+pub(crate) fn keyed(data: &Value) -> ((String, String, u64), Value) {
     let mut d = data.clone();
     let o = d.as_object_mut().unwrap();
     o.remove("window_start");
@@ -98,7 +104,7 @@ fn keyed(data: &Value) -> ((String, String, u64), Value) {
 }
 
 /// What `export` writes for the window, every column, as a table.
-fn truth(wd: &Workdir, sim: &Sim, start: &str, end: &str) -> Table {
+pub(crate) fn truth(wd: &Workdir, sim: &Sim, start: &str, end: &str) -> Table {
     let o = wd.export(
         sim,
         &[
@@ -133,7 +139,7 @@ fn truth(wd: &Workdir, sim: &Sim, start: &str, end: &str) -> Table {
         .collect()
 }
 
-fn singer_table(msgs: &[Value]) -> Table {
+pub(crate) fn singer_table(msgs: &[Value]) -> Table {
     msgs.iter()
         .filter(|m| m["type"] == "RECORD")
         .map(|m| keyed(&m["record"]))

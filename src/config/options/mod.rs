@@ -120,7 +120,7 @@ export_options! {
     /// Each becomes one condition of the list's filter; the platform
     /// documents `equal` on `name`. A filter it rejects is exit 2.
     #[arg(help_heading = "Input", long = "contact-filter", value_name = "FILTER")]
-    #[serde(default, rename = "contact-filter")]
+    #[serde(default, rename = "contact-filter", alias = "contact-filters")]
     pub contact_filters: Vec<String>,
 
     /// Accept a contact list with no contact in it.
@@ -505,10 +505,15 @@ impl ExportOptions {
     /// These layered settings with those of [`CHAT_ONLY`] back at their
     /// defaults.
     pub fn without_chat_settings(mut self) -> ExportOptions {
+        self.forget_chat_settings();
+        self.over(ExportOptions::defaults())
+    }
+
+    /// Drop the settings of [`CHAT_ONLY`] from this layer.
+    pub fn forget_chat_settings(&mut self) {
         for name in CHAT_ONLY {
             self.forget(name);
         }
-        self.over(ExportOptions::defaults())
     }
 
     /// The defaults: the bottom layer, and what `--help` shows.
