@@ -403,12 +403,19 @@ pub fn restyled(body: String, code: i64, undocumented: bool) -> String {
     };
     answer["Code"] = json!(code);
     if undocumented {
-        let chats = answer["Data"].as_array_mut().into_iter().flatten();
-        for (c, chat) in chats.enumerate() {
+        // Each message's fields follow from its chat and place, whatever
+        // the window asked: the same message has the same time in every
+        // answer.
+        for chat in answer["Data"].as_array_mut().into_iter().flatten() {
+            let chat_id = match &chat["chat_id"] {
+                Value::String(id) => id.clone(),
+                other => other.to_string(),
+            };
+            let base = 1_715_665_855 + hash(&chat_id) % 10_000_000;
             let messages = chat["messages"].as_array_mut().into_iter().flatten();
             for (m, message) in messages.enumerate() {
-                message["time"] = json!(format!("{}", 1_715_665_855 + 60 * (c * 100 + m)));
-                message["id"] = json!(format!("m{c}-{m}"));
+                message["time"] = json!(format!("{}", base + 60 * m as u64));
+                message["id"] = json!(format!("{chat_id}-{m}"));
             }
         }
     }

@@ -1,8 +1,9 @@
 """PyAirbyte runs source-yuju: check, discover and read into its DuckDB
-cache; the cached table is written as JSON lines for check.py, and every
-line the source prints must parse as an AirbyteMessage.
+cache; the cached chat_messages table is written as JSON lines for
+check.py, the cached contacts table must hold CONTACTS contacts, each
+once, and every line the source prints must parse as an AirbyteMessage.
 
-Usage: pyairbyte.py SOURCE_EXECUTABLE CONFIG.json OUT.jsonl
+Usage: pyairbyte.py SOURCE_EXECUTABLE CONFIG.json OUT.jsonl CONTACTS
 """
 import json
 import os
@@ -14,14 +15,14 @@ os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 import airbyte as ab  # noqa: E402
 from airbyte_protocol.models import AirbyteMessage  # noqa: E402
 
-exe, config_path, out_path = sys.argv[1:4]
+exe, config_path, out_path, contacts = sys.argv[1:5]
 with open(config_path, encoding="utf-8") as f:
     config = json.load(f)
 
 source = ab.get_source("source-yuju", local_executable=exe, config=config)
 source.check()
-if "chat_messages" not in source.get_available_streams():
-    sys.exit("discover does not list chat_messages")
+if not {"chat_messages", "contacts"} <= set(source.get_available_streams()):
+    sys.exit(f"discover lists {source.get_available_streams()}, not chat_messages and contacts")
 source.select_all_streams()
 # The cache lives beside the output, in the run's scratch directory: never
 # in the checkout, and never carried over from an earlier run.
@@ -36,11 +37,19 @@ with open(out_path, "w", encoding="utf-8") as out:
         row = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
         out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 print(f"PyAirbyte cached {len(frame)} rows")
+people = result["contacts"].to_pandas()
+if len(people) != int(contacts) or people["id"].nunique() != int(contacts):
+    sys.exit(f"PyAirbyte cached {len(people)} contacts ({people['id'].nunique()} distinct), not {contacts}")
+print(f"PyAirbyte cached {len(people)} contacts")
 
 # Every line of every command parses as an AirbyteMessage.
+discovered = {s["name"]: s for s in json.loads(subprocess.run(
+    [exe, "discover", "--config", config_path], check=True, capture_output=True, text=True,
+).stdout)["catalog"]["streams"]}
 catalog = {"streams": [{
-    "stream": json.loads(subprocess.run([exe, "discover", "--config", config_path], check=True,
-                                        capture_output=True, text=True).stdout)["catalog"]["streams"][0],
+    "stream": discovered["contacts"], "sync_mode": "full_refresh", "destination_sync_mode": "overwrite",
+}, {
+    "stream": discovered["chat_messages"],
     "sync_mode": "incremental", "destination_sync_mode": "append_dedup",
     "cursor_field": ["window_end"], "primary_key": [["customer_id"], ["chat_id"], ["seq"]],
 }]}

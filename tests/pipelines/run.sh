@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Real pipeline clients against the real executables: Meltano runs tap-yuju
-# into PostgreSQL through meltanolabs-target-postgres (two incremental runs,
-# then a sync killed with SIGKILL and resumed from the target's last state),
-# and PyAirbyte runs source-yuju's check, discover and read into its DuckDB
-# cache. Every loaded table must equal what `yuju-export export` writes for
-# the same window. Python tools live in a virtual environment made here;
+# into PostgreSQL through meltanolabs-target-postgres (both streams, the
+# customers taken from the contact list, two incremental runs, the chats
+# joined to the contacts; then a sync killed with SIGKILL and resumed from
+# the target's last state), and PyAirbyte runs source-yuju's check,
+# discover and read of both streams into its DuckDB cache. Every loaded
+# table must equal what `yuju-export export` writes for the same window. Python tools live in a virtual environment made here;
 # PostgreSQL comes from Debian's packages and runs as a private cluster.
 # Usage: tests/pipelines/run.sh [target/debug]
 set -euo pipefail
@@ -45,22 +46,27 @@ su postgres -s /bin/sh -c "'$pgbin/pg_ctl' -D '$work/pg/data' -l '$work/pg/log' 
 psql() { su postgres -s /bin/sh -c "'$pgbin/psql' -h 127.0.0.1 -p $port -U postgres -v ON_ERROR_STOP=1 $*"; }
 psql "-c 'create database yuju'" >/dev/null
 
-# The dated simulator, printing each request's window.
+# The dated simulator, printing each request's window; 40 contacts, and
+# every message with undocumented fields (so `extra` is checked everywhere).
+contacts=40
 dated_mock() { # log, extra flags...
   local log=$1
   shift
   start_mock "$bin/yuju-export" "$log" --key ci-key --chat-dates 2026-03-01..2026-03-11 \
-    --log-requests "$@"
+    --contacts "$contacts" --undocumented-fields --log-requests "$@"
 }
 addr=$(dated_mock "$work/mock.log")
 
-"$bin/yuju-export" demo --customers 60 --dir "$work/demo" --progress never > /dev/null 2>&1 || true
-ids="$work/demo/ids.txt"
-{ awk '!/^#/ && n++ < 40' "$ids"; echo drift-a; echo drift-b; } > "$work/ids.txt"
+# The ID file of the killed sync and of PyAirbyte: the contact list, and two
+# customers whose answers drift from the documentation.
+YUJU_API_KEY=ci-key "$bin/yuju-export" contacts --base-url "http://$addr" --out "$work/contacts.csv" -q
+{ tail -n +2 "$work/contacts.csv" | cut -d, -f1; echo drift-a; echo drift-b; } > "$work/ids.txt"
 chmod 644 "$work/ids.txt"
 
-truth() { # start end output
-  YUJU_API_KEY=ci-key "$bin/yuju-export" export --base-url "http://$addr" --ids "$work/ids.txt" \
+truth() { # start end output [customers: --ids FILE or --all-contacts]
+  local customers=("--ids" "$work/ids.txt")
+  [[ $# -gt 3 ]] && customers=("${@:4}")
+  YUJU_API_KEY=ci-key "$bin/yuju-export" export --base-url "http://$addr" "${customers[@]}" \
     --start "$1" --end "$2" --tz UTC --out "$3" --progress never -q \
     --columns customer_id,chat_id,seq,sender_type,message_type,content,extra,chat_extra
 }
@@ -69,10 +75,10 @@ table() { # schema output
     message_type, content, extra, chat_extra from $1.chat_messages) t\"" > "$2"
 }
 
-echo "--- Meltano: tap-yuju into PostgreSQL, two incremental runs"
+echo "--- Meltano: tap-yuju into PostgreSQL, both streams, two incremental runs"
 mkdir "$work/meltano"
 sed -e "s|@TAP@|$bin/tap-yuju|" -e "s|@TARGET@|$venv/bin/target-postgres|" \
-  -e "s|@IDS@|$work/ids.txt|" -e "s|@BASE_URL@|http://$addr|" -e "s|@PORT@|$port|" \
+  -e "s|@BASE_URL@|http://$addr|" -e "s|@PORT@|$port|" \
   tests/pipelines/meltano.yml > "$work/meltano/meltano.yml"
 cd "$work/meltano"
 export TAP_YUJU_API_KEY=ci-key MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
@@ -83,9 +89,21 @@ TAP_YUJU_END_DATE=2026-03-07 meltano run tap-yuju target-postgres > "$work/run2.
 tail -n +"$((before + 1))" "$work/mock.log" | grep '^request ' > "$work/run2.requests"
 meltano state get ci:tap-yuju-to-target-postgres 2>/dev/null | tail -n 1 > "$work/meltano.state"
 cd "$root"
-truth 2026-03-01 2026-03-07 "$work/truth-meltano.jsonl"
+truth 2026-03-01 2026-03-07 "$work/truth-meltano.jsonl" --all-contacts
 table yuju "$work/meltano.jsonl"
 python3 tests/pipelines/check.py table "$work/meltano.jsonl" "$work/truth-meltano.jsonl"
+# The contacts: every one once, every message row joined to its contact,
+# and the personal data the catalog left out never loaded.
+loaded=$(psql "-d yuju -Atc 'select count(*), count(distinct id) from yuju.contacts'")
+[[ "$loaded" == "$contacts|$contacts" ]] || { echo "FAIL: contacts loaded: $loaded, not $contacts"; exit 1; }
+joined=$(psql "-d yuju -Atc 'select count(*) from yuju.chat_messages m join yuju.contacts c on m.customer_id = c.id'")
+messages=$(psql "-d yuju -Atc 'select count(*) from yuju.chat_messages'")
+[[ "$messages" -gt 0 && "$joined" == "$messages" ]] \
+  || { echo "FAIL: $joined of $messages message rows join a contact"; exit 1; }
+mobile=$(psql "-d yuju -Atc \"select count(*) from information_schema.columns where table_schema = 'yuju'
+  and table_name = 'contacts' and column_name in ('mobile', 'email')\"")
+[[ "$mobile" == 0 ]] || { echo "FAIL: the contacts table has personal data the catalog left out"; exit 1; }
+echo "PostgreSQL: $contacts contacts; all $messages message rows join a contact; no mobile or email"
 python3 tests/pipelines/check.py window "$work/run2.requests" "2026-03-05 00:00:00" "2026-03-07 00:00:00"
 python3 tests/pipelines/check.py bookmark "$work/meltano.state" "2026-03-07T00:00:00Z"
 
@@ -130,6 +148,7 @@ cat > "$work/source.json" <<JSON
  "end_date": "2026-03-05", "tz": "UTC", "base_url": "http://$addr"}
 JSON
 AIRBYTE_OFFLINE_MODE=1 "$pyairbyte/bin/python" tests/pipelines/pyairbyte.py "$bin/source-yuju" "$work/source.json" \
-  "$work/airbyte.jsonl" > "$work/pyairbyte.log" 2>&1 || { cat "$work/pyairbyte.log"; exit 1; }
+  "$work/airbyte.jsonl" "$contacts" > "$work/pyairbyte.log" 2>&1 || { cat "$work/pyairbyte.log"; exit 1; }
+cat "$work/pyairbyte.log"
 python3 tests/pipelines/check.py table "$work/airbyte.jsonl" "$work/truth-window.jsonl"
 echo "pipelines ok"
