@@ -108,35 +108,33 @@ fn doctor(args: cli::DoctorArgs) -> Exit {
     }
     let mut options = args.options;
     options.out = Some("-".into());
+    match contacts_config(options) {
+        Ok(config) => runtime().block_on(doctor::run(config, args.json)),
+        Err(exit) => exit,
+    }
+}
+
+/// The contact list's settings, validated, and logging set up from them;
+/// `Err` is exit 2, said.
+fn contacts_config(options: ExportOptions) -> Result<ExportConfig, Exit> {
     let env = |k: &str| std::env::var(k).ok();
-    let config = match ExportConfig::for_contacts(options, env) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("yuju-export: error: {e}");
-            return Exit::Usage;
-        }
-    };
+    let config = ExportConfig::for_contacts(options, env).map_err(|e| {
+        eprintln!("yuju-export: error: {e}");
+        Exit::Usage
+    })?;
     crate::console::logging::init(&config.log);
     for notice in &config.notices {
         tracing::warn!("{notice}");
     }
-    runtime().block_on(doctor::run(config, args.json))
+    Ok(config)
 }
 
 /// `yuju-export contacts` with the settings `options`.
 fn contacts(options: ExportOptions) -> Exit {
-    let env = |k: &str| std::env::var(k).ok();
-    let config = match ExportConfig::for_contacts(options, env) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("yuju-export: error: {e}");
-            return Exit::Usage;
-        }
+    let config = match contacts_config(options) {
+        Ok(config) => config,
+        Err(exit) => return exit,
     };
-    crate::console::logging::init(&config.log);
-    for notice in &config.notices {
-        tracing::warn!("{notice}");
-    }
     if config.dry_run {
         return match contacts::print_plan(&config, &mut std::io::stdout().lock()) {
             Ok(()) => Exit::Success,

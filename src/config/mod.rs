@@ -179,12 +179,7 @@ impl ExportConfig {
         // --api-key-file on the command line, then YUJU_API_KEY, then the
         // file's api-key-file.
         let key_file_flag = given.api_key_file.clone();
-        let mut o = given.layered()?;
-        if table == Table::Contacts {
-            o = o.without_chat_settings();
-            o.all_contacts = true;
-        }
-
+        let o = layered_for(given, table)?;
         let shard = o
             .shard
             .as_deref()
@@ -240,10 +235,7 @@ impl ExportConfig {
             notices,
             progress: o.progress.unwrap_or_else(|| defaulted("progress")),
             progress_interval: limits::progress_interval(&o)?,
-            log: LogSettings {
-                verbosity: if o.quiet { -1 } else { o.verbose.min(2) as i8 },
-                format: o.log_format.unwrap_or_else(|| defaulted("log_format")),
-            },
+            log: log_settings(&o),
             shard,
             dry_run: o.dry_run,
             up_to_date: window.up_to_date,
@@ -262,6 +254,24 @@ impl ExportConfig {
     /// The partial file rows are written to before the final rename.
     pub fn partial_path(&self) -> Option<PathBuf> {
         self.files.out.file().map(crate::store::paths::partial)
+    }
+}
+
+/// The settings of a run writing `table`, layered: the contact list's
+/// with the chats' settings back at their defaults.
+fn layered_for(given: ExportOptions, table: Table) -> Result<ExportOptions, UsageError> {
+    let mut o = given.layered()?;
+    if table == Table::Contacts {
+        o = o.without_chat_settings();
+        o.all_contacts = true;
+    }
+    Ok(o)
+}
+
+fn log_settings(o: &ExportOptions) -> LogSettings {
+    LogSettings {
+        verbosity: if o.quiet { -1 } else { o.verbose.min(2) as i8 },
+        format: o.log_format.unwrap_or_else(|| defaulted("log_format")),
     }
 }
 

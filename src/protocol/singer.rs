@@ -134,6 +134,25 @@ fn read_state(value: Value) -> Result<StreamState, UsageError> {
     }
 }
 
+/// The catalog's entry of the stream `name`, if it lists it.
+fn stream_entry<'a>(catalog: &'a Value, name: &str) -> Result<Option<&'a Value>, UsageError> {
+    let streams = catalog["streams"]
+        .as_array()
+        .ok_or_else(|| UsageError::invalid("the catalog has no streams list"))?;
+    Ok(streams
+        .iter()
+        .find(|s| s["tap_stream_id"] == name || s["stream"] == name))
+}
+
+/// The metadata an entry gives at `breadcrumb`.
+fn metadata_at<'a>(entry: &'a Value, breadcrumb: &Value) -> Option<&'a Value> {
+    entry["metadata"]
+        .as_array()?
+        .iter()
+        .find(|m| m["breadcrumb"] == *breadcrumb)
+        .map(|m| &m["metadata"])
+}
+
 /// The properties of `contacts` a catalog selects; `None` when it does not
 /// select the stream (nor does a sync without a catalog, as before the
 /// stream existed). A property is selected when its metadata says so, or
@@ -142,23 +161,10 @@ fn contacts_selection(catalog: Option<&Value>) -> Result<Option<Vec<&'static str
     let Some(catalog) = catalog else {
         return Ok(None);
     };
-    let streams = catalog["streams"]
-        .as_array()
-        .ok_or_else(|| UsageError::invalid("the catalog has no streams list"))?;
-    let Some(entry) = streams
-        .iter()
-        .find(|s| s["tap_stream_id"] == contacts::NAME || s["stream"] == contacts::NAME)
-    else {
+    let Some(entry) = stream_entry(catalog, contacts::NAME)? else {
         return Ok(None);
     };
-    let empty = Vec::new();
-    let metadata = entry["metadata"].as_array().unwrap_or(&empty);
-    let at = |breadcrumb: Value| {
-        metadata
-            .iter()
-            .find(|m| m["breadcrumb"] == breadcrumb)
-            .map(|m| &m["metadata"])
-    };
+    let at = |breadcrumb: Value| metadata_at(entry, &breadcrumb);
     let chosen = |m: Option<&Value>, default: bool| {
         m.and_then(|m| {
             m["selected"]
@@ -194,23 +200,10 @@ impl Selection {
                 full_refresh: false,
             }));
         };
-        let streams = catalog["streams"]
-            .as_array()
-            .ok_or_else(|| UsageError::invalid("the catalog has no streams list"))?;
-        let Some(entry) = streams
-            .iter()
-            .find(|s| s["tap_stream_id"] == STREAM || s["stream"] == STREAM)
-        else {
+        let Some(entry) = stream_entry(catalog, STREAM)? else {
             return Ok(None);
         };
-        let empty = Vec::new();
-        let metadata = entry["metadata"].as_array().unwrap_or(&empty);
-        let at = |breadcrumb: Value| {
-            metadata
-                .iter()
-                .find(|m| m["breadcrumb"] == breadcrumb)
-                .map(|m| &m["metadata"])
-        };
+        let at = |breadcrumb: Value| metadata_at(entry, &breadcrumb);
         let top = at(json!([]));
         let selected = top
             .and_then(|m| {

@@ -12,8 +12,12 @@ use yuju_export::simulator::{ContactBook, ContactsMode, Scenario};
 use crate::common::*;
 
 fn with_contacts(count: usize, mode: ContactsMode) -> Scenario {
+    with_book(ContactBook { count, mode })
+}
+
+fn with_book(contacts: ContactBook) -> Scenario {
     Scenario {
-        contacts: ContactBook { count, mode },
+        contacts,
         ..scenario()
     }
 }
@@ -257,10 +261,7 @@ fn all_contacts_exports_the_chats_of_every_contact() {
         count: 40,
         mode: ContactsMode::Normal,
     };
-    let sim = Sim::start(Scenario {
-        contacts: book,
-        ..scenario()
-    });
+    let sim = Sim::start(with_book(book));
     let wd = Workdir::new();
     let o = wd.export(
         &sim,
@@ -433,10 +434,7 @@ fn shards_partition_the_fetched_list() {
         count: 60,
         mode: ContactsMode::Normal,
     };
-    let sim = Sim::start(Scenario {
-        contacts: book,
-        ..scenario()
-    });
+    let sim = Sim::start(with_book(book));
     let wd = Workdir::new();
     let mut seen = Vec::new();
     for k in 0..3 {

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::exit::Status;
 use super::metrics::Metrics;
+use super::summary::counted;
 use crate::export::stats::CodeSeen;
 use crate::store::safefs::FileMode;
 
@@ -96,12 +97,7 @@ impl fmt::Display for ContactsSummary {
             self.retries
         )?;
         if !self.masked.is_empty() {
-            let masked: Vec<String> = self
-                .masked
-                .iter()
-                .map(|(class, n)| format!("{class}: {n}"))
-                .collect();
-            write!(f, "; masked ({})", masked.join(", "))?;
+            write!(f, "; masked ({})", counted(&self.masked))?;
         }
         write!(f, "; {:.1}s", self.elapsed_secs)
     }

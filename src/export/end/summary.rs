@@ -155,6 +155,15 @@ impl Summary {
     }
 }
 
+/// Counts by name, as the one-line summaries say them: `mobile: 2, email: 1`.
+pub fn counted(counts: &BTreeMap<String, u64>) -> String {
+    let named: Vec<String> = counts
+        .iter()
+        .map(|(name, n)| format!("{name}: {n}"))
+        .collect();
+    named.join(", ")
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.customers;
@@ -189,12 +198,7 @@ impl fmt::Display for Summary {
             write!(f, "; API codes ({})", codes.join(", "))?;
         }
         if !self.masked.is_empty() {
-            let masked: Vec<String> = self
-                .masked
-                .iter()
-                .map(|(class, n)| format!("{class}: {n}"))
-                .collect();
-            write!(f, "; masked ({})", masked.join(", "))?;
+            write!(f, "; masked ({})", counted(&self.masked))?;
         }
         if !self.drift.is_empty() {
             write!(f, "; drift ({})", self.drift.brief())?;
