@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Check what packaging/build.sh made, as a user's machine would use it:
+# Check what packaging/build.sh left in dist/, as a user's machine would use
+# it, each artifact taken from dist/ (SHA256SUMS checked first):
 #   1. the archive: its checksum, a binary with nothing to load, and a real
 #      export run inside an empty root (chroot) holding only the archive,
 #      /etc/hosts and /etc/resolv.conf: a host name resolves through
 #      /etc/hosts, and demo writes its rows;
 #   2. the Debian package: installed with apt-get, run from PATH (all three
-#      names), removed (dpkg -r keeps only the conffile) and purged;
-#   3. the image, built offline with buildah from dist/rootfs: no shell,
-#      user 65532, the OCI labels, at most 20 MB, and demo run inside it.
+#      names; the links are the package's), upgraded over, removed (dpkg -r
+#      keeps only the conffile) and purged;
+#   3. the image, loaded from its OCI archive with buildah: no shell, user
+#      65532, the OCI labels, at most 20 MB, and demo run inside it;
+#   4. the Airbyte image and the wheel (packaging/check-airbyte.sh,
+#      packaging/check-wheel.sh).
 # Usage: packaging/check.sh      (as root: chroot, apt-get, buildah)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +27,9 @@ cleanup() {
 trap cleanup EXIT
 source tests/lib.sh
 fail() { echo "FAIL: $*"; exit 1; }
+
+echo "--- dist/SHA256SUMS"
+(cd dist && sha256sum -c SHA256SUMS)
 
 echo "--- the archive in an empty root"
 (cd dist && sha256sum -c "$name.tar.gz.sha256")
@@ -99,6 +106,10 @@ retry_once apt-get install -y -qq "./$deb" > "$work/apt.log" 2>&1 || { cat "$wor
 [[ -s "$work/pkgdemo/chats.csv" ]] || fail "demo from PATH wrote no rows"
 [[ "$(tap-yuju --about --format json)" == *'"name":"tap-yuju"'* ]] || fail "tap-yuju from PATH"
 [[ "$(source-yuju spec)" == *'"type":"SPEC"'* ]] || fail "source-yuju from PATH"
+for link in tap-yuju source-yuju; do
+  [[ "$(readlink "/usr/bin/$link")" == yuju-export ]] || fail "/usr/bin/$link is not a link to yuju-export"
+  [[ "$(dpkg -S "/usr/bin/$link")" == "yuju-export: /usr/bin/$link" ]] || fail "dpkg -S does not name the package of $link"
+done
 man -w yuju-export > /dev/null 2>&1 || [[ -e /usr/share/man/man1/yuju-export.1.gz ]] || fail "no man page"
 units=(/usr/lib/systemd/system/yuju-export.service /usr/lib/systemd/system/yuju-export.timer)
 if ! command -v systemd-analyze > /dev/null; then
@@ -151,15 +162,10 @@ dpkg -P yuju-export > /dev/null
 rm -rf /var/lib/yuju-export
 echo "package ok: installed, units verified, ran from PATH, upgraded over (conffile and state kept), removed, purged"
 
-echo "--- the image, built offline"
-if ! command -v buildah > /dev/null; then
-  retry_once apt-get install -y -qq buildah > "$work/apt-buildah.log" 2>&1 \
-    || { cat "$work/apt-buildah.log"; fail "apt-get install buildah"; }
-fi
+echo "--- the image, loaded from dist/yuju-export-$version.oci.tar"
 b="buildah --storage-driver vfs"
-$b build --isolation chroot --target local -f packaging/Containerfile \
-  --build-arg VERSION="$version" -t "localhost/yuju-export:$version" . > "$work/build.log" 2>&1 \
-  || { cat "$work/build.log"; fail "buildah build"; }
+$b rmi "localhost/yuju-export:$version" > /dev/null 2>&1 || true
+$b pull --quiet "oci-archive:dist/yuju-export-$version.oci.tar" > /dev/null || fail "buildah pull of the OCI archive"
 $b inspect --type image "localhost/yuju-export:$version" > "$work/inspect.json"
 python3 - "$work/inspect.json" "$version" <<'PY'
 import json, sys
@@ -193,6 +199,9 @@ $b run --isolation chroot --user 65532:65532 -v "$work/data:/data:rw" "$ctr" -- 
   || { cat "$work/image-demo.log"; fail "demo in the image"; }
 [[ -s "$work/data/demo/chats.csv" ]] || fail "demo in the image wrote no rows"
 echo "image ok: $size, no shell, user 65532, demo ran inside it"
+
+packaging/check-airbyte.sh
+packaging/check-wheel.sh
 
 echo "--- the Kubernetes manifest, against the Kubernetes schemas"
 venv=$(venv_with kubernetes kubernetes-validate)

@@ -3,7 +3,12 @@ cache; the cached chat_messages table is written as JSON lines for
 check.py, the cached contacts table must hold CONTACTS contacts, each
 once, and every line the source prints must parse as an AirbyteMessage.
 
-Usage: pyairbyte.py SOURCE_EXECUTABLE CONFIG.json OUT.jsonl CONTACTS
+With WHEEL, PyAirbyte installs the source from it (`pip_url`) into a
+virtual environment of its own, as it installs any Python connector; the
+connector is named in a private registry file (AIRBYTE_LOCAL_REGISTRY,
+PyAirbyte's way to run without the public registry).
+
+Usage: pyairbyte.py SOURCE_EXECUTABLE CONFIG.json OUT.jsonl CONTACTS [WHEEL]
 """
 import json
 import os
@@ -16,10 +21,28 @@ import airbyte as ab  # noqa: E402
 from airbyte_protocol.models import AirbyteMessage  # noqa: E402
 
 exe, config_path, out_path, contacts = sys.argv[1:5]
+wheel = sys.argv[5] if len(sys.argv) > 5 else None
 with open(config_path, encoding="utf-8") as f:
     config = json.load(f)
 
-source = ab.get_source("source-yuju", local_executable=exe, config=config)
+if wheel:
+    registry = os.path.join(os.path.dirname(os.path.abspath(out_path)), "registry.json")
+    with open(registry, "w", encoding="utf-8") as f:
+        json.dump({"sources": [{
+            "dockerRepository": "airbyte/source-yuju", "dockerImageTag": "0.1.0", "language": "python",
+            "remoteRegistries": {"pypi": {"enabled": True, "packageName": "yuju-export"}},
+        }]}, f)
+    os.environ["AIRBYTE_LOCAL_REGISTRY"] = registry
+    from pathlib import Path
+    install_root = Path(os.path.dirname(os.path.abspath(out_path))) / "pyairbyte-venvs"
+    source = ab.get_source("source-yuju", pip_url=wheel, config=config, install_root=install_root)
+    installed = install_root / ".venv-source-yuju" / "bin" / "source-yuju"
+    if not installed.exists():
+        sys.exit(f"PyAirbyte did not install source-yuju from {wheel}")
+    print(f"PyAirbyte installed source-yuju from the wheel: {installed}")
+    exe = str(installed)
+else:
+    source = ab.get_source("source-yuju", local_executable=exe, config=config)
 source.check()
 if not {"chat_messages", "contacts"} <= set(source.get_available_streams()):
     sys.exit(f"discover lists {source.get_available_streams()}, not chat_messages and contacts")

@@ -7,11 +7,16 @@
 # discover and read of both streams into its DuckDB cache. Every loaded
 # table must equal what `yuju-export export` writes for the same window. Python tools live in a virtual environment made here;
 # PostgreSQL comes from Debian's packages and runs as a private cluster.
-# Usage: tests/pipelines/run.sh [target/debug]
+# With WHEEL (packaging/build.sh's), Meltano installs tap-yuju from it
+# through the plugin's pip_url (`meltano install`), and PyAirbyte installs
+# source-yuju from it (`pip_url`); without, both run the executables in BIN.
+# Usage: tests/pipelines/run.sh [BIN (target/debug)] [WHEEL]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 bin=$(cd "${1:-target/debug}" && pwd)
+wheel=""
+[[ -n "${2:-}" ]] && wheel=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 work=$(mktemp -d)
 chmod 755 "$work"
 pgbin=""
@@ -80,8 +85,17 @@ mkdir "$work/meltano"
 sed -e "s|@TAP@|$bin/tap-yuju|" -e "s|@TARGET@|$venv/bin/target-postgres|" \
   -e "s|@BASE_URL@|http://$addr|" -e "s|@PORT@|$port|" \
   tests/pipelines/meltano.yml > "$work/meltano/meltano.yml"
+if [[ -n "$wheel" ]]; then
+  # The extractor as Meltano users add one: pip_url, then meltano install.
+  sed -i -e "s|executable: \"$bin/tap-yuju\"|executable: tap-yuju\n    pip_url: \"$wheel\"|" "$work/meltano/meltano.yml"
+fi
 cd "$work/meltano"
 export TAP_YUJU_API_KEY=ci-key MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
+if [[ -n "$wheel" ]]; then
+  retry_once meltano install > "$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
+  installed=$(ls .meltano/extractors/tap-yuju/venv/bin/tap-yuju) || { cat "$work/install.log"; exit 1; }
+  echo "meltano install put tap-yuju from the wheel at $installed"
+fi
 meltano run tap-yuju target-postgres > "$work/run1.log" 2>&1 || { cat "$work/run1.log"; exit 1; }
 before=$(wc -l < "$work/mock.log")
 TAP_YUJU_END_DATE=2026-03-07 meltano run tap-yuju target-postgres > "$work/run2.log" 2>&1 \
@@ -148,7 +162,7 @@ cat > "$work/source.json" <<JSON
  "end_date": "2026-03-05", "tz": "UTC", "base_url": "http://$addr"}
 JSON
 AIRBYTE_OFFLINE_MODE=1 "$pyairbyte/bin/python" tests/pipelines/pyairbyte.py "$bin/source-yuju" "$work/source.json" \
-  "$work/airbyte.jsonl" "$contacts" > "$work/pyairbyte.log" 2>&1 || { cat "$work/pyairbyte.log"; exit 1; }
+  "$work/airbyte.jsonl" "$contacts" $wheel > "$work/pyairbyte.log" 2>&1 || { cat "$work/pyairbyte.log"; exit 1; }
 cat "$work/pyairbyte.log"
 python3 tests/pipelines/check.py table "$work/airbyte.jsonl" "$work/truth-window.jsonl"
 echo "pipelines ok"
