@@ -14,11 +14,13 @@ source tests/lib.sh
 venv=$(venv_with duckdb duckdb)
 export PATH="$venv/bin:$PATH"
 
-addr=$(start_mock "$bin" "$work/mock.log" --key duckdb-key)
+addr=$(start_mock "$bin" "$work/mock.log" --key duckdb-key --contacts 400)
 
-"$bin" demo --customers 400 --dir "$work/demo" --progress never > /dev/null 2>&1 || true
-ids="$work/demo/ids.txt"
-[[ -s "$ids" ]] || { echo "no sample IDs"; exit 1; }
+# The customers: the simulator's contact list, as `contacts` writes it.
+YUJU_API_KEY=duckdb-key "$bin" contacts --base-url "http://$addr" --out "$work/contacts.csv" -q
+ids="$work/ids.txt"
+tail -n +2 "$work/contacts.csv" | cut -d, -f1 > "$ids"
+[[ $(wc -l < "$ids") -eq 400 ]] || { echo "the contact list does not hold 400 IDs"; exit 1; }
 
 for fmt in csv jsonl parquet; do
   YUJU_API_KEY=duckdb-key "$bin" export --base-url "http://$addr" --ids "$ids" \
