@@ -58,6 +58,21 @@ const PROBE: Duration = Duration::from_millis(1500);
 /// Doubling time of the probe's excess over the estimate past that, in
 /// seconds.
 const STEP: f64 = 0.5;
+/// An estimate under this share of the highest set in the last
+/// [`HIGH_MEMORY`] is a limit that fell and may come back: it holds at
+/// most [`HOLD_BACK_MAX`], probes for [`PROBE_BACK`] and grows by
+/// doubling every [`STEP_BACK`] seconds.
+const RECOVER_UNDER: f64 = 0.5;
+/// The span over which the accepted rate counts as sustained.
+const SUSTAINED: Duration = Duration::from_secs(3);
+/// How long the highest sustained rate is remembered.
+const HIGH_MEMORY: Duration = Duration::from_secs(60);
+/// The longest hold of a limit that fell.
+const HOLD_BACK_MAX: Duration = Duration::from_millis(1000);
+/// The probe's first step for a limit that fell.
+const PROBE_BACK: Duration = Duration::from_millis(750);
+/// Doubling time of the probe for a limit that fell, in seconds.
+const STEP_BACK: f64 = 0.15;
 /// Cut of the pace when requests sent since the last cut are overdue as
 /// late 429s would be (botocore's β is 0.7; the count already cut most of
 /// the way).
@@ -156,6 +171,7 @@ impl RateLimiter {
                 contended_until: None,
                 rng,
                 slowest: None,
+                high: None,
             }),
             changed: Notify::new(),
         }

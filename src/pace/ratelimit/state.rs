@@ -10,8 +10,8 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::{
-    Ticket, HOLD, HOLD_MAX, JITTER, LATENCY_HALF_LIFE, OVERDUE_FACTOR, OVERDUE_SLACK, PROBE, RISE,
-    STEP, WINDOW,
+    Ticket, HIGH_MEMORY, HOLD, HOLD_BACK_MAX, HOLD_MAX, JITTER, LATENCY_HALF_LIFE, OVERDUE_FACTOR,
+    OVERDUE_SLACK, PROBE, PROBE_BACK, RECOVER_UNDER, RISE, STEP, STEP_BACK, SUSTAINED, WINDOW,
 };
 
 /// What became of a request, as far as the limit is concerned.
@@ -33,6 +33,9 @@ pub(super) struct Curve {
     pub(super) hold: Duration,
     /// Until when another client of the key is taken to be about.
     pub(super) contended_until: Option<Instant>,
+    /// The estimate is well under one held lately: the limit fell, and
+    /// may come back, so the probe steps and grows sooner.
+    pub(super) recovering: bool,
 }
 
 impl Curve {
@@ -45,13 +48,14 @@ impl Curve {
         if t < grow_from {
             return self.limit + 1.0;
         }
-        self.limit + 2f64.powf(1.0 + (t - grow_from).as_secs_f64() / STEP)
+        let step = if self.recovering { STEP_BACK } else { STEP };
+        self.limit + 2f64.powf(1.0 + (t - grow_from).as_secs_f64() / step)
     }
 
     /// When, after the cut, the probe may grow past its first step: after
     /// [`PROBE`], and not while another client of the key is about.
     pub(super) fn grow_from(&self) -> Duration {
-        let first = self.hold + PROBE;
+        let first = self.hold + if self.recovering { PROBE_BACK } else { PROBE };
         match self.contended_until {
             Some(until) => first.max(until.saturating_duration_since(self.at)),
             None => first,
@@ -104,6 +108,8 @@ pub(super) struct State {
     /// The slowest accepted answer lately, decaying by half every
     /// [`LATENCY_HALF_LIFE`] from when it was seen (`None`: none yet).
     pub(super) slowest: Option<(Duration, Instant)>,
+    /// The highest estimate set in the last [`HIGH_MEMORY`], and when.
+    pub(super) high: Option<(f64, Instant)>,
 }
 
 /// Requests pending past the overdue threshold, for [`State::overdue`].
@@ -237,21 +243,59 @@ impl State {
             Some(c) if limit <= c.limit + RISE => self.streak = self.streak.saturating_add(1),
             _ => self.streak = 0,
         }
+        // The highest rate the platform accepted over a few seconds
+        // lately (not a burst a bucket lets through): what a fall is
+        // measured against.
+        let fresh = |at: Instant| now.saturating_duration_since(at) < HIGH_MEMORY;
+        if let Some(sustained) = self.sustained(now) {
+            if !self
+                .high
+                .is_some_and(|(high, at)| fresh(at) && high > sustained)
+            {
+                self.high = Some((sustained, now));
+            }
+        }
+        let high = self
+            .high
+            .filter(|(_, at)| fresh(*at))
+            .map_or(limit, |(high, _)| high);
+        // A shard's estimate falls as other shards come: not a limit that
+        // may come back.
+        let recovering = self.part >= 1.0 && limit < RECOVER_UNDER * high;
+        let longest = if recovering {
+            HOLD_BACK_MAX
+        } else if self.contended_until.is_some_and(|t| now < t) {
+            HOLD_MAX.div_f64(self.part)
+        } else {
+            HOLD_MAX
+        };
         let hold = HOLD
             .saturating_mul(1u32 << self.streak.min(16))
-            .min(if self.contended_until.is_some_and(|t| now < t) {
-                HOLD_MAX.div_f64(self.part)
-            } else {
-                HOLD_MAX
-            })
+            .min(longest)
             .mul_f64(self.rng.random_range(1.0 - JITTER..1.0 + JITTER));
         self.curve = Some(Curve {
             at: now,
             limit,
             hold,
             contended_until: self.contended_until,
+            recovering,
         });
         self.cuts += 1;
+    }
+
+    /// The rate of accepted requests over the [`SUSTAINED`] before `now`,
+    /// once the log spans it.
+    fn sustained(&self, now: Instant) -> Option<f64> {
+        let from = now.checked_sub(SUSTAINED)?;
+        if self.log.front().is_none_or(|(t, _)| *t > from) && self.first_seq == 0 {
+            return None;
+        }
+        let accepted = self
+            .log
+            .iter()
+            .filter(|(t, a)| *t >= from && *a == Reception::Accepted)
+            .count();
+        Some(accepted as f64 / SUSTAINED.as_secs_f64())
     }
 
     pub(super) fn forget_before(&mut self, t: Instant) {

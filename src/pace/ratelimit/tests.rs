@@ -414,17 +414,18 @@ async fn finds_a_sliding_window_whose_429s_come_late() {
 }
 
 /// 20/s, 8/s from 5 s to 12 s, 20/s again, for a run that starts `phase`
-/// into a wall-clock second: 90 % of what the schedule allows, and back to
-/// 90 % of 20/s within 10 s of the limit's return.
+/// into a wall-clock second: 92 % of what the schedule allows, under 8 %
+/// of requests answered 429, and back to 90 % of 20/s within 5 s of the
+/// limit's return.
 async fn follows_the_schedule(phase: u64, seed: u64) {
     let spec = RateLimit {
         schedule: "5s=8,12s=20".parse().unwrap(),
         ..RateLimit::new(20, Model::Fixed)
     };
-    let r = unpaced(&spec, Duration::from_millis(phase), PLATFORM, 400, seed).await;
-    let efficiency = spec.ideal(400).as_secs_f64() / r.elapsed.as_secs_f64();
+    let r = unpaced(&spec, Duration::from_millis(phase), PLATFORM, 300, seed).await;
+    let efficiency = spec.ideal(300).as_secs_f64() / r.elapsed.as_secs_f64();
     assert!(
-        efficiency >= 0.9 && none_would_fail(&r),
+        efficiency >= 0.92 && r.share() < 0.08 && none_would_fail(&r),
         "phase {phase} ms: {efficiency:.4} {:.3} {}",
         r.share(),
         r.most_throttled
@@ -440,7 +441,7 @@ async fn follows_the_schedule(phase: u64, seed: u64) {
                 >= 18
         });
     assert!(
-        back.is_some_and(|t| t - returns <= Duration::from_secs(10)),
+        back.is_some_and(|t| t - returns <= Duration::from_secs(5)),
         "phase {phase} ms: {back:?}"
     );
 }
@@ -505,4 +506,93 @@ async fn a_platform_without_a_limit_is_not_slowed() {
     let efficiency = ideal.as_secs_f64() / r.elapsed.as_secs_f64();
     assert_eq!(r.throttled, 0);
     assert!(efficiency >= 0.95, "{efficiency:.3} ({:?})", r.elapsed);
+}
+
+/// The figures of the limiter's rows (the worst over the phases and
+/// seeds): `cargo test --lib figures -- --ignored --nocapture`.
+#[tokio::test(start_paused = true)]
+#[ignore]
+async fn figures() {
+    let rows: Vec<(&str, RateLimit, Platform, usize)> = vec![
+        ("fixed", RateLimit::new(20, Model::Fixed), PLATFORM, 1200),
+        (
+            "fixed-from-first",
+            RateLimit::new(20, Model::FixedFromFirst),
+            PLATFORM,
+            1200,
+        ),
+        (
+            "sliding",
+            RateLimit::new(20, Model::Sliding),
+            PLATFORM,
+            1200,
+        ),
+        (
+            "bucket",
+            RateLimit {
+                burst: 40,
+                ..RateLimit::new(20, Model::Bucket)
+            },
+            PLATFORM,
+            1200,
+        ),
+        ("fixed", RateLimit::new(20, Model::Fixed), PLATFORM, 300),
+        ("sliding", RateLimit::new(20, Model::Sliding), PLATFORM, 300),
+        (
+            "sliding late 500ms",
+            RateLimit::new(20, Model::Sliding),
+            Platform {
+                throttle_delay: Duration::from_millis(500),
+                ..PLATFORM
+            },
+            300,
+        ),
+    ];
+    for (name, spec, platform, n) in rows {
+        let (mut eff, mut share) = (f64::MAX, 0f64);
+        for phase in PHASES.map(Duration::from_millis) {
+            for seed in SEEDS {
+                let r = unpaced(&spec, phase, platform, n, seed).await;
+                eff = eff.min(spec.ideal(n as u64).as_secs_f64() / r.elapsed.as_secs_f64());
+                share = share.max(r.share());
+            }
+        }
+        println!(
+            "{name} {n}: efficiency {eff:.3}, 429 share {:.1} %",
+            share * 100.0
+        );
+    }
+    let spec = RateLimit {
+        schedule: "5s=8,12s=20".parse().unwrap(),
+        ..RateLimit::new(20, Model::Fixed)
+    };
+    let (mut eff, mut share, mut back) = (f64::MAX, 0f64, Duration::ZERO);
+    for phase in (0..1000).step_by(100) {
+        let r = unpaced(
+            &spec,
+            Duration::from_millis(phase),
+            PLATFORM,
+            300,
+            phase + 1,
+        )
+        .await;
+        eff = eff.min(spec.ideal(300).as_secs_f64() / r.elapsed.as_secs_f64());
+        share = share.max(r.share());
+        let returns = Duration::from_secs(12);
+        let t = (0..1000)
+            .map(|i| returns + Duration::from_millis(10 * i))
+            .find(|&from| {
+                r.accepted
+                    .iter()
+                    .filter(|&&t| t >= from && t < from + WINDOW)
+                    .count()
+                    >= 18
+            })
+            .map_or(Duration::MAX, |t| t - returns);
+        back = back.max(t);
+    }
+    println!(
+        "schedule 20->8->20 300: efficiency {eff:.3}, 429 share {:.1} %, back to 18/s in {back:?}",
+        share * 100.0
+    );
 }
