@@ -90,6 +90,8 @@ const CONTENDED: Duration = Duration::from_secs(15);
 /// add alike towards equal parts (Chiu and Jain's multiplicative
 /// decrease).
 const SHARE_CUT: f64 = 0.15;
+/// What a 429 to a probe's first step adds to the estimate: half the step.
+const FRACTION: f64 = 0.5;
 /// What a 429 to a growing probe takes as proven: the pace this long
 /// before the request (one doubling back).
 const GROWN: Duration = Duration::from_millis(500);
@@ -199,7 +201,7 @@ impl RateLimiter {
     /// the past must stay in the past, or a waiter woken late would move
     /// the pacing schedule.)
     fn budget_slot(s: &State, allowance: f64) -> Option<Instant> {
-        let allowance = allowance.floor().max(1.0) as usize;
+        let allowance = allowance.max(1.0) as usize;
         // The log bounds the count: on a fast platform without a limit the
         // slow start's allowance soon exceeds it, and no scan is needed.
         if s.log.len() < allowance {
@@ -216,17 +218,31 @@ impl RateLimiter {
             .map(|(t, _)| *t + WINDOW)
     }
 
+    /// The requests an estimate allows in a second: a process alone rounds
+    /// up, since a fractional estimate (19.5/s) is paced by the schedule
+    /// and its second then holds 20; a shard rounds down, its fraction
+    /// being its part of a key other shards share.
+    fn whole(s: &State, allowance: f64) -> f64 {
+        if s.part < 1.0 {
+            allowance.floor()
+        } else {
+            allowance.ceil()
+        }
+    }
+
     /// A ticket if a request may go now, else the earliest time it may:
     /// the later of the pacing schedule and the budget.
     fn try_take(&self, s: &mut State, now: Instant, waited: bool) -> Result<Ticket, Instant> {
         s.forget_before(now.checked_sub(LOG_SPAN).unwrap_or(now));
         let overdue = s.overdue(now);
         let mut pace = self.pace(s, now);
+        // The slow start's window counts whole requests; an estimate's
+        // budget rounds up (see [`Self::whole`]).
         let allowance = match s.curve {
             // Overdue requests that left the second may be 429s on their
             // way: until they are answered they still count.
-            None if overdue.suspect() => s.window - overdue.past_window as f64,
-            None => s.window,
+            None if overdue.suspect() => (s.window - overdue.past_window as f64).floor(),
+            None => s.window.floor(),
             Some(c) if overdue.suspect_since_cut() => {
                 // Requests sent since the cut are overdue as a platform's
                 // late 429s are: cut now, as such a 429 would on arrival.
@@ -244,7 +260,7 @@ impl RateLimiter {
                     .max(MIN_RATE);
                 s.cut(now, limit);
                 pace = self.pace(s, now);
-                limit
+                Self::whole(s, limit)
             }
             Some(c) => {
                 // No probe or doubling over the estimate while a request is
@@ -252,7 +268,7 @@ impl RateLimiter {
                 if overdue.count > 0 {
                     pace = self.under_cap(Some(c.limit.max(MIN_RATE)));
                 }
-                c.limit.max(pace.unwrap_or(0.0))
+                Self::whole(s, c.limit.max(pace.unwrap_or(0.0)))
             }
         };
         let budget = Self::budget_slot(s, allowance);
@@ -378,11 +394,18 @@ impl RateLimiter {
             // seconds before, which a whole window of the platform's saw
             // (a count across a fixed window's edge may read more than
             // either).
+            // A 429 to the first step (one over the estimate) puts the
+            // limit between the two: the estimate takes half the step, so
+            // a limit of 19.6/s read as 19 is not kept at 19 for good.
             (Some(c), Some(_)) if c.probing(sent) => {
-                let back = if c.growing(sent) { GROWN } else { 2 * WINDOW };
+                let growing = c.growing(sent);
+                let back = if growing { GROWN } else { 2 * WINDOW };
                 let before = sent.checked_sub(back).unwrap_or(sent);
                 let held = self.pace(&s, before).unwrap_or(c.limit);
-                measured.min(c.limit.max(held))
+                // (A shard's probes are single steps against other
+                // shards' shares: it keeps the whole-request estimate.)
+                let step = if growing || shards { 0.0 } else { FRACTION };
+                measured.min(c.limit.max(held) + step)
             }
             // Throttled at the estimate: the limit fell, or another client
             // of the key took more of it. A shard gives up a part of its
