@@ -8,19 +8,20 @@
 //!   per accepted answer, until the first 429.
 //! - **Estimate**: a 429 counts the requests of the second before its own
 //!   that were not answered 429; what else it proves depends on whether it
-//!   went at the estimate, on a probe's first step or while a probe grew.
+//!   went at the estimate, on a probe's first step (half a step up:
+//!   estimates are fractional) or while a probe grew.
 //! - **Probing, less and less**: hold, probe one request per second over
 //!   the estimate, then double the excess; the hold doubles with each cut
 //!   that finds the limit where it was (0.5 s to 3 s, jittered).
+//! - **A limit that fell**: under half the rate accepted over 3 s lately,
+//!   the estimate holds at most 1 s and probes and grows sooner.
 //! - **Shards** (`--shard K/N`) start at 8/N and, once contended, probe in
 //!   single steps and cut 15 % of their pace at their estimate.
 //! - **Late 429s**: requests pending past twice the slowest recent answer
 //!   are overdue, and enough of them stop the growth or cut the pace.
 //!
 //! The estimator's state is [`state`]; its tests run every limit model on a
-//! virtual clock (`tests.rs`). The whole design, with the figures that
-//! chose it and the sources it follows, is in docs/limits.md ("Rate limits
-//! and retries").
+//! virtual clock (`tests.rs`). The design, its figures and sources: docs/limits.md.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
