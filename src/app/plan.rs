@@ -108,10 +108,13 @@ fn contact_list(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, Usag
         .out
         .file()
         .map(crate::store::paths::contact_list)
-        .filter(|kept| kept.exists() && config.resume != crate::config::ResumeMode::Restart);
-    match kept {
-        Some(kept) => {
-            let mut ids = read_ids(&Source::File(kept.clone()))?;
+        .filter(|_| config.resume != crate::config::ResumeMode::Restart);
+    let ids = match &kept {
+        Some(kept) => crate::export::contact_list::read_kept(kept)?,
+        None => None,
+    };
+    match (kept, ids) {
+        (Some(kept), Some(mut ids)) => {
             lines.push((
                 "kept list".into(),
                 format!(
@@ -125,7 +128,7 @@ fn contact_list(config: &ExportConfig, lines: &mut Lines) -> Result<IdList, Usag
             }
             Ok(ids)
         }
-        None => Ok(IdList::default()),
+        _ => Ok(IdList::default()),
     }
 }
 

@@ -163,12 +163,13 @@ fn kept_list(config: &ExportConfig) -> Result<Option<(IdList, ListFacts)>, RunEr
     let Some(out) = config.files.out.file() else {
         return Ok(None);
     };
-    let kept = crate::store::paths::contact_list(out);
-    let interrupted = crate::store::paths::partial(out).exists() && kept.exists();
-    if config.resume == ResumeMode::Restart || !interrupted {
+    if config.resume == ResumeMode::Restart || !crate::store::paths::partial(out).exists() {
         return Ok(None);
     }
-    let ids = read_ids(&Source::File(kept.clone()))?;
+    let kept = crate::store::paths::contact_list(out);
+    let Some(ids) = read_kept(&kept)? else {
+        return Ok(None);
+    };
     tracing::info!(
         "the contact list of the interrupted run ({} contacts, kept in {}) is the one \
          this run goes on with",
@@ -181,6 +182,25 @@ fn kept_list(config: &ExportConfig) -> Result<Option<(IdList, ListFacts)>, RunEr
         ..ListFacts::default()
     };
     Ok(Some((ids, facts)))
+}
+
+/// The IDs of the list kept at `path`, if one is: a regular file of the
+/// run's own, never read through a link (it may have been planted to send
+/// another file's lines to the platform as IDs).
+pub fn read_kept(path: &std::path::Path) -> Result<Option<IdList>, crate::error::UsageError> {
+    use crate::store::safefs::{occupant, refused, Occupant};
+    let read_error = |source| crate::error::UsageError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    match occupant(path).map_err(read_error)? {
+        Occupant::Nothing => Ok(None),
+        Occupant::Refused(what) => Err(crate::error::UsageError::invalid(format!(
+            "the kept contact list {}",
+            refused(path, what)
+        ))),
+        Occupant::Regular => read_ids(&Source::File(path.to_path_buf())).map(Some),
+    }
 }
 
 /// Fetch the list and check it against the run's guards.

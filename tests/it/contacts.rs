@@ -553,3 +553,28 @@ fn pseudonyms_join_the_two_tables() {
         "a real id was written"
     );
 }
+
+/// A kept list that is a link (planted to send another file's lines to
+/// the platform as IDs) is refused, not read: exit 2, no request.
+#[cfg(unix)]
+#[test]
+fn a_kept_list_that_is_a_link_is_refused() {
+    let sim = Sim::start(with_contacts(5, ContactsMode::Normal));
+    let wd = Workdir::new();
+    wd.write(
+        "c.csv.partial",
+        "customer_id,chat_id,seq,sender_type,message_type,content\n",
+    );
+    let secret = wd.write("secret.txt", "root-line-one\nroot-line-two\n");
+    std::os::unix::fs::symlink(&secret, wd.path("c.csv.contacts")).unwrap();
+    let o = wd.export(&sim, &["--all-contacts", "--out", "c.csv", "--resume"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert_eq!(sim.requests(), 0);
+    let o = wd.export(
+        &sim,
+        &["--all-contacts", "--out", "c.csv", "--resume", "--dry-run"],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("root-line"));
+}
