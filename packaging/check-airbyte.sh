@@ -40,12 +40,7 @@ if config.get("User") != "65532:65532":
     sys.exit(f"FAIL: the image runs as {config.get('User')!r}")
 print("labels, entrypoint, AIRBYTE_ENTRYPOINT and user ok")
 PY
-size=$($b images --noheading --format '{{.Size}}' "$image" | head -n 1)
-bytes=$(python3 -c "
-import re,sys
-m=re.match(r'([0-9.]+)\s*([kMG]?B)', sys.argv[1])
-print(int(float(m.group(1))*{'B':1,'kB':1e3,'MB':1e6,'GB':1e9}[m.group(2)]))" "$size")
-(( bytes <= 20 * 1000 * 1000 )) || fail "the image is $size, over 20 MB"
+size=$(image_at_most_20mb "$b" "$image") || fail "the image is over 20 MB"
 
 # The simulator on the host's loopback, which the chroot-isolated
 # container shares.

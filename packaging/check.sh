@@ -183,12 +183,7 @@ if config.get("Entrypoint") != ["/usr/local/bin/yuju-export"]:
     sys.exit(f"FAIL: the entrypoint is {config.get('Entrypoint')}")
 print("labels, user and entrypoint ok")
 PY
-size=$($b images --noheading --format '{{.Size}}' "localhost/yuju-export:$version" | head -n 1)
-bytes=$(python3 -c "
-import re,sys
-m=re.match(r'([0-9.]+)\s*([kMG]?B)', sys.argv[1])
-print(int(float(m.group(1))*{'B':1,'kB':1e3,'MB':1e6,'GB':1e9}[m.group(2)]))" "$size")
-(( bytes <= 20 * 1000 * 1000 )) || fail "the image is $size, over 20 MB"
+size=$(image_at_most_20mb "$b" "localhost/yuju-export:$version") || fail "the image is over 20 MB"
 ctr=$($b from "localhost/yuju-export:$version")
 if $b run --isolation chroot "$ctr" -- /bin/sh -c true > /dev/null 2>&1; then
   fail "the image has a shell"

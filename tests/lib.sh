@@ -32,3 +32,16 @@ start_mock() { # bin log flags...
   [[ -n "$addr" ]] || { echo "the simulator did not start" >&2; cat "$log" >&2; return 1; }
   echo "$addr"
 }
+
+# Fail unless buildah's image IMAGE is at most 20 MB (buildah prints its
+# size as "13.8 MB"); prints the size.
+image_at_most_20mb() { # buildah command (with its options), image
+  local b=$1 image=$2 size bytes
+  size=$($b images --noheading --format '{{.Size}}' "$image" | head -n 1)
+  bytes=$(python3 -c "
+import re,sys
+m=re.match(r'([0-9.]+)\s*([kMG]?B)', sys.argv[1])
+print(int(float(m.group(1))*{'B':1,'kB':1e3,'MB':1e6,'GB':1e9}[m.group(2)]))" "$size")
+  (( bytes <= 20 * 1000 * 1000 )) || { echo "FAIL: the image $image is $size, over 20 MB" >&2; return 1; }
+  echo "$size"
+}

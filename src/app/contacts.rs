@@ -3,7 +3,6 @@
 //! same client, limiter, retries, envelope classes, atomic output, file
 //! modes and reports as `export`.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::ExportConfig;
@@ -11,18 +10,15 @@ use crate::error::{Exit, RunError};
 use crate::export::contact_list;
 use crate::export::end::contacts::ContactsSummary;
 use crate::export::end::exit::Status;
-use crate::output::parquet::Layout;
 use crate::output::sink::Sink;
-use crate::output::{encoder, CsvOptions, Format};
 use crate::record::contact::ContactList;
-use crate::record::RowEncoder;
 use crate::shutdown::Shutdown;
 use crate::store::lock::OutputLock;
 
 /// Run the command to its exit code.
 pub async fn run(config: ExportConfig, mut shutdown: Shutdown) -> Exit {
     let started = Instant::now();
-    let rows = || row_encoder(&config);
+    let rows = || crate::export::format_encoder(&config);
     let _lock = match config.files.out.file() {
         Some(out) => match OutputLock::acquire(out, config.file_mode) {
             Ok(lock) => Some(lock),
@@ -30,7 +26,7 @@ pub async fn run(config: ExportConfig, mut shutdown: Shutdown) -> Exit {
         },
         None => None,
     };
-    let sink = match open(&config, &*rows()) {
+    let sink = match crate::export::open::fresh_sink(&config, &*rows()) {
         Ok(sink) => sink,
         Err(e) => return usage(e),
     };
@@ -196,34 +192,6 @@ fn discard(sink: Sink) {
 fn usage(e: impl std::fmt::Display) -> Exit {
     eprintln!("yuju-export: error: {e}");
     Exit::Usage
-}
-
-/// The rows' format, as `--format`, `--columns` and the CSV flags say.
-fn row_encoder(config: &ExportConfig) -> Box<dyn RowEncoder> {
-    encoder(
-        config.format,
-        &config.columns,
-        CsvOptions {
-            bom: config.csv_bom,
-            formula_guard: config.csv_formula_guard,
-        },
-    )
-}
-
-/// Open the output (`<out>.partial` for a file) and write its header.
-fn open(config: &ExportConfig, rows: &dyn RowEncoder) -> anyhow::Result<Sink> {
-    let mut sink = match (config.format, config.files.out.file()) {
-        (Format::Parquet, Some(out)) => Sink::create_parquet(
-            out,
-            Arc::new(Layout::new(&config.columns, config.parquet_row_group_rows)),
-            config.file_mode,
-        )?,
-        _ => Sink::create(&config.files.out, config.compression, config.file_mode)?,
-    };
-    let mut header = Vec::new();
-    rows.header(&mut header);
-    sink.write(&header)?;
-    Ok(sink)
 }
 
 /// `--dry-run`: the request as it would be sent, and where the rows go.

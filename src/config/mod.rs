@@ -212,7 +212,6 @@ impl ExportConfig {
             codes,
         } = pacing(&o)?;
         let (columns, parquet_row_group_rows) = format::layout(&o, format, table)?;
-        let contacts = contacts::plan(&o, table)?;
 
         Ok(ExportConfig {
             files,
@@ -247,7 +246,7 @@ impl ExportConfig {
             relative_window: window.relative,
             relative_bounds: window.relative_bounds,
             table,
-            contacts,
+            contacts: contacts::plan(&o, table)?,
         })
     }
 

@@ -202,15 +202,20 @@ pub async fn run_with(
 fn row_encoder(config: &ExportConfig, hooks: Option<&PipelineHooks>) -> Box<dyn RowEncoder> {
     match hooks {
         Some(hooks) => Box::new(hooks.encoder.clone()),
-        None => encoder(
-            config.format,
-            &config.columns,
-            CsvOptions {
-                bom: config.csv_bom,
-                formula_guard: config.csv_formula_guard,
-            },
-        ),
+        None => format_encoder(config),
     }
+}
+
+/// The `--format`, `--columns` and CSV flags of `config` as an encoder.
+pub(crate) fn format_encoder(config: &ExportConfig) -> Box<dyn RowEncoder> {
+    encoder(
+        config.format,
+        &config.columns,
+        CsvOptions {
+            bom: config.csv_bom,
+            formula_guard: config.csv_formula_guard,
+        },
+    )
 }
 
 /// The fetch tasks' shared machinery for `customers` to fetch from

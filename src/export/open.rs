@@ -181,6 +181,18 @@ fn fresh(
     config: &ExportConfig,
     encoder: &dyn RowEncoder,
 ) -> Result<(Sink, FailedFile), UsageError> {
+    let sink = fresh_sink(config, encoder)?;
+    let failed = FailedFile::new(config.files.failed.clone(), config.file_mode);
+    Ok((sink, failed))
+}
+
+/// Start `config`'s output afresh (`<out>.partial` for a file, or the
+/// stream) and write `encoder`'s header: `export`'s, and the `contacts`
+/// command's.
+pub(crate) fn fresh_sink(
+    config: &ExportConfig,
+    encoder: &dyn RowEncoder,
+) -> Result<Sink, UsageError> {
     let mut sink = match (config.format, config.files.out.file()) {
         (Format::Parquet, Some(out)) => Sink::create_parquet(
             out,
@@ -190,12 +202,11 @@ fn fresh(
         _ => Sink::create(&config.files.out, config.compression, config.file_mode),
     }
     .map_err(|e| UsageError::invalid(format!("{e:#}")))?;
-    let failed = FailedFile::new(config.files.failed.clone(), config.file_mode);
     let mut header = Vec::new();
     encoder.header(&mut header);
     sink.write(&header)
         .map_err(|e| UsageError::invalid(format!("cannot write the output: {e}")))?;
-    Ok((sink, failed))
+    Ok(sink)
 }
 
 /// Open a file output: fresh, or resumed from its journal.

@@ -8,9 +8,8 @@ use super::pseudonym::Pseudonymizer;
 use super::{ChatRow, Encoded, Row, RowEncoder, Source};
 use crate::api::chat_record::Records;
 use crate::api::classify::classify_body;
-use crate::api::json::{Extra, List};
+use crate::api::json::List;
 use crate::api::query::Query;
-use crate::api::Field;
 use crate::api::{Chat, ChatAnswer, CodePolicy, Request, Verdict};
 use crate::record::drift::CustomerDrift;
 
@@ -41,33 +40,13 @@ impl ChatRecords {
 /// in the string values of the undocumented fields.
 fn mask_answer(answer: &mut ChatAnswer<'_>, mask: &Masker) -> MaskCounts {
     let mut counts = MaskCounts::new();
-    let field = |f: &mut Field<'_>, counts: &mut MaskCounts| match f {
-        Field::Text(text) => {
-            if let Cow::Owned(masked) = mask.mask(text, counts) {
-                *text = Cow::Owned(masked);
-            }
-        }
-        Field::Json(json) => {
-            if let Cow::Owned(masked) = mask.mask_json(json, counts) {
-                *json = Cow::Owned(masked);
-            }
-        }
-        Field::Absent => {}
-    };
-    let extra = |extra: &mut Extra<'_>, counts: &mut MaskCounts| {
-        for (_, json) in extra.iter_mut() {
-            if let Cow::Owned(masked) = mask.mask_json(json, counts) {
-                *json = Cow::Owned(masked);
-            }
-        }
-    };
     if let List::Items(chats) = &mut answer.data {
         for chat in chats {
-            extra(&mut chat.extra, &mut counts);
+            mask.mask_extra(&mut chat.extra, &mut counts);
             if let List::Items(messages) = &mut chat.messages {
                 for m in messages {
-                    field(&mut m.content, &mut counts);
-                    extra(&mut m.extra, &mut counts);
+                    mask.mask_field(&mut m.content, &mut counts);
+                    mask.mask_extra(&mut m.extra, &mut counts);
                 }
             }
         }

@@ -11,7 +11,7 @@ use super::{ContactRow, Encoded, Row, RowEncoder, Source};
 use crate::api::classify::classify_body;
 use crate::api::contacts::{Contact, ContactAnswer, ListRequest};
 use crate::api::json::List;
-use crate::api::{CodePolicy, Field, Request, Verdict};
+use crate::api::{CodePolicy, Request, Verdict};
 
 /// The contact list, narrowed by its filters.
 #[derive(Debug, Clone)]
@@ -39,31 +39,12 @@ impl ContactList {
 /// its `id`.
 fn mask_answer(answer: &mut ContactAnswer<'_>, mask: &Masker) -> MaskCounts {
     let mut counts = MaskCounts::new();
-    let mut field = |f: &mut Field<'_>| match f {
-        Field::Text(text) => {
-            if let Cow::Owned(masked) = mask.mask(text, &mut counts) {
-                *text = Cow::Owned(masked);
-            }
-        }
-        Field::Json(json) => {
-            if let Cow::Owned(masked) = mask.mask_json(json, &mut counts) {
-                *json = Cow::Owned(masked);
-            }
-        }
-        Field::Absent => {}
-    };
     if let List::Items(contacts) = &mut answer.data {
         for c in contacts.iter_mut() {
-            field(&mut c.name);
-            field(&mut c.mobile);
-            field(&mut c.email);
-            for (_, json) in c.extra.iter_mut() {
-                let mut text = Field::Json(std::mem::take(json));
-                field(&mut text);
-                if let Field::Json(masked) = text {
-                    *json = masked;
-                }
+            for field in [&mut c.name, &mut c.mobile, &mut c.email] {
+                mask.mask_field(field, &mut counts);
             }
+            mask.mask_extra(&mut c.extra, &mut counts);
         }
     }
     counts

@@ -18,6 +18,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::api::json::{Extra, Field};
+
 /// A class of personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {
@@ -134,6 +136,34 @@ impl Masker {
     /// The JSON text of a value with matches masked inside its string
     /// values only (a number stays a number, and the JSON stays valid: a
     /// replacement holds no quote or backslash).
+    /// Rewrite, in place, what this mask finds in a field of an answer:
+    /// text as [`Self::mask`], any other JSON value as [`Self::mask_json`].
+    pub fn mask_field(&self, field: &mut Field<'_>, counts: &mut MaskCounts) {
+        match field {
+            Field::Text(text) => {
+                if let Cow::Owned(masked) = self.mask(text, counts) {
+                    *text = Cow::Owned(masked);
+                }
+            }
+            Field::Json(json) => {
+                if let Cow::Owned(masked) = self.mask_json(json, counts) {
+                    *json = Cow::Owned(masked);
+                }
+            }
+            Field::Absent => {}
+        }
+    }
+
+    /// Rewrite, in place, what this mask finds in the string values of
+    /// an item's undocumented fields (each a JSON text).
+    pub fn mask_extra(&self, extra: &mut Extra<'_>, counts: &mut MaskCounts) {
+        for (_, json) in extra.iter_mut() {
+            if let Cow::Owned(masked) = self.mask_json(json, counts) {
+                *json = Cow::Owned(masked);
+            }
+        }
+    }
+
     pub fn mask_json<'a>(&self, json: &'a str, counts: &mut MaskCounts) -> Cow<'a, str> {
         let bytes = json.as_bytes();
         if !bytes.iter().any(|b| b.is_ascii_digit() || *b == b'@') {

@@ -111,7 +111,7 @@ impl Probe {
         match self.client.send(request, item, &self.pool).await {
             Ok(answer) => {
                 *self.statuses.entry("200".into()).or_default() += 1;
-                Ok(answer.body.clone())
+                Ok(answer.body)
             }
             Err(verdict) => {
                 let (name, said) = describe(&verdict);
