@@ -175,6 +175,7 @@ impl RateLimiter {
                 rng,
                 slowest: None,
                 high: None,
+                ceiling: None,
             }),
             changed: Notify::new(),
         }
@@ -390,44 +391,63 @@ impl RateLimiter {
         if shards && !s.curve.is_some_and(|c| c.probing(sent)) {
             s.contended_until = Some(now + CONTENDED);
         }
-        let limit = match (s.curve, self.pace(&s, sent)) {
+        let limit = self
+            .limit_after_429(&mut s, sent, measured, now)
+            .max(MIN_RATE);
+        s.cut(now, limit);
+        drop(s);
+        self.changed.notify_waiters();
+        tracing::debug!(limit, "rate limited by the platform: slowing down");
+    }
+
+    /// The estimate after a 429 to a request sent at `sent`, when the
+    /// requests of the second before it not answered 429 were `measured`.
+    fn limit_after_429(&self, s: &mut State, sent: Instant, measured: f64, now: Instant) -> f64 {
+        let shards = s.part < 1.0;
+        match (s.curve, self.pace(s, sent)) {
             // A probe's 429: the estimate held, and so did the pace of two
             // seconds before, which a whole window of the platform's saw
             // (a count across a fixed window's edge may read more than
             // either).
-            // A 429 to the first step (one over the estimate) puts the
-            // limit between the two: the estimate takes half the step, so
-            // a limit of 19.6/s read as 19 is not kept at 19 for good.
-            (Some(c), Some(_)) if c.probing(sent) => {
+            (Some(c), Some(at)) if c.probing(sent) => {
                 let growing = c.growing(sent);
                 let back = if growing { GROWN } else { 2 * WINDOW };
                 let before = sent.checked_sub(back).unwrap_or(sent);
-                let held = self.pace(&s, before).unwrap_or(c.limit);
-                // (A shard's probes are single steps against other
-                // shards' shares: it keeps the whole-request estimate.)
-                let step = if growing || shards { 0.0 } else { FRACTION };
-                measured.min(c.limit.max(held) + step)
+                let held = c.limit.max(self.pace(s, before).unwrap_or(c.limit));
+                if growing {
+                    // Past the first step: whatever ceiling was known,
+                    // the limit had risen over it.
+                    s.ceiling = None;
+                    measured.min(held)
+                } else if shards {
+                    // A shard's probes are single steps against other
+                    // shards' shares: it keeps the whole-request estimate.
+                    measured.min(held)
+                } else {
+                    // The first step puts the limit between the estimate
+                    // and the lowest pace lately answered 429 (this step's
+                    // at most): the estimate goes halfway, so a limit of
+                    // 19.8/s read as 19 is not kept at 19 for good.
+                    let ceiling = s.note_ceiling(at, now).max(held);
+                    seen(measured, held).min(held + FRACTION * (ceiling - held))
+                }
             }
             // Throttled at the estimate: the limit fell, or another client
             // of the key took more of it. A shard gives up a part of its
-            // pace, so the shard with the larger part gives up more.
+            // pace, so the shard with the larger part gives up more; a
+            // process alone gives up half a step, and notes the pace as a
+            // ceiling.
+            (Some(_), Some(pace)) if shards => {
+                (measured + 1.0 - s.part).min(pace - (SHARE_CUT * pace).max(1.0))
+            }
             (Some(_), Some(pace)) => {
-                let give_up = if shards {
-                    (SHARE_CUT * pace).max(1.0)
-                } else {
-                    1.0
-                };
-                (measured + 1.0 - s.part).min(pace - give_up)
+                s.note_ceiling(pace, now);
+                measured.min(pace - FRACTION)
             }
             // The first 429: the count alone, since no pace was set. A cap
             // under it still bounds the pace.
             _ => measured,
         }
-        .max(MIN_RATE);
-        s.cut(now, limit);
-        drop(s);
-        self.changed.notify_waiters();
-        tracing::debug!(limit, "rate limited by the platform: slowing down");
     }
 
     /// The rate the limiter paces at now (`None` = not paced: no cap, and
@@ -443,9 +463,11 @@ impl RateLimiter {
     /// Unlike the pace it does not follow the probes and
     /// doublings above the estimate, nor grow while the run sends less
     /// than the pace allows.
+    /// Estimates are fractional: this one is rounded to hundredths.
     pub fn estimate(&self) -> Option<f64> {
         let s = self.state.lock().expect("limiter lock");
         self.under_cap(s.curve.map(|c| c.limit))
+            .map(|r| (r * 100.0).round() / 100.0)
     }
 
     /// Wall-clock time during which at least one request waited for a slot.
@@ -457,6 +479,19 @@ impl RateLimiter {
     /// How many times a 429 cut the rate.
     pub fn cuts(&self) -> u64 {
         self.state.lock().expect("limiter lock").cuts
+    }
+}
+
+/// What a lone process's count of the second before a 429 says of a
+/// pace `at` it was sent at: a count one request short of the pace is
+/// the pace itself, read through a network whose transit varies by a few
+/// milliseconds (a request sent just over a second before may reach the
+/// platform's window just under it).
+fn seen(measured: f64, at: f64) -> f64 {
+    if measured >= at.floor() {
+        measured.max(at)
+    } else {
+        measured
     }
 }
 

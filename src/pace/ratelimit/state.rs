@@ -110,6 +110,10 @@ pub(super) struct State {
     pub(super) slowest: Option<(Duration, Instant)>,
     /// The highest estimate set in the last [`HIGH_MEMORY`], and when.
     pub(super) high: Option<(f64, Instant)>,
+    /// The lowest pace a lone process drew a 429 at, at its estimate or a
+    /// probe's first step, in the last [`HIGH_MEMORY`], and when: a probe's
+    /// first step that draws one sets the estimate halfway to it.
+    pub(super) ceiling: Option<(f64, Instant)>,
 }
 
 /// Requests pending past the overdue threshold, for [`State::overdue`].
@@ -296,6 +300,23 @@ impl State {
             .filter(|(t, a)| *t >= from && *a == Reception::Accepted)
             .count();
         Some(accepted as f64 / SUSTAINED.as_secs_f64())
+    }
+
+    /// Note a 429 to a request sent at `pace`, on the estimate or a
+    /// probe's first step; the ceiling in force after it.
+    pub(super) fn note_ceiling(&mut self, pace: f64, now: Instant) -> f64 {
+        let lower = self.ceiling(now).is_none_or(|ceiling| pace <= ceiling);
+        if lower {
+            self.ceiling = Some((pace, now));
+        }
+        self.ceiling(now).unwrap_or(pace)
+    }
+
+    /// The ceiling, if one was noted in the last [`HIGH_MEMORY`].
+    pub(super) fn ceiling(&self, now: Instant) -> Option<f64> {
+        self.ceiling
+            .filter(|(_, at)| now.saturating_duration_since(*at) < HIGH_MEMORY)
+            .map(|(c, _)| c)
     }
 
     pub(super) fn forget_before(&mut self, t: Instant) {

@@ -139,12 +139,17 @@ struct Platform {
     throttle_delay: Duration,
     /// Every `slow_every`th customer answers 20 times slower (0: none).
     slow_every: usize,
+    /// A request reaches the platform a uniform random time in
+    /// `[0, transit)` after its slot: the network, and a task woken late
+    /// (zero: at its slot).
+    transit: Duration,
 }
 
 const PLATFORM: Platform = Platform {
     latency: Duration::from_millis(10),
     throttle_delay: Duration::ZERO,
     slow_every: 0,
+    transit: Duration::ZERO,
 };
 
 /// Export `n` customers at `concurrency` through `limiter` against `gate`,
@@ -180,6 +185,9 @@ async fn run(
                     None => inflight.clone().acquire_owned().await.unwrap(),
                 };
                 let ticket = limiter.acquire().await;
+                if !platform.transit.is_zero() {
+                    tokio::time::sleep(platform.transit.mul_f64(rng.random_range(0.0..1.0))).await;
+                }
                 let now = Instant::now();
                 let ok = gate.lock().unwrap().admit(now);
                 {
@@ -360,6 +368,26 @@ async fn finds_fixed_windows_from_the_first_request() {
 #[tokio::test(start_paused = true)]
 async fn finds_a_sliding_window() {
     meets_targets(RateLimit::new(20, Model::Sliding), PLATFORM).await;
+}
+
+/// Requests that reach the platform up to 3 ms after their slot (a
+/// loopback's transit, a task woken late): a sliding window at 20/s then
+/// refuses some requests paced at exactly 20/s, so the limit is fractional
+/// as far as the run can tell. 97 % of the ideal and under 3 % of requests
+/// answered 429 over 1200 customers; for fixed windows, as without
+/// transit. (A whole-request estimate settled at 19/s: 0.960.)
+#[tokio::test(start_paused = true)]
+async fn finds_a_limit_through_a_varying_transit() {
+    let platform = Platform {
+        transit: Duration::from_millis(3),
+        ..PLATFORM
+    };
+    let sliding = Bound {
+        efficiency: 0.97,
+        ..LONG
+    };
+    meets(RateLimit::new(20, Model::Sliding), platform, sliding).await;
+    meets(RateLimit::new(20, Model::Fixed), platform, LONG).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -547,6 +575,24 @@ async fn figures() {
         ("bucket", bucket, PLATFORM, 1200),
         ("fixed", RateLimit::new(20, Model::Fixed), PLATFORM, 300),
         ("sliding", RateLimit::new(20, Model::Sliding), PLATFORM, 300),
+        (
+            "sliding, transit 0-3 ms",
+            RateLimit::new(20, Model::Sliding),
+            Platform {
+                transit: Duration::from_millis(3),
+                ..PLATFORM
+            },
+            1200,
+        ),
+        (
+            "fixed, transit 0-3 ms",
+            RateLimit::new(20, Model::Fixed),
+            Platform {
+                transit: Duration::from_millis(3),
+                ..PLATFORM
+            },
+            1200,
+        ),
         (
             "sliding late 500ms",
             RateLimit::new(20, Model::Sliding),
