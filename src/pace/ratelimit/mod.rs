@@ -8,8 +8,10 @@
 //!   per accepted answer, until the first 429.
 //! - **Estimate**: a 429 counts the requests of the second before its own
 //!   that were not answered 429; what else it proves depends on whether it
-//!   went at the estimate, on a probe's first step (half a step up:
-//!   estimates are fractional) or while a probe grew.
+//!   went at the estimate (a step down, half once it held a second; its
+//!   pace is then a ceiling), on a probe's first step (halfway to the
+//!   lowest ceiling of the last minute: estimates are fractional) or while
+//!   a probe grew.
 //! - **Probing, less and less**: hold, probe one request per second over
 //!   the estimate, then double the excess; the hold doubles with each cut
 //!   that finds the limit where it was (0.5 s to 3 s, jittered).
@@ -66,7 +68,7 @@ const STEP: f64 = 0.5;
 const RECOVER_UNDER: f64 = 0.5;
 /// The span over which the accepted rate counts as sustained.
 const SUSTAINED: Duration = Duration::from_secs(3);
-/// How long the highest sustained rate is remembered.
+/// How long the highest sustained rate, and the ceiling, are remembered.
 const HIGH_MEMORY: Duration = Duration::from_secs(60);
 /// The longest hold of a limit that fell.
 const HOLD_BACK_MAX: Duration = Duration::from_millis(1000);
@@ -91,7 +93,9 @@ const CONTENDED: Duration = Duration::from_secs(15);
 /// add alike towards equal parts (Chiu and Jain's multiplicative
 /// decrease).
 const SHARE_CUT: f64 = 0.15;
-/// What a 429 to a probe's first step adds to the estimate: half the step.
+/// How far a 429 to a probe's first step moves the estimate towards the
+/// ceiling (halfway), and what a process alone gives up of its pace on a
+/// 429 at its estimate (half a request per second).
 const FRACTION: f64 = 0.5;
 /// What a 429 to a growing probe takes as proven: the pace this long
 /// before the request (one doubling back).
@@ -428,22 +432,26 @@ impl RateLimiter {
                     // and the lowest pace lately answered 429 (this step's
                     // at most): the estimate goes halfway, so a limit of
                     // 19.8/s read as 19 is not kept at 19 for good.
-                    let ceiling = s.note_ceiling(at, now).max(held);
+                    let ceiling = s.note_ceiling(at, held, now).max(held);
                     seen(measured, held).min(held + FRACTION * (ceiling - held))
                 }
             }
             // Throttled at the estimate: the limit fell, or another client
             // of the key took more of it. A shard gives up a part of its
-            // pace, so the shard with the larger part gives up more; a
-            // process alone gives up half a step, and notes the pace as a
-            // ceiling.
+            // pace, so the shard with the larger part gives up more. A
+            // process alone whose estimate held a whole window gives up
+            // half a step (a limit a little under it, or transit that
+            // varies) and notes the pace as a ceiling; one whose estimate
+            // had just been set gives up a whole step (it was set too
+            // high, as after a growing probe's 429 across a window's edge).
             (Some(_), Some(pace)) if shards => {
                 (measured + 1.0 - s.part).min(pace - (SHARE_CUT * pace).max(1.0))
             }
-            (Some(_), Some(pace)) => {
-                s.note_ceiling(pace, now);
+            (Some(c), Some(pace)) if sent.saturating_duration_since(c.at) >= WINDOW => {
+                s.note_ceiling(pace, 0.0, now);
                 measured.min(pace - FRACTION)
             }
+            (Some(_), Some(pace)) => measured.min(pace - 1.0),
             // The first 429: the count alone, since no pace was set. A cap
             // under it still bounds the pace.
             _ => measured,

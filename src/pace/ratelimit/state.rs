@@ -303,13 +303,16 @@ impl State {
     }
 
     /// Note a 429 to a request sent at `pace`, on the estimate or a
-    /// probe's first step; the ceiling in force after it.
-    pub(super) fn note_ceiling(&mut self, pace: f64, now: Instant) -> f64 {
-        let lower = self.ceiling(now).is_none_or(|ceiling| pace <= ceiling);
-        if lower {
-            self.ceiling = Some((pace, now));
-        }
-        self.ceiling(now).unwrap_or(pace)
+    /// probe's first step, when the pace `held` was accepted since any
+    /// ceiling was noted; the ceiling in force after it. (A ceiling no
+    /// higher than a pace that held since is out of date.)
+    pub(super) fn note_ceiling(&mut self, pace: f64, held: f64, now: Instant) -> f64 {
+        let ceiling = match self.ceiling(now) {
+            Some(c) if c > held => c.min(pace),
+            _ => pace,
+        };
+        self.ceiling = Some((ceiling, now));
+        ceiling
     }
 
     /// The ceiling, if one was noted in the last [`HIGH_MEMORY`].
