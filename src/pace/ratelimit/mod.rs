@@ -14,7 +14,8 @@
 //!   a probe grew.
 //! - **Probing, less and less**: hold, probe one request per second over
 //!   the estimate, then double the excess; the hold doubles with each cut
-//!   that finds the limit where it was (0.5 s to 3 s, jittered).
+//!   that finds the limit where it was (0.5 s to 3 s, 6 s near the ceiling,
+//!   jittered).
 //! - **A limit that fell**: under half the rate accepted over 3 s lately,
 //!   the estimate holds at most 1 s and probes and grows sooner.
 //! - **Shards** (`--shard K/N`) start at 8/N and, once contended, probe in
@@ -51,6 +52,13 @@ const HOLD: Duration = Duration::from_millis(500);
 /// The longest hold: each cut that finds the limit where it was doubles
 /// the hold, up to this.
 const HOLD_MAX: Duration = Duration::from_secs(3);
+/// An estimate within this of the ceiling has found the limit to a
+/// fraction: a probe would find the ceiling again at the cost of a 429, so
+/// the hold may grow to [`HOLD_NEAR_MAX`] (a raised limit is then found up
+/// to 3 s later).
+const NEAR_CEILING: f64 = 0.5;
+/// The longest hold of an estimate near the ceiling.
+const HOLD_NEAR_MAX: Duration = Duration::from_secs(6);
 /// How far a hold is drawn from its length either way, so processes
 /// sharing a key do not probe in step.
 const JITTER: f64 = 0.25;

@@ -10,8 +10,9 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::{
-    Ticket, HIGH_MEMORY, HOLD, HOLD_BACK_MAX, HOLD_MAX, JITTER, LATENCY_HALF_LIFE, OVERDUE_FACTOR,
-    OVERDUE_SLACK, PROBE, PROBE_BACK, RECOVER_UNDER, RISE, STEP, STEP_BACK, SUSTAINED, WINDOW,
+    Ticket, HIGH_MEMORY, HOLD, HOLD_BACK_MAX, HOLD_MAX, HOLD_NEAR_MAX, JITTER, LATENCY_HALF_LIFE,
+    NEAR_CEILING, OVERDUE_FACTOR, OVERDUE_SLACK, PROBE, PROBE_BACK, RECOVER_UNDER, RISE, STEP,
+    STEP_BACK, SUSTAINED, WINDOW,
 };
 
 /// What became of a request, as far as the limit is concerned.
@@ -270,6 +271,8 @@ impl State {
             HOLD_BACK_MAX
         } else if self.contended_until.is_some_and(|t| now < t) {
             HOLD_MAX.div_f64(self.part)
+        } else if self.ceiling(now).is_some_and(|c| c - limit <= NEAR_CEILING) {
+            HOLD_NEAR_MAX
         } else {
             HOLD_MAX
         };
