@@ -117,6 +117,12 @@ pub(super) struct State {
     pub(super) ceiling: Option<(f64, Instant)>,
 }
 
+/// A rate noted at some time, if that was in the last [`HIGH_MEMORY`].
+fn recent(mark: Option<(f64, Instant)>, now: Instant) -> Option<f64> {
+    mark.filter(|(_, at)| now.saturating_duration_since(*at) < HIGH_MEMORY)
+        .map(|(rate, _)| rate)
+}
+
 /// Requests pending past the overdue threshold, for [`State::overdue`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct Overdue {
@@ -251,19 +257,12 @@ impl State {
         // The highest rate the platform accepted over a few seconds
         // lately (not a burst a bucket lets through): what a fall is
         // measured against.
-        let fresh = |at: Instant| now.saturating_duration_since(at) < HIGH_MEMORY;
         if let Some(sustained) = self.sustained(now) {
-            if !self
-                .high
-                .is_some_and(|(high, at)| fresh(at) && high > sustained)
-            {
+            if !recent(self.high, now).is_some_and(|high| high > sustained) {
                 self.high = Some((sustained, now));
             }
         }
-        let high = self
-            .high
-            .filter(|(_, at)| fresh(*at))
-            .map_or(limit, |(high, _)| high);
+        let high = recent(self.high, now).unwrap_or(limit);
         // A shard's estimate falls as other shards come: not a limit that
         // may come back.
         let recovering = self.part >= 1.0 && limit < RECOVER_UNDER * high;
@@ -320,9 +319,7 @@ impl State {
 
     /// The ceiling, if one was noted in the last [`HIGH_MEMORY`].
     pub(super) fn ceiling(&self, now: Instant) -> Option<f64> {
-        self.ceiling
-            .filter(|(_, at)| now.saturating_duration_since(*at) < HIGH_MEMORY)
-            .map(|(c, _)| c)
+        recent(self.ceiling, now)
     }
 
     pub(super) fn forget_before(&mut self, t: Instant) {
