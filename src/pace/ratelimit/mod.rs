@@ -11,7 +11,8 @@
 //!   went at the estimate (a step down, half once it held a second; its
 //!   pace is then a ceiling), on a probe's first step (halfway to the
 //!   lowest ceiling of the last minute: estimates are fractional) or while
-//!   a probe grew.
+//!   a probe grew. A 429 right after a cut at the estimate, with nothing
+//!   accepted since, pauses the schedule two slots: the limit fell.
 //! - **Probing, less and less**: hold, probe one request per second over
 //!   the estimate, then double the excess; the hold doubles with each cut
 //!   that finds the limit where it was (0.5 s to 3 s, 6 s near the ceiling,
@@ -105,6 +106,9 @@ const SHARE_CUT: f64 = 0.15;
 /// ceiling (halfway), and what a process alone gives up of its pace on a
 /// 429 at its estimate (half a request per second).
 const FRACTION: f64 = 0.5;
+/// The slots of the new pace a process alone pauses for when a 429 comes
+/// right after a cut at its estimate with nothing accepted since.
+const PAUSE_SLOTS: f64 = 2.0;
 /// What a 429 to a growing probe takes as proven: the pace this long
 /// before the request (one doubling back).
 const GROWN: Duration = Duration::from_millis(500);
@@ -188,6 +192,7 @@ impl RateLimiter {
                 slowest: None,
                 high: None,
                 ceiling: None,
+                estimate_refused: false,
             }),
             changed: Notify::new(),
         }
@@ -400,13 +405,25 @@ impl RateLimiter {
         // shard is on the key: no growth past the first step for a while,
         // so none grows past the others while they all find the limit.
         let shards = s.part < 1.0;
-        if shards && !s.curve.is_some_and(|c| c.probing(sent)) {
+        let probe = s.curve.is_some_and(|c| c.probing(sent));
+        if shards && !probe {
             s.contended_until = Some(now + CONTENDED);
         }
         let limit = self
             .limit_after_429(&mut s, sent, measured, now)
             .max(MIN_RATE);
+        let refused_again = !shards && s.refused_again(sent);
         s.cut(now, limit);
+        s.estimate_refused = !probe;
+        if refused_again {
+            // The platform refuses whatever comes now: a limit that fell
+            // under what the second before still counts (a fixed window
+            // full until it turns, a sliding one until it drains). A pause
+            // spares the requests that would each draw a 429 and cut one
+            // step more.
+            let pause = Duration::from_secs_f64(PAUSE_SLOTS / limit);
+            s.next = s.next.max(now + pause);
+        }
         drop(s);
         self.changed.notify_waiters();
         tracing::debug!(limit, "rate limited by the platform: slowing down");

@@ -115,6 +115,9 @@ pub(super) struct State {
     /// probe's first step, in the last [`HIGH_MEMORY`], and when: a probe's
     /// first step that draws one sets the estimate halfway to it.
     pub(super) ceiling: Option<(f64, Instant)>,
+    /// Whether the last cut was a 429 to a request sent at the estimate
+    /// (not a probe's, nor a cut for overdue requests).
+    pub(super) estimate_refused: bool,
 }
 
 /// A rate noted at some time, if that was in the last [`HIGH_MEMORY`].
@@ -246,6 +249,21 @@ impl State {
             .count()
     }
 
+    /// Whether a 429 to a request sent at `sent` comes right after a cut
+    /// at the estimate: sent after that cut and less than a [`WINDOW`]
+    /// after it, with no request sent since the cut accepted.
+    pub(super) fn refused_again(&self, sent: Instant) -> bool {
+        let Some(c) = self.curve.filter(|c| self.estimate_refused && sent >= c.at) else {
+            return false;
+        };
+        let from = self.log.partition_point(|(at, _)| *at < c.at);
+        sent.saturating_duration_since(c.at) < WINDOW
+            && !self
+                .log
+                .range(from..)
+                .any(|(_, a)| *a == Reception::Accepted)
+    }
+
     /// Set the estimate to `limit` at `now`. A cut that finds the limit
     /// no higher than the estimate before it doubles the hold before the
     /// next probe; one that finds it higher starts again from [`HOLD`].
@@ -286,6 +304,7 @@ impl State {
             contended_until: self.contended_until,
             recovering,
         });
+        self.estimate_refused = false;
         self.cuts += 1;
     }
 
