@@ -58,6 +58,20 @@ async fn figures() {
         "4 shards 4x300: efficiency {eff:.3}, 429 share {:.1} %",
         share * 100.0
     );
+    let (mut eff, mut share, mut sums) = (f64::MAX, 0f64, (0.0, 0.0));
+    let phases: Vec<u64> = (0..1000).step_by(50).collect();
+    for &phase in &phases {
+        let (e, s, _) = four_shards(phase).await;
+        (eff, share) = (eff.min(e), share.max(s));
+        sums = (sums.0 + e, sums.1 + s);
+    }
+    let n = phases.len() as f64;
+    println!(
+        "4 shards 4x300, 20 phases: worst {eff:.3}, {:.1} %; mean {:.3}, {:.1} %",
+        share * 100.0,
+        sums.0 / n,
+        sums.1 / n * 100.0
+    );
     for (name, platform) in [("", PLATFORM), (", transit 0-3 ms", transit)] {
         let (eff, share, back) = worst_schedule(platform).await;
         println!(
