@@ -115,8 +115,9 @@ pub(super) struct State {
     /// probe's first step, in the last [`HIGH_MEMORY`], and when: a probe's
     /// first step that draws one sets the estimate halfway to it.
     pub(super) ceiling: Option<(f64, Instant)>,
-    /// Whether the last cut was a 429 to a request sent at the estimate
-    /// (not a probe's, nor a cut for overdue requests).
+    /// Whether the last cut was a 429 to a request sent at the estimate,
+    /// or the slow start's first (not a probe's 429, nor a cut for
+    /// overdue requests).
     pub(super) estimate_refused: bool,
 }
 
