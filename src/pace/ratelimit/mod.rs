@@ -53,11 +53,12 @@ const HOLD: Duration = Duration::from_millis(500);
 /// The longest hold: each cut that finds the limit where it was doubles
 /// the hold, up to this.
 const HOLD_MAX: Duration = Duration::from_secs(3);
-/// An estimate within this of the ceiling has found the limit to a
-/// fraction: a probe would find the ceiling again at the cost of a 429, so
-/// the hold may grow to [`HOLD_NEAR_MAX`] (a raised limit is then found up
-/// to 3 s later).
-const NEAR_CEILING: f64 = 0.5;
+/// An estimate within this of the ceiling has found the limit to the
+/// request, or to a fraction: a probe's first step (one request over the
+/// estimate) would find the ceiling again at the cost of a 429, so the
+/// hold may grow to [`HOLD_NEAR_MAX`] (a raised limit is then found up to
+/// 3 s later).
+const NEAR_CEILING: f64 = 1.0;
 /// The longest hold of an estimate near the ceiling.
 const HOLD_NEAR_MAX: Duration = Duration::from_secs(6);
 /// How far a hold is drawn from its length either way, so processes
