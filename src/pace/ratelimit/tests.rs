@@ -567,3 +567,4 @@ async fn a_platform_without_a_limit_is_not_slowed() {
 }
 
 mod figures;
+mod refused;
