@@ -193,7 +193,6 @@ impl RateLimiter {
                 slowest: None,
                 high: None,
                 ceiling: None,
-                estimate_refused: false,
             }),
             changed: Notify::new(),
         }
@@ -278,7 +277,7 @@ impl RateLimiter {
                 let limit = (c.limit.min(pace.unwrap_or(c.limit)) * BETA)
                     .min(measured)
                     .max(MIN_RATE);
-                s.cut(now, limit);
+                s.cut(now, limit, false);
                 pace = self.pace(s, now);
                 Self::whole(s, limit)
             }
@@ -414,8 +413,7 @@ impl RateLimiter {
             .limit_after_429(&mut s, sent, measured, now)
             .max(MIN_RATE);
         let refused_again = !shards && s.refused_again(sent);
-        s.cut(now, limit);
-        s.estimate_refused = !probe;
+        s.cut(now, limit, !probe);
         if refused_again {
             // The platform refuses whatever comes now: a limit that fell
             // under what the second before still counts (a fixed window
@@ -458,7 +456,7 @@ impl RateLimiter {
                     // and the lowest pace lately answered 429 (this step's
                     // at most): the estimate goes halfway, so a limit of
                     // 19.8/s read as 19 is not kept at 19 for good.
-                    let ceiling = s.note_ceiling(at, held, now).max(held);
+                    let ceiling = s.note_ceiling(at, Some(held), now).max(held);
                     seen(measured, held).min(held + FRACTION * (ceiling - held))
                 }
             }
@@ -474,7 +472,7 @@ impl RateLimiter {
                 (measured + 1.0 - s.part).min(pace - (SHARE_CUT * pace).max(1.0))
             }
             (Some(c), Some(pace)) if sent.saturating_duration_since(c.at) >= WINDOW => {
-                s.note_ceiling(pace, 0.0, now);
+                s.note_ceiling(pace, None, now);
                 measured.min(pace - FRACTION)
             }
             (Some(_), Some(pace)) => measured.min(pace - 1.0),

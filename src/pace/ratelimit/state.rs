@@ -37,6 +37,10 @@ pub(super) struct Curve {
     /// The estimate is well under one held lately: the limit fell, and
     /// may come back, so the probe steps and grows sooner.
     pub(super) recovering: bool,
+    /// The cut was a 429 to a request sent at the estimate, or the slow
+    /// start's first (not a probe's 429, nor a cut for overdue requests):
+    /// another 429 right after it means the platform refuses everything.
+    pub(super) refused_at_estimate: bool,
 }
 
 impl Curve {
@@ -115,10 +119,6 @@ pub(super) struct State {
     /// probe's first step, in the last [`HIGH_MEMORY`], and when: a probe's
     /// first step that draws one sets the estimate halfway to it.
     pub(super) ceiling: Option<(f64, Instant)>,
-    /// Whether the last cut was a 429 to a request sent at the estimate,
-    /// or the slow start's first (not a probe's 429, nor a cut for
-    /// overdue requests).
-    pub(super) estimate_refused: bool,
 }
 
 /// A rate noted at some time, if that was in the last [`HIGH_MEMORY`].
@@ -254,7 +254,7 @@ impl State {
     /// at the estimate: sent after that cut and less than a [`WINDOW`]
     /// after it, with no request sent since the cut accepted.
     pub(super) fn refused_again(&self, sent: Instant) -> bool {
-        let Some(c) = self.curve.filter(|c| self.estimate_refused && sent >= c.at) else {
+        let Some(c) = self.curve.filter(|c| c.refused_at_estimate && sent >= c.at) else {
             return false;
         };
         let from = self.log.partition_point(|(at, _)| *at < c.at);
@@ -265,10 +265,11 @@ impl State {
                 .any(|(_, a)| *a == Reception::Accepted)
     }
 
-    /// Set the estimate to `limit` at `now`. A cut that finds the limit
-    /// no higher than the estimate before it doubles the hold before the
-    /// next probe; one that finds it higher starts again from [`HOLD`].
-    pub(super) fn cut(&mut self, now: Instant, limit: f64) {
+    /// Set the estimate to `limit` at `now`, for a 429 at the estimate
+    /// when `refused_at_estimate`. A cut that finds the limit no higher
+    /// than the estimate before it doubles the hold before the next probe;
+    /// one that finds it higher starts again from [`HOLD`].
+    pub(super) fn cut(&mut self, now: Instant, limit: f64, refused_at_estimate: bool) {
         match self.curve {
             Some(c) if limit <= c.limit + RISE => self.streak = self.streak.saturating_add(1),
             _ => self.streak = 0,
@@ -304,8 +305,8 @@ impl State {
             hold,
             contended_until: self.contended_until,
             recovering,
+            refused_at_estimate,
         });
-        self.estimate_refused = false;
         self.cuts += 1;
     }
 
@@ -325,12 +326,12 @@ impl State {
     }
 
     /// Note a 429 to a request sent at `pace`, on the estimate or a
-    /// probe's first step, when the pace `held` was accepted since any
-    /// ceiling was noted; the ceiling in force after it. (A ceiling no
-    /// higher than a pace that held since is out of date.)
-    pub(super) fn note_ceiling(&mut self, pace: f64, held: f64, now: Instant) -> f64 {
+    /// probe's first step, when the pace `held` (if any) was accepted
+    /// since any ceiling was noted; the ceiling in force after it. (A
+    /// ceiling no higher than a pace that held since is out of date.)
+    pub(super) fn note_ceiling(&mut self, pace: f64, held: Option<f64>, now: Instant) -> f64 {
         let ceiling = match self.ceiling(now) {
-            Some(c) if c > held => c.min(pace),
+            Some(c) if held.is_none_or(|held| c > held) => c.min(pace),
             _ => pace,
         };
         self.ceiling = Some((ceiling, now));

@@ -49,28 +49,17 @@ async fn figures() {
         }
         println!("{line}");
     }
-    let (mut eff, mut share) = (f64::MAX, 0f64);
-    for phase in PHASES {
-        let (e, s, _) = four_shards(phase).await;
-        (eff, share) = (eff.min(e), share.max(s));
-    }
+    let (eff, share, _) = shards_over(&PHASES).await;
     println!(
         "4 shards 4x300: efficiency {eff:.3}, 429 share {:.1} %",
         share * 100.0
     );
-    let (mut eff, mut share, mut sums) = (f64::MAX, 0f64, (0.0, 0.0));
     let phases: Vec<u64> = (0..1000).step_by(50).collect();
-    for &phase in &phases {
-        let (e, s, _) = four_shards(phase).await;
-        (eff, share) = (eff.min(e), share.max(s));
-        sums = (sums.0 + e, sums.1 + s);
-    }
-    let n = phases.len() as f64;
+    let (eff, share, (mean_eff, mean_share)) = shards_over(&phases).await;
     println!(
-        "4 shards 4x300, 20 phases: worst {eff:.3}, {:.1} %; mean {:.3}, {:.1} %",
+        "4 shards 4x300, 20 phases: worst {eff:.3}, {:.1} %; mean {mean_eff:.3}, {:.1} %",
         share * 100.0,
-        sums.0 / n,
-        sums.1 / n * 100.0
+        mean_share * 100.0
     );
     for (name, platform) in [("", PLATFORM), (", transit 0-3 ms", transit)] {
         let (eff, share, back) = worst_schedule(platform).await;
@@ -79,6 +68,19 @@ async fn figures() {
             share * 100.0
         );
     }
+}
+
+/// Four shards' lowest efficiency, highest 429 share, and their means,
+/// over `phases`.
+async fn shards_over(phases: &[u64]) -> (f64, f64, (f64, f64)) {
+    let (mut eff, mut share, mut sums) = (f64::MAX, 0f64, (0.0, 0.0));
+    for &phase in phases {
+        let (e, s, _) = four_shards(phase).await;
+        (eff, share) = (eff.min(e), share.max(s));
+        sums = (sums.0 + e, sums.1 + s);
+    }
+    let n = phases.len() as f64;
+    (eff, share, (sums.0 / n, sums.1 / n))
 }
 
 /// The lowest efficiency and the highest 429 share of `n` customers
