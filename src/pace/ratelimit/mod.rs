@@ -61,6 +61,11 @@ const HOLD_MAX: Duration = Duration::from_secs(3);
 const NEAR_CEILING: f64 = 1.0;
 /// The longest hold of an estimate near the ceiling.
 const HOLD_NEAR_MAX: Duration = Duration::from_secs(6);
+/// The longest hold of a shard while other shards are about. Its probes
+/// are how a shard left behind wins back a request per second of the
+/// others' parts, so it probes at least this often: N × 3 s let the parts
+/// drift apart until one shard ran far behind; shorter draws more 429s.
+const HOLD_CONTENDED_MAX: Duration = Duration::from_secs(6);
 /// How far a hold is drawn from its length either way, so processes
 /// sharing a key do not probe in step.
 const JITTER: f64 = 0.25;
@@ -93,9 +98,10 @@ const BETA: f64 = 0.9;
 /// A cut that finds the limit more than this over the estimate before it
 /// found headroom: the next probe comes soon again.
 const RISE: f64 = 1.5;
-/// How long after its first 429, or a 429 at its estimate, a shard takes
-/// the other shards of the run to be on the same key, and does not grow
-/// its own probe past the first step.
+/// How long after its last 429 a shard takes the other shards of the run
+/// to be on the same key, and does not grow its own probe past the first
+/// step: longer draws fewer 429s, and finds the part of a shard that
+/// finished later.
 const CONTENDED: Duration = Duration::from_secs(15);
 /// The part of its pace a shard gives up on a 429 at its estimate while
 /// other shards are about (at least one request per second): the larger
@@ -162,9 +168,9 @@ impl RateLimiter {
 
     /// A limiter for one of `processes` processes expected to share the
     /// key (`--shard K/N`): its slow start begins with its part of what
-    /// one process alone would send, and from its first 429 it probes up
-    /// to N times less often, in single steps, and gives up a part of its
-    /// pace to another shard's probe.
+    /// one process alone would send, and from its first 429 it probes in
+    /// single steps until a while passes without one, and gives up a part
+    /// of its pace to another shard's probe.
     pub fn shared(cap: Option<f64>, processes: u32) -> Self {
         Self::seeded(cap, processes, rand::random())
     }
@@ -400,13 +406,14 @@ impl RateLimiter {
             return;
         }
         let measured = s.not_throttled_before(ticket.seq, sent, now) as f64;
-        // With other shards of the run on the key, every 429 but a probe's
-        // (the first, or one at the estimate) most likely means another
-        // shard is on the key: no growth past the first step for a while,
-        // so none grows past the others while they all find the limit.
+        // With other shards of the run on the key, any 429 most likely
+        // means another shard is on it, a probe's too (its step found the
+        // others' parts, not the limit): no growth past the first step
+        // until none has come for a while, so none grows past the others
+        // while they share the limit.
         let shards = s.part < 1.0;
         let probe = s.curve.is_some_and(|c| c.probing(sent));
-        if shards && !probe {
+        if shards {
             s.contended_until = Some(now + CONTENDED);
         }
         let limit = self

@@ -10,9 +10,9 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::{
-    Ticket, HIGH_MEMORY, HOLD, HOLD_BACK_MAX, HOLD_MAX, HOLD_NEAR_MAX, JITTER, LATENCY_HALF_LIFE,
-    NEAR_CEILING, OVERDUE_FACTOR, OVERDUE_SLACK, PROBE, PROBE_BACK, RECOVER_UNDER, RISE, STEP,
-    STEP_BACK, SUSTAINED, WINDOW,
+    Ticket, HIGH_MEMORY, HOLD, HOLD_BACK_MAX, HOLD_CONTENDED_MAX, HOLD_MAX, HOLD_NEAR_MAX, JITTER,
+    LATENCY_HALF_LIFE, NEAR_CEILING, OVERDUE_FACTOR, OVERDUE_SLACK, PROBE, PROBE_BACK,
+    RECOVER_UNDER, RISE, STEP, STEP_BACK, SUSTAINED, WINDOW,
 };
 
 /// What became of a request, as far as the limit is concerned.
@@ -105,8 +105,8 @@ pub(super) struct State {
     pub(super) streak: u32,
     /// 1 over the number of processes expected to share the key.
     pub(super) part: f64,
-    /// Until when another shard of the run is taken to be probing the key
-    /// (a 429 came at the estimate less than [`CONTENDED`] before).
+    /// Until when other shards of the run are taken to be on the key (a
+    /// 429 came less than [`CONTENDED`] before).
     pub(super) contended_until: Option<Instant>,
     /// Draws the holds' jitter.
     pub(super) rng: StdRng,
@@ -289,7 +289,7 @@ impl State {
         let longest = if recovering {
             HOLD_BACK_MAX
         } else if self.contended_until.is_some_and(|t| now < t) {
-            HOLD_MAX.div_f64(self.part)
+            HOLD_CONTENDED_MAX
         } else if self.ceiling(now).is_some_and(|c| c - limit <= NEAR_CEILING) {
             HOLD_NEAR_MAX
         } else {
