@@ -19,8 +19,9 @@
 //!   jittered).
 //! - **A limit that fell**: under half the rate accepted over 3 s lately,
 //!   the estimate holds at most 1 s and probes and grows sooner.
-//! - **Shards** (`--shard K/N`) start at 8/N and, once contended, probe in
-//!   single steps and cut 15 % of their pace at their estimate.
+//! - **Shards** (`--shard K/N`) start at 8/N and, contended for 15 s after
+//!   any 429, probe in single steps, about every 6 s at most, and cut 15 %
+//!   of their pace at their estimate.
 //! - **Late 429s**: requests pending past twice the slowest recent answer
 //!   are overdue, and enough of them stop the growth or cut the pace.
 //!
@@ -61,10 +62,11 @@ const HOLD_MAX: Duration = Duration::from_secs(3);
 const NEAR_CEILING: f64 = 1.0;
 /// The longest hold of an estimate near the ceiling.
 const HOLD_NEAR_MAX: Duration = Duration::from_secs(6);
-/// The longest hold of a shard while other shards are about. Its probes
-/// are how a shard left behind wins back a request per second of the
-/// others' parts, so it probes at least this often: N × 3 s let the parts
-/// drift apart until one shard ran far behind; shorter draws more 429s.
+/// The longest hold of a shard while other shards are about, before its
+/// jitter. Its probes are how a shard left behind wins back a request per
+/// second of the others' parts, so it probes about this often at least:
+/// N × 3 s let the parts drift apart until one shard ran far behind;
+/// 3 s draws more 429s.
 const HOLD_CONTENDED_MAX: Duration = Duration::from_secs(6);
 /// How far a hold is drawn from its length either way, so processes
 /// sharing a key do not probe in step.

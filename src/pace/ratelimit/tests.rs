@@ -501,59 +501,6 @@ async fn follows_a_limit_that_falls_and_returns() {
     }
 }
 
-/// Four shards of one run on one key (`--shard K/4`), none with `--rate`:
-/// over the phases and three draws of the latencies and jitter each, 88 %
-/// of the limit together on average and never under 80 % (a run's
-/// figure spreads by several points from one draw to the next: its
-/// shards' parts drift apart, and the last one finds a freed part only
-/// after a while), and under 5 % of requests answered 429 in every run.
-#[tokio::test(start_paused = true)]
-async fn four_shards_share_a_key() {
-    let mut sum = 0.0;
-    for round in 0..3 {
-        for phase in PHASES {
-            let (efficiency, share, none_failed) = four_shards(phase, round).await;
-            assert!(
-                efficiency >= 0.80 && share < 0.05 && none_failed,
-                "phase {phase} ms, round {round}: {efficiency:.3} {share:.3}"
-            );
-            sum += efficiency;
-        }
-    }
-    let mean = sum / (3 * PHASES.len()) as f64;
-    assert!(mean >= 0.88, "mean efficiency {mean:.3}");
-}
-
-/// Four shards of 300 customers each on one key of 20/s, starting `phase`
-/// into a wall-clock second, their latencies and jitter drawn for `round`:
-/// their efficiency together, their 429 share, and whether none of their
-/// customers would have failed.
-async fn four_shards(phase: u64, round: u64) -> (f64, f64, bool) {
-    let spec = RateLimit::new(20, Model::Fixed);
-    let shared = gate(spec.clone(), Duration::from_millis(phase));
-    let runs = futures_util::future::join_all((0..4).map(|k| {
-        let seed = k + 100 * round;
-        run(
-            Arc::new(RateLimiter::seeded(None, 4, seed)),
-            shared.clone(),
-            PLATFORM,
-            300,
-            64,
-            seed,
-        )
-    }))
-    .await;
-    let elapsed = runs.iter().map(|r| r.elapsed).max().unwrap();
-    let requests: u64 = runs.iter().map(|r| r.requests).sum();
-    let throttled: u64 = runs.iter().map(|r| r.throttled).sum();
-    let efficiency = spec.ideal(1200).as_secs_f64() / elapsed.as_secs_f64();
-    (
-        efficiency,
-        throttled as f64 / requests as f64,
-        runs.iter().all(none_would_fail),
-    )
-}
-
 /// Without a limit, the slow start costs a platform answering in 50 ms at
 /// concurrency 32 under 5 % of the ideal `n × latency / concurrency`.
 #[tokio::test(start_paused = true)]
@@ -580,3 +527,4 @@ async fn a_platform_without_a_limit_is_not_slowed() {
 
 mod figures;
 mod refused;
+mod shards;

@@ -1,8 +1,10 @@
 //! The figures of the limiter's rows on the virtual clock, printed rather
-//! than asserted: what docs/limits.md and bench/RESULTS.md quote.
+//! than asserted: what docs/limits.md and bench/RESULTS.md quote (the
+//! shards' rows before a change are this code run on the code before).
 
 use std::time::Duration;
 
+use super::shards::{four_shards, shards};
 use super::*;
 
 /// The figures of the limiter's rows (the worst over the phases and
@@ -49,24 +51,20 @@ async fn figures() {
         }
         println!("{line}");
     }
-    let (eff, share, _) = shards_over(&PHASES, 1).await;
-    println!(
-        "4 shards 4x300: efficiency {eff:.3}, 429 share {:.1} %",
-        share * 100.0
-    );
-    let phases: Vec<u64> = (0..1000).step_by(50).collect();
-    let (eff, share, (mean_eff, mean_share)) = shards_over(&phases, 1).await;
-    println!(
-        "4 shards 4x300, 20 phases: worst {eff:.3}, {:.1} %; mean {mean_eff:.3}, {:.1} %",
-        share * 100.0,
-        mean_share * 100.0
-    );
-    let (eff, share, (mean_eff, mean_share)) = shards_over(&phases, 10).await;
-    println!(
-        "4 shards 4x300, 20 phases x 10 seeds: worst {eff:.3}, {:.1} %; mean {mean_eff:.3}, {:.1} %",
-        share * 100.0,
-        mean_share * 100.0
-    );
+    let bucket = RateLimit {
+        burst: 40,
+        ..RateLimit::new(20, Model::Bucket)
+    };
+    shard_figures(&[
+        ("fixed", RateLimit::new(20, Model::Fixed)),
+        (
+            "fixed-from-first",
+            RateLimit::new(20, Model::FixedFromFirst),
+        ),
+        ("sliding", RateLimit::new(20, Model::Sliding)),
+        ("bucket 40", bucket),
+    ])
+    .await;
     for (name, platform) in [("", PLATFORM), (", transit 0-3 ms", transit)] {
         let (eff, share, back) = worst_schedule(platform).await;
         println!(
@@ -76,19 +74,61 @@ async fn figures() {
     }
 }
 
-/// Four shards' lowest efficiency, highest 429 share, and their means,
-/// over `phases`, each for `rounds` draws of the latencies and jitter.
-async fn shards_over(phases: &[u64], rounds: u64) -> (f64, f64, (f64, f64)) {
-    let (mut eff, mut share, mut sums) = (f64::MAX, 0f64, (0.0, 0.0));
-    for round in 0..rounds {
-        for &phase in phases {
-            let (e, s, _) = four_shards(phase, round).await;
-            (eff, share) = (eff.min(e), share.max(s));
-            sums = (sums.0 + e, sums.1 + s);
-        }
+/// The shards' rows: the test's four phases, then 20 phases of the wall
+/// clock × 5 or 10 draws per row (100 or 200 draws on the models that
+/// do not count on the wall clock) (worst, mean; the runs' tenth and
+/// median), per model, for two and eight shards, and for one shard of
+/// four alone on the key (shards run one at a time).
+async fn shard_figures(models: &[(&str, RateLimit)]) {
+    let mut test = Vec::new();
+    for phase in PHASES {
+        test.push(four_shards(phase, 0).await);
     }
-    let n = (phases.len() as u64 * rounds) as f64;
-    (eff, share, (sums.0 / n, sums.1 / n))
+    let worst = test.iter().map(|r| r.0).fold(f64::MAX, f64::min);
+    let share = test.iter().map(|r| r.1).fold(0.0, f64::max);
+    println!(
+        "4 shards 4x300, the test's 4 phases: worst {worst:.3}, {:.1} %",
+        share * 100.0
+    );
+    let fixed = &models[0].1;
+    let rows = models
+        .iter()
+        .map(|(name, spec)| (format!("4 shards, {name}"), spec, 4, 4, 5))
+        .chain([
+            ("4 shards, fixed".to_string(), fixed, 4, 4, 10),
+            ("2 shards, fixed".to_string(), fixed, 2, 2, 10),
+            ("8 shards, fixed".to_string(), fixed, 8, 8, 10),
+            ("1 of 4 shards alone, fixed".to_string(), fixed, 4, 1, 5),
+        ]);
+    for (name, spec, processes, running, rounds) in rows {
+        // Only windows on the wall clock depend on the phase: the other
+        // models take 20 times the draws instead.
+        let phases: Vec<u64> = match spec.model {
+            Model::Fixed => (0..1000).step_by(50).collect(),
+            _ => vec![0],
+        };
+        let mut runs = Vec::new();
+        for round in 0..rounds * 20 / phases.len() as u64 {
+            for &phase in &phases {
+                runs.push(shards(spec, processes, running, phase, round).await);
+            }
+        }
+        let n = runs.len() as f64;
+        let mean = runs.iter().map(|r| r.0).sum::<f64>() / n;
+        let mean_share = runs.iter().map(|r| r.1).sum::<f64>() / n;
+        let worst_share = runs.iter().map(|r| r.1).fold(0.0, f64::max);
+        let mut effs: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        effs.sort_by(f64::total_cmp);
+        println!(
+            "{name}, {} runs: worst {:.3}, {:.1} %; mean {mean:.3}, {:.1} %; tenth {:.3}, median {:.3}",
+            runs.len(),
+            effs[0],
+            worst_share * 100.0,
+            mean_share * 100.0,
+            effs[runs.len() / 10],
+            effs[runs.len() / 2]
+        );
+    }
 }
 
 /// The lowest efficiency and the highest 429 share of `n` customers
