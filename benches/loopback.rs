@@ -537,13 +537,16 @@ fn schedule(b: &mut Bench) {
     );
 }
 
+/// Runs of the four shards' row (one with --quick).
+const SHARED_REPEATS: usize = 3;
+
 /// Four shards of one run sharing the key, none with --rate: three runs
 /// (one with --quick), since one run's figure spreads by several points
 /// (the shards' parts drift apart differently each time); the median and
 /// the range are printed, and the median is judged.
 fn shared(b: &mut Bench) {
     let n = b.scale(1200);
-    let runs = if b.quick { 1 } else { 3 };
+    let runs = if b.quick { 1 } else { SHARED_REPEATS };
     let mut effs = Vec::new();
     let mut shares = Vec::new();
     let mut exits = Vec::new();

@@ -25,23 +25,20 @@ async fn figures() {
         ..PLATFORM
     };
     let fixed = RateLimit::new(20, Model::Fixed);
+    let from_first = RateLimit::new(20, Model::FixedFromFirst);
     let sliding = RateLimit::new(20, Model::Sliding);
     let rows = [
         ("fixed", fixed.clone(), PLATFORM),
-        (
-            "fixed-from-first",
-            RateLimit::new(20, Model::FixedFromFirst),
-            PLATFORM,
-        ),
+        ("fixed-from-first", from_first.clone(), PLATFORM),
         ("sliding", sliding.clone(), PLATFORM),
         ("bucket 40", bucket.clone(), PLATFORM),
         ("fixed, 429s after 200 ms", fixed.clone(), after(200)),
         ("fixed, 429s after 1 s", fixed.clone(), after(1000)),
         ("fixed, 429s after 2 s", fixed.clone(), after(2000)),
         ("sliding, 429s after 500 ms", sliding.clone(), after(500)),
-        ("bucket 40, 429s after 200 ms", bucket, after(200)),
-        ("sliding, transit 0-3 ms", sliding, transit),
-        ("fixed, transit 0-3 ms", fixed, transit),
+        ("bucket 40, 429s after 200 ms", bucket.clone(), after(200)),
+        ("sliding, transit 0-3 ms", sliding.clone(), transit),
+        ("fixed, transit 0-3 ms", fixed.clone(), transit),
     ];
     for (name, spec, platform) in rows {
         let mut line = format!("{name}:");
@@ -51,17 +48,10 @@ async fn figures() {
         }
         println!("{line}");
     }
-    let bucket = RateLimit {
-        burst: 40,
-        ..RateLimit::new(20, Model::Bucket)
-    };
     shard_figures(&[
-        ("fixed", RateLimit::new(20, Model::Fixed)),
-        (
-            "fixed-from-first",
-            RateLimit::new(20, Model::FixedFromFirst),
-        ),
-        ("sliding", RateLimit::new(20, Model::Sliding)),
+        ("fixed", fixed),
+        ("fixed-from-first", from_first),
+        ("sliding", sliding),
         ("bucket 40", bucket),
     ])
     .await;
@@ -74,60 +64,96 @@ async fn figures() {
     }
 }
 
-/// The shards' rows: the test's four phases, then 20 phases of the wall
-/// clock × 5 or 10 draws per row (100 or 200 draws on the models that
-/// do not count on the wall clock) (worst, mean; the runs' tenth and
-/// median), per model, for two and eight shards, and for one shard of
-/// four alone on the key (shards run one at a time).
+/// The shards' rows: the test's four phases; four shards per model over
+/// 100 runs (fixed windows on the wall clock also over 200); two and
+/// eight shards; one shard of four alone on the key (shards run one at
+/// a time).
 async fn shard_figures(models: &[(&str, RateLimit)]) {
     let mut test = Vec::new();
     for phase in PHASES {
         test.push(four_shards(phase, 0).await);
     }
-    let worst = test.iter().map(|r| r.0).fold(f64::MAX, f64::min);
-    let share = test.iter().map(|r| r.1).fold(0.0, f64::max);
-    println!(
-        "4 shards 4x300, the test's 4 phases: worst {worst:.3}, {:.1} %",
-        share * 100.0
-    );
-    let fixed = &models[0].1;
-    let rows = models
-        .iter()
-        .map(|(name, spec)| (format!("4 shards, {name}"), spec, 4, 4, 5))
-        .chain([
-            ("4 shards, fixed".to_string(), fixed, 4, 4, 10),
-            ("2 shards, fixed".to_string(), fixed, 2, 2, 10),
-            ("8 shards, fixed".to_string(), fixed, 8, 8, 10),
-            ("1 of 4 shards alone, fixed".to_string(), fixed, 4, 1, 5),
-        ]);
-    for (name, spec, processes, running, rounds) in rows {
-        // Only windows on the wall clock depend on the phase: the other
-        // models take 20 times the draws instead.
-        let phases: Vec<u64> = match spec.model {
-            Model::Fixed => (0..1000).step_by(50).collect(),
-            _ => vec![0],
-        };
-        let mut runs = Vec::new();
-        for round in 0..rounds * 20 / phases.len() as u64 {
-            for &phase in &phases {
-                runs.push(shards(spec, processes, running, phase, round).await);
-            }
+    println!("4 shards 4x300, the test's 4 phases: {}", Spread::of(&test));
+    for (name, spec) in models {
+        let count = if spec.model == Model::Fixed { 200 } else { 100 };
+        let runs = shard_runs(spec, 4, 4, count).await;
+        println!("4 shards, {name}, 100 runs: {}", Spread::of(&runs[..100]));
+        if count > 100 {
+            println!("4 shards, {name}, {count} runs: {}", Spread::of(&runs));
         }
+    }
+    let fixed = &models[0].1;
+    for (name, processes, running, count) in [
+        ("2 shards", 2, 2, 200),
+        ("8 shards", 8, 8, 200),
+        ("1 of 4 shards alone", 4, 1, 100),
+    ] {
+        let runs = shard_runs(fixed, processes, running, count).await;
+        println!("{name}, fixed, {count} runs: {}", Spread::of(&runs));
+    }
+}
+
+/// `count` runs of [`shards`]: 20 phases of the wall clock per draw on
+/// fixed windows, which alone depend on the phase; one draw per run on
+/// the other models.
+async fn shard_runs(
+    spec: &RateLimit,
+    processes: u32,
+    running: u64,
+    count: usize,
+) -> Vec<(f64, f64, bool)> {
+    let phases: Vec<u64> = match spec.model {
+        Model::Fixed => (0..1000).step_by(50).collect(),
+        _ => vec![0],
+    };
+    let mut runs = Vec::with_capacity(count);
+    for round in 0..(count / phases.len()) as u64 {
+        for &phase in &phases {
+            runs.push(shards(spec, processes, running, phase, round).await);
+        }
+    }
+    runs
+}
+
+/// The spread of some runs' efficiency and 429 share: the worst and the
+/// mean of each, and the efficiency's tenth and median.
+struct Spread {
+    worst: f64,
+    worst_share: f64,
+    mean: f64,
+    mean_share: f64,
+    tenth: f64,
+    median: f64,
+}
+
+impl Spread {
+    fn of(runs: &[(f64, f64, bool)]) -> Spread {
         let n = runs.len() as f64;
-        let mean = runs.iter().map(|r| r.0).sum::<f64>() / n;
-        let mean_share = runs.iter().map(|r| r.1).sum::<f64>() / n;
-        let worst_share = runs.iter().map(|r| r.1).fold(0.0, f64::max);
         let mut effs: Vec<f64> = runs.iter().map(|r| r.0).collect();
         effs.sort_by(f64::total_cmp);
-        println!(
-            "{name}, {} runs: worst {:.3}, {:.1} %; mean {mean:.3}, {:.1} %; tenth {:.3}, median {:.3}",
-            runs.len(),
-            effs[0],
-            worst_share * 100.0,
-            mean_share * 100.0,
-            effs[runs.len() / 10],
-            effs[runs.len() / 2]
-        );
+        Spread {
+            worst: effs[0],
+            worst_share: runs.iter().map(|r| r.1).fold(0.0, f64::max),
+            mean: effs.iter().sum::<f64>() / n,
+            mean_share: runs.iter().map(|r| r.1).sum::<f64>() / n,
+            tenth: effs[effs.len() / 10],
+            median: effs[effs.len() / 2],
+        }
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "worst {:.3}, {:.1} %; mean {:.3}, {:.1} %; tenth {:.3}, median {:.3}",
+            self.worst,
+            self.worst_share * 100.0,
+            self.mean,
+            self.mean_share * 100.0,
+            self.tenth,
+            self.median
+        )
     }
 }
 
