@@ -39,7 +39,7 @@ use tokio::time::{sleep_until, Instant};
 
 mod state;
 
-use state::{Reception, State};
+use state::{CutFor, Reception, State};
 
 /// Requests the slow start sends in its first second before any answer.
 const INITIAL_WINDOW: f64 = 8.0;
@@ -196,7 +196,6 @@ impl RateLimiter {
                 cuts: 0,
                 streak: 0,
                 part,
-                contended_until: None,
                 rng,
                 slowest: None,
                 high: None,
@@ -285,7 +284,7 @@ impl RateLimiter {
                 let limit = (c.limit.min(pace.unwrap_or(c.limit)) * BETA)
                     .min(measured)
                     .max(MIN_RATE);
-                s.cut(now, limit, false);
+                s.cut(now, limit, CutFor::Overdue);
                 pace = self.pace(s, now);
                 Self::whole(s, limit)
             }
@@ -408,21 +407,17 @@ impl RateLimiter {
             return;
         }
         let measured = s.not_throttled_before(ticket.seq, sent, now) as f64;
-        // With other shards of the run on the key, any 429 most likely
-        // means another shard is on it, a probe's too (its step found the
-        // others' parts, not the limit): no growth past the first step
-        // until none has come for a while, so none grows past the others
-        // while they share the limit.
         let shards = s.part < 1.0;
-        let probe = s.curve.is_some_and(|c| c.probing(sent));
-        if shards {
-            s.contended_until = Some(now + CONTENDED);
-        }
+        let cut_for = if s.curve.is_some_and(|c| c.probing(sent)) {
+            CutFor::Probe
+        } else {
+            CutFor::Estimate
+        };
         let limit = self
             .limit_after_429(&mut s, sent, measured, now)
             .max(MIN_RATE);
         let refused_again = !shards && s.refused_again(sent);
-        s.cut(now, limit, !probe);
+        s.cut(now, limit, cut_for);
         if refused_again {
             // The platform refuses whatever comes now: a limit that fell
             // under what the second before still counts (a fixed window

@@ -10,9 +10,9 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::{
-    Ticket, HIGH_MEMORY, HOLD, HOLD_BACK_MAX, HOLD_CONTENDED_MAX, HOLD_MAX, HOLD_NEAR_MAX, JITTER,
-    LATENCY_HALF_LIFE, NEAR_CEILING, OVERDUE_FACTOR, OVERDUE_SLACK, PROBE, PROBE_BACK,
-    RECOVER_UNDER, RISE, STEP, STEP_BACK, SUSTAINED, WINDOW,
+    Ticket, CONTENDED, HIGH_MEMORY, HOLD, HOLD_BACK_MAX, HOLD_CONTENDED_MAX, HOLD_MAX,
+    HOLD_NEAR_MAX, JITTER, LATENCY_HALF_LIFE, NEAR_CEILING, OVERDUE_FACTOR, OVERDUE_SLACK, PROBE,
+    PROBE_BACK, RECOVER_UNDER, RISE, STEP, STEP_BACK, SUSTAINED, WINDOW,
 };
 
 /// What became of a request, as far as the limit is concerned.
@@ -21,6 +21,17 @@ pub(super) enum Reception {
     Pending,
     Accepted,
     Throttled,
+}
+
+/// What a cut answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CutFor {
+    /// Requests sent since the last cut are overdue as late 429s would be.
+    Overdue,
+    /// A 429 to a probe's request, over the estimate.
+    Probe,
+    /// A 429 to a request sent at the estimate, or the slow start's first.
+    Estimate,
 }
 
 /// The pace after the last cut, as a function of time.
@@ -32,15 +43,15 @@ pub(super) struct Curve {
     pub(super) limit: f64,
     /// How long the pace holds at the estimate before probing.
     pub(super) hold: Duration,
-    /// Until when another client of the key is taken to be about.
+    /// Until when other shards of the run are taken to be on the key (a
+    /// 429 came less than [`CONTENDED`] before).
     pub(super) contended_until: Option<Instant>,
     /// The estimate is well under one held lately: the limit fell, and
     /// may come back, so the probe steps and grows sooner.
     pub(super) recovering: bool,
-    /// The cut was a 429 to a request sent at the estimate, or the slow
-    /// start's first (not a probe's 429, nor a cut for overdue requests):
+    /// What the cut answered: after one for a 429 at the estimate,
     /// another 429 right after it means the platform refuses everything.
-    pub(super) refused_at_estimate: bool,
+    pub(super) cut_for: CutFor,
 }
 
 impl Curve {
@@ -105,9 +116,6 @@ pub(super) struct State {
     pub(super) streak: u32,
     /// 1 over the number of processes expected to share the key.
     pub(super) part: f64,
-    /// Until when other shards of the run are taken to be on the key (a
-    /// 429 came less than [`CONTENDED`] before).
-    pub(super) contended_until: Option<Instant>,
     /// Draws the holds' jitter.
     pub(super) rng: StdRng,
     /// The slowest accepted answer lately, decaying by half every
@@ -254,7 +262,10 @@ impl State {
     /// at the estimate: sent after that cut and less than a [`WINDOW`]
     /// after it, with no request sent since the cut accepted.
     pub(super) fn refused_again(&self, sent: Instant) -> bool {
-        let Some(c) = self.curve.filter(|c| c.refused_at_estimate && sent >= c.at) else {
+        let Some(c) = self
+            .curve
+            .filter(|c| c.cut_for == CutFor::Estimate && sent >= c.at)
+        else {
             return false;
         };
         let from = self.log.partition_point(|(at, _)| *at < c.at);
@@ -265,11 +276,18 @@ impl State {
                 .any(|(_, a)| *a == Reception::Accepted)
     }
 
-    /// Set the estimate to `limit` at `now`, for a 429 at the estimate
-    /// when `refused_at_estimate`. A cut that finds the limit no higher
-    /// than the estimate before it doubles the hold before the next probe;
-    /// one that finds it higher starts again from [`HOLD`].
-    pub(super) fn cut(&mut self, now: Instant, limit: f64, refused_at_estimate: bool) {
+    /// Set the estimate to `limit` at `now`, for what `cut_for` says. A
+    /// cut that finds the limit no higher than the estimate before it
+    /// doubles the hold before the next probe; one that finds it higher
+    /// starts again from [`HOLD`]. A shard's 429, its probe's too (the
+    /// step found the other shards' parts, not the limit), makes it
+    /// contended for [`CONTENDED`]: no growth past the first step until
+    /// none has come for that long, so none grows past the others.
+    pub(super) fn cut(&mut self, now: Instant, limit: f64, cut_for: CutFor) {
+        let contended_until = match cut_for {
+            CutFor::Probe | CutFor::Estimate if self.part < 1.0 => Some(now + CONTENDED),
+            _ => self.curve.and_then(|c| c.contended_until),
+        };
         match self.curve {
             Some(c) if limit <= c.limit + RISE => self.streak = self.streak.saturating_add(1),
             _ => self.streak = 0,
@@ -288,7 +306,7 @@ impl State {
         let recovering = self.part >= 1.0 && limit < RECOVER_UNDER * high;
         let longest = if recovering {
             HOLD_BACK_MAX
-        } else if self.contended_until.is_some_and(|t| now < t) {
+        } else if contended_until.is_some_and(|t| now < t) {
             HOLD_CONTENDED_MAX
         } else if self.ceiling(now).is_some_and(|c| c - limit <= NEAR_CEILING) {
             HOLD_NEAR_MAX
@@ -303,9 +321,9 @@ impl State {
             at: now,
             limit,
             hold,
-            contended_until: self.contended_until,
+            contended_until,
             recovering,
-            refused_at_estimate,
+            cut_for,
         });
         self.cuts += 1;
     }

@@ -90,7 +90,14 @@ async fn a_contended_shard() -> RateLimiter {
 #[tokio::test(start_paused = true)]
 async fn a_shards_own_probe_429_keeps_it_contended() {
     let limiter = a_contended_shard().await;
-    let first = limiter.state.lock().unwrap().contended_until.unwrap();
+    let first = limiter
+        .state
+        .lock()
+        .unwrap()
+        .curve
+        .unwrap()
+        .contended_until
+        .unwrap();
     let probe = loop {
         let t = limiter.acquire().await;
         let c = limiter.state.lock().unwrap().curve.unwrap();
@@ -103,7 +110,7 @@ async fn a_shards_own_probe_429_keeps_it_contended() {
     let now = Instant::now();
     let s = limiter.state.lock().unwrap();
     assert!(now + CONTENDED > first);
-    assert_eq!(s.contended_until, Some(now + CONTENDED));
+    assert_eq!(s.curve.unwrap().contended_until, Some(now + CONTENDED));
 }
 
 /// However many cuts in a row found the limit where it was, a contended
@@ -115,7 +122,7 @@ async fn a_contended_shard_holds_at_most_six_seconds() {
     let mut s = limiter.state.lock().unwrap();
     for _ in 0..12 {
         let now = Instant::now();
-        s.cut(now, 2.0, true);
+        s.cut(now, 2.0, CutFor::Estimate);
         let hold = s.curve.unwrap().hold;
         assert!(
             hold <= HOLD_CONTENDED_MAX.mul_f64(1.0 + JITTER),
