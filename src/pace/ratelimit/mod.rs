@@ -19,9 +19,10 @@
 //!   jittered).
 //! - **A limit that fell**: under half the rate accepted over 3 s lately,
 //!   the estimate holds at most 1 s and probes and grows sooner.
-//! - **Shards** (`--shard K/N`) start at 8/N and, contended for 15 s after
-//!   any 429, probe in single steps, about every 6 s at most, and cut 15 %
-//!   of their pace at their estimate.
+//! - **Shards** (`--shard K/N`) start at 8/N and, contended for 8 s after
+//!   any 429, probe in single steps about every N × 3 s (8 s at most) and
+//!   cut 15 % of their pace at their estimate; past the first step they
+//!   double the excess every 3 s.
 //! - **Late 429s**: requests pending past twice the slowest recent answer
 //!   are overdue, and enough of them stop the growth or cut the pace.
 //!
@@ -63,11 +64,13 @@ const NEAR_CEILING: f64 = 1.0;
 /// The longest hold of an estimate near the ceiling.
 const HOLD_NEAR_MAX: Duration = Duration::from_secs(6);
 /// The longest hold of a shard while other shards are about, before its
-/// jitter. Its probes are how a shard left behind wins back a request per
-/// second of the others' parts, so it probes about this often at least:
-/// N × 3 s let the parts drift apart until one shard ran far behind;
-/// 3 s draws more 429s.
-const HOLD_CONTENDED_MAX: Duration = Duration::from_secs(6);
+/// jitter: N × [`HOLD_MAX`] for N shards, but never longer than this. Its
+/// probes are how a shard left behind wins back a request per second of
+/// the others' parts, so it probes about this often at least: 12 s for
+/// four let the parts drift apart until one shard ran far behind; 6 s
+/// draws more 429s (four shards on fixed windows: 4.4 % against 4.0 %,
+/// with [`CONTENDED`] and [`STEP_SHARD`] as they are).
+const HOLD_CONTENDED_MAX: Duration = Duration::from_secs(8);
 /// How far a hold is drawn from its length either way, so processes
 /// sharing a key do not probe in step.
 const JITTER: f64 = 0.25;
@@ -78,6 +81,11 @@ const PROBE: Duration = Duration::from_millis(1500);
 /// Doubling time of the probe's excess over the estimate past that, in
 /// seconds.
 const STEP: f64 = 0.5;
+/// A shard's doubling time past its first step, in seconds: its growth
+/// starts soon after the other shards' 429s stop, which is how it finds
+/// the part of a shard that finished, and starts slowly, since they may
+/// only have paused (0.5 s draws more 429s for the same efficiency).
+const STEP_SHARD: f64 = 3.0;
 /// An estimate under this share of the highest set in the last
 /// [`HIGH_MEMORY`] is a limit that fell and may come back: it holds at
 /// most [`HOLD_BACK_MAX`], probes for [`PROBE_BACK`] and grows by
@@ -103,8 +111,9 @@ const RISE: f64 = 1.5;
 /// How long after its last 429 a shard takes the other shards of the run
 /// to be on the same key, and does not grow its own probe past the first
 /// step: longer draws fewer 429s, and finds the part of a shard that
-/// finished later.
-const CONTENDED: Duration = Duration::from_secs(15);
+/// finished later (15 s left the last shard alone at its part for most
+/// of that: 0.907 of the ideal on fixed windows against 0.927).
+const CONTENDED: Duration = Duration::from_secs(8);
 /// The part of its pace a shard gives up on a 429 at its estimate while
 /// other shards are about (at least one request per second): the larger
 /// a shard's part, the more it gives up, which is what draws shards that

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{
     Ticket, CONTENDED, HIGH_MEMORY, HOLD, HOLD_BACK_MAX, HOLD_CONTENDED_MAX, HOLD_MAX,
     HOLD_NEAR_MAX, JITTER, LATENCY_HALF_LIFE, NEAR_CEILING, OVERDUE_FACTOR, OVERDUE_SLACK, PROBE,
-    PROBE_BACK, RECOVER_UNDER, RISE, STEP, STEP_BACK, SUSTAINED, WINDOW,
+    PROBE_BACK, RECOVER_UNDER, RISE, STEP, STEP_BACK, STEP_SHARD, SUSTAINED, WINDOW,
 };
 
 /// What became of a request, as far as the limit is concerned.
@@ -49,6 +49,10 @@ pub(super) struct Curve {
     /// The estimate is well under one held lately: the limit fell, and
     /// may come back, so the probe steps and grows sooner.
     pub(super) recovering: bool,
+    /// Doubling time of the probe's excess past its first step, in
+    /// seconds: [`STEP_BACK`] recovering, [`STEP_SHARD`] for a shard,
+    /// else [`STEP`].
+    pub(super) step: f64,
     /// What the cut answered: after one for a 429 at the estimate,
     /// another 429 right after it means the platform refuses everything.
     pub(super) cut_for: CutFor,
@@ -64,8 +68,7 @@ impl Curve {
         if t < grow_from {
             return self.limit + 1.0;
         }
-        let step = if self.recovering { STEP_BACK } else { STEP };
-        self.limit + 2f64.powf(1.0 + (t - grow_from).as_secs_f64() / step)
+        self.limit + 2f64.powf(1.0 + (t - grow_from).as_secs_f64() / self.step)
     }
 
     /// When, after the cut, the probe may grow past its first step: after
@@ -307,7 +310,8 @@ impl State {
         let longest = if recovering {
             HOLD_BACK_MAX
         } else if contended_until.is_some_and(|t| now < t) {
-            HOLD_CONTENDED_MAX
+            // N × 3 s for N shards, at most 8 s.
+            HOLD_MAX.div_f64(self.part).min(HOLD_CONTENDED_MAX)
         } else if self.ceiling(now).is_some_and(|c| c - limit <= NEAR_CEILING) {
             HOLD_NEAR_MAX
         } else {
@@ -317,12 +321,20 @@ impl State {
             .saturating_mul(1u32 << self.streak.min(16))
             .min(longest)
             .mul_f64(self.rng.random_range(1.0 - JITTER..1.0 + JITTER));
+        let step = if recovering {
+            STEP_BACK
+        } else if self.part < 1.0 {
+            STEP_SHARD
+        } else {
+            STEP
+        };
         self.curve = Some(Curve {
             at: now,
             limit,
             hold,
             contended_until,
             recovering,
+            step,
             cut_for,
         });
         self.cuts += 1;

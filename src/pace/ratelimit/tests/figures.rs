@@ -64,16 +64,21 @@ async fn figures() {
     }
 }
 
-/// The shards' rows: the test's four phases; four shards per model over
+/// The shards' rows: the test's four phases and three draws; four shards per model over
 /// 100 runs (fixed windows on the wall clock also over 200); two and
 /// eight shards; one shard of four alone on the key (shards run one at
 /// a time).
 async fn shard_figures(models: &[(&str, RateLimit)]) {
     let mut test = Vec::new();
-    for phase in PHASES {
-        test.push(four_shards(phase, 0).await);
+    for round in 0..3 {
+        for phase in PHASES {
+            test.push(four_shards(phase, round).await);
+        }
     }
-    println!("4 shards 4x300, the test's 4 phases: {}", Spread::of(&test));
+    println!(
+        "4 shards 4x300, the test's 4 phases x 3 draws: {}",
+        Spread::of(&test)
+    );
     for (name, spec) in models {
         let count = if spec.model == Model::Fixed { 200 } else { 100 };
         let runs = shard_runs(spec, 4, 4, count).await;

@@ -49,8 +49,8 @@ pub(super) async fn four_shards(phase: u64, round: u64) -> (f64, f64, bool) {
 }
 
 /// Four shards of one run on one key (`--shard K/4`), none with `--rate`:
-/// over the phases and three draws of the latencies and jitter each, 88 %
-/// of the limit together on average and never under 80 % (a run's
+/// over the phases and three draws of the latencies and jitter each, 90 %
+/// of the limit together on average and never under 84 % (a run's
 /// figure spreads by several points from one draw to the next: its
 /// shards' parts drift apart, and the last one finds a freed part only
 /// after a while), and under 5 % of requests answered 429 in every run.
@@ -61,14 +61,14 @@ async fn four_shards_share_a_key() {
         for phase in PHASES {
             let (efficiency, share, none_failed) = four_shards(phase, round).await;
             assert!(
-                efficiency >= 0.80 && share < 0.05 && none_failed,
+                efficiency >= 0.84 && share < 0.05 && none_failed,
                 "phase {phase} ms, round {round}: {efficiency:.3} {share:.3}"
             );
             sum += efficiency;
         }
     }
     let mean = sum / (3 * PHASES.len()) as f64;
-    assert!(mean >= 0.88, "mean efficiency {mean:.3}");
+    assert!(mean >= 0.90, "mean efficiency {mean:.3}");
 }
 
 /// A shard of four whose first 429 came after two accepted answers, and
@@ -114,10 +114,10 @@ async fn a_shards_own_probe_429_keeps_it_contended() {
 }
 
 /// However many cuts in a row found the limit where it was, a contended
-/// shard probes again within 6 s (jittered by a quarter): a shard left
+/// shard of four probes again within 8 s (jittered by a quarter): a shard left
 /// behind wins its part back by steps that come often enough.
 #[tokio::test(start_paused = true)]
-async fn a_contended_shard_holds_at_most_six_seconds() {
+async fn a_contended_shard_holds_at_most_eight_seconds() {
     let limiter = a_contended_shard().await;
     let mut s = limiter.state.lock().unwrap();
     for _ in 0..12 {
@@ -131,4 +131,22 @@ async fn a_contended_shard_holds_at_most_six_seconds() {
         );
     }
     assert!(s.streak >= 10, "the cuts found the limit where it was");
+}
+
+/// Past its first step a shard doubles its excess over the estimate every
+/// 3 s, not every half second as a process alone does: the other shards'
+/// 429s may only have paused, and a shard that grows past its part takes
+/// it from them at a 429 each.
+#[tokio::test(start_paused = true)]
+async fn a_shard_grows_slowly_past_its_first_step() {
+    let limiter = a_contended_shard().await;
+    let c = limiter.state.lock().unwrap().curve.unwrap();
+    tokio::time::sleep_until(c.at + c.grow_from()).await;
+    let first = limiter.current_rate().unwrap() - c.limit;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let later = limiter.current_rate().unwrap() - c.limit;
+    assert!(
+        first >= 1.0 && later > first && later <= 2.0 * first + 1e-9,
+        "excess {first} at the growth's start, {later} 3 s later"
+    );
 }
