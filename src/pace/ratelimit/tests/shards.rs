@@ -86,7 +86,7 @@ async fn a_contended_shard() -> RateLimiter {
 
 /// A shard's own probe drawing a 429 keeps it contended from that 429 on:
 /// the step found the other shards' parts, not the limit, so the shard
-/// must not grow past them once the first 429 is 15 s old.
+/// must not grow past them once the first 429 is 8 s old.
 #[tokio::test(start_paused = true)]
 async fn a_shards_own_probe_429_keeps_it_contended() {
     let limiter = a_contended_shard().await;
