@@ -121,6 +121,8 @@ struct Run {
     throttled: u64,
     /// When each accepted request came, since the start.
     accepted: Vec<Duration>,
+    /// When each request answered 429 came, since the start.
+    refused: Vec<Duration>,
     /// The most 429s one customer drew.
     most_throttled: u32,
 }
@@ -166,7 +168,7 @@ async fn run(
 ) -> Run {
     let start = Instant::now();
     let inflight = Arc::new(Semaphore::new(concurrency));
-    let counts = Arc::new(std::sync::Mutex::new((0u64, 0u64, Vec::new())));
+    let counts = Arc::new(std::sync::Mutex::new((0u64, 0u64, Vec::new(), Vec::new())));
     let mut tasks = Vec::new();
     for i in 0..n {
         let first = inflight.clone().acquire_owned().await.unwrap();
@@ -197,6 +199,7 @@ async fn run(
                         c.2.push(now - start);
                     } else {
                         c.1 += 1;
+                        c.3.push(now - start);
                     }
                 }
                 if ok {
@@ -221,13 +224,16 @@ async fn run(
         most_throttled = most_throttled.max(t.await.unwrap());
     }
     let elapsed = start.elapsed();
-    let (requests, throttled, mut accepted) = std::mem::take(&mut *counts.lock().unwrap());
+    let (requests, throttled, mut accepted, mut refused) =
+        std::mem::take(&mut *counts.lock().unwrap());
     accepted.sort();
+    refused.sort();
     Run {
         elapsed,
         requests,
         throttled,
         accepted,
+        refused,
         most_throttled,
     }
 }
