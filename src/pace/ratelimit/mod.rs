@@ -274,9 +274,13 @@ impl RateLimiter {
         // The slow start's window counts whole requests; an estimate's
         // budget rounds up (see [`Self::whole`]).
         let allowance = match s.curve {
-            // Overdue requests that left the second may be 429s on their
-            // way: until they are answered they still count.
-            None if overdue.suspect() => (s.window - overdue.past_window as f64).floor(),
+            // Overdue requests are most likely 429s on their way: the
+            // platform took that many fewer than the window, which
+            // shrinks by all of them (those still in the second also
+            // keep their place in it until answered, those that left it
+            // keep counting). The overshoot sent while late 429s are on
+            // their way then halves instead of holding.
+            None if overdue.suspect() => (s.window - overdue.count as f64).floor(),
             None => s.window.floor(),
             Some(c) if overdue.suspect_since_cut() => {
                 // Requests sent since the cut are overdue as a platform's
