@@ -24,7 +24,8 @@
 //!   cut 15 % of their pace at their estimate; past the first step they
 //!   double the excess every 3 s.
 //! - **Late 429s**: requests pending past twice the slowest recent answer
-//!   are overdue, and enough of them stop the growth or cut the pace.
+//!   are overdue, and enough of them stop the growth and shrink the slow
+//!   start's window, or cut the pace.
 //!
 //! The estimator's state is [`state`]; its tests run every limit model on a
 //! virtual clock (`tests.rs`). The design, its figures and sources: docs/limits.md.
@@ -128,7 +129,10 @@ const FRACTION: f64 = 0.5;
 /// right after a cut at its estimate with nothing accepted since.
 const PAUSE_SLOTS: f64 = 2.0;
 /// What a 429 to a growing probe takes as proven: the pace this long
-/// before the request (one doubling back).
+/// before the request (one doubling back for a process alone; a shard,
+/// doubling every [`STEP_SHARD`], keeps most of what it grew to: going
+/// back its whole doubling drew fewer 429s on fixed windows, 3.3 %
+/// against 4.0 %, and left four shards at 0.899 of the ideal, not 0.927).
 const GROWN: Duration = Duration::from_millis(500);
 /// The slowest the limiter ever paces.
 const MIN_RATE: f64 = 0.2;
@@ -272,7 +276,8 @@ impl RateLimiter {
         let overdue = s.overdue(now);
         let mut pace = self.pace(s, now);
         // The slow start's window counts whole requests; an estimate's
-        // budget rounds up (see [`Self::whole`]).
+        // budget rounds up alone and down for a shard (see
+        // [`Self::whole`]).
         let allowance = match s.curve {
             // Overdue requests are most likely 429s on their way: the
             // platform took that many fewer than the window, which

@@ -299,7 +299,8 @@ const LONG: Bound = Bound {
 
 /// A gateway answering its 429s late: 300 customers, 90 % of the ideal,
 /// at most 10 % (the slow start overshoots such a gateway by about 8 plus
-/// half its limit before the first late 429 shows).
+/// half its limit before a request is overdue, and by half as much again
+/// until the first late 429 shows).
 const LATE: Bound = Bound {
     customers: 300,
     efficiency: 0.90,
