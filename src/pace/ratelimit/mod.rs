@@ -262,7 +262,7 @@ impl RateLimiter {
     /// and its second then holds 20; a shard rounds down, its fraction
     /// being its part of a key other shards share.
     fn whole(s: &State, allowance: f64) -> f64 {
-        if s.part < 1.0 {
+        if s.shard() {
             allowance.floor()
         } else {
             allowance.ceil()
@@ -425,7 +425,7 @@ impl RateLimiter {
             return;
         }
         let measured = s.not_throttled_before(ticket.seq, sent, now) as f64;
-        let shards = s.part < 1.0;
+        let shards = s.shard();
         let cut_for = if s.curve.is_some_and(|c| c.probing(sent)) {
             CutFor::Probe
         } else {
@@ -453,7 +453,7 @@ impl RateLimiter {
     /// The estimate after a 429 to a request sent at `sent`, when the
     /// requests of the second before it not answered 429 were `measured`.
     fn limit_after_429(&self, s: &mut State, sent: Instant, measured: f64, now: Instant) -> f64 {
-        let shards = s.part < 1.0;
+        let shards = s.shard();
         match (s.curve, self.pace(s, sent)) {
             // A probe's 429: the estimate held, and so did the pace of two
             // seconds before, which a whole window of the platform's saw

@@ -34,6 +34,39 @@ pub(super) enum CutFor {
     Estimate,
 }
 
+/// How a curve's probe steps and grows: its first step's length and the
+/// doubling time of its excess past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Growth {
+    /// A process alone on the key.
+    Alone,
+    /// A process alone whose estimate is well under one held lately: the
+    /// limit fell, and may come back, so the probe steps and grows sooner.
+    Recovering,
+    /// A shard (`--shard K/N`): it grows slowly past its first step, since
+    /// the other shards may only have drawn no 429 for a while.
+    Shard,
+}
+
+impl Growth {
+    /// How long the probe's first step lasts.
+    fn first_step(self) -> Duration {
+        match self {
+            Growth::Recovering => PROBE_BACK,
+            Growth::Alone | Growth::Shard => PROBE,
+        }
+    }
+
+    /// Doubling time of the excess past the first step, in seconds.
+    fn step(self) -> f64 {
+        match self {
+            Growth::Alone => STEP,
+            Growth::Recovering => STEP_BACK,
+            Growth::Shard => STEP_SHARD,
+        }
+    }
+}
+
 /// The pace after the last cut, as a function of time.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Curve {
@@ -46,13 +79,8 @@ pub(super) struct Curve {
     /// Until when other shards of the run are taken to be on the key (a
     /// 429 came less than [`CONTENDED`] before).
     pub(super) contended_until: Option<Instant>,
-    /// The estimate is well under one held lately: the limit fell, and
-    /// may come back, so the probe steps and grows sooner.
-    pub(super) recovering: bool,
-    /// Doubling time of the probe's excess past its first step, in
-    /// seconds: [`STEP_BACK`] recovering, [`STEP_SHARD`] for a shard,
-    /// else [`STEP`].
-    pub(super) step: f64,
+    /// How the probe steps and grows.
+    pub(super) growth: Growth,
     /// What the cut answered: after one for a 429 at the estimate,
     /// another 429 right after it means the platform refuses everything.
     pub(super) cut_for: CutFor,
@@ -68,13 +96,13 @@ impl Curve {
         if t < grow_from {
             return self.limit + 1.0;
         }
-        self.limit + 2f64.powf(1.0 + (t - grow_from).as_secs_f64() / self.step)
+        self.limit + 2f64.powf(1.0 + (t - grow_from).as_secs_f64() / self.growth.step())
     }
 
     /// When, after the cut, the probe may grow past its first step: after
     /// [`PROBE`], and not while another client of the key is about.
     pub(super) fn grow_from(&self) -> Duration {
-        let first = self.hold + if self.recovering { PROBE_BACK } else { PROBE };
+        let first = self.hold + self.growth.first_step();
         match self.contended_until {
             Some(until) => first.max(until.saturating_duration_since(self.at)),
             None => first,
@@ -172,6 +200,11 @@ impl Overdue {
 }
 
 impl State {
+    /// Whether other processes are expected on the key (`--shard K/N`).
+    pub(super) fn shard(&self) -> bool {
+        self.part < 1.0
+    }
+
     /// The slowest recent accepted answer, decayed to `now`.
     pub(super) fn slowest(&self, now: Instant) -> Option<Duration> {
         self.slowest.map(|(d, at)| {
@@ -288,7 +321,7 @@ impl State {
     /// none has come for that long, so none grows past the others.
     pub(super) fn cut(&mut self, now: Instant, limit: f64, cut_for: CutFor) {
         let contended_until = match cut_for {
-            CutFor::Probe | CutFor::Estimate if self.part < 1.0 => Some(now + CONTENDED),
+            CutFor::Probe | CutFor::Estimate if self.shard() => Some(now + CONTENDED),
             _ => self.curve.and_then(|c| c.contended_until),
         };
         match self.curve {
@@ -306,8 +339,14 @@ impl State {
         let high = recent(self.high, now).unwrap_or(limit);
         // A shard's estimate falls as other shards come: not a limit that
         // may come back.
-        let recovering = self.part >= 1.0 && limit < RECOVER_UNDER * high;
-        let longest = if recovering {
+        let growth = if self.shard() {
+            Growth::Shard
+        } else if limit < RECOVER_UNDER * high {
+            Growth::Recovering
+        } else {
+            Growth::Alone
+        };
+        let longest = if growth == Growth::Recovering {
             HOLD_BACK_MAX
         } else if contended_until.is_some_and(|t| now < t) {
             // N × 3 s for N shards, at most 8 s.
@@ -321,20 +360,12 @@ impl State {
             .saturating_mul(1u32 << self.streak.min(16))
             .min(longest)
             .mul_f64(self.rng.random_range(1.0 - JITTER..1.0 + JITTER));
-        let step = if recovering {
-            STEP_BACK
-        } else if self.part < 1.0 {
-            STEP_SHARD
-        } else {
-            STEP
-        };
         self.curve = Some(Curve {
             at: now,
             limit,
             hold,
             contended_until,
-            recovering,
-            step,
+            growth,
             cut_for,
         });
         self.cuts += 1;
